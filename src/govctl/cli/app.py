@@ -1,0 +1,36 @@
+"""The typer application: each command parses options, calls the core, picks a reporter."""
+
+from __future__ import annotations
+
+import typer
+
+from govctl import __version__
+from govctl.cli import validate_cmd
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"govctl {__version__}")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    name="govctl",
+    help="Executable AI governance: who approved this model for this use case, how it is "
+         "performing against the thresholds it was approved under, and who is on the hook.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """govctl: AI governance records, checked."""
+
+
+validate_cmd.register(app)

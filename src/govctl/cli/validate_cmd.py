@@ -1,0 +1,45 @@
+"""`govctl validate [PATH…]`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
+from govctl.cli.output import print_lines, write
+from govctl.errors import EXIT_FINDINGS, EXIT_OK
+
+FORMATS = ("text", "json", "github", "sarif", "junit")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("validate")
+    def validate(
+        paths: Annotated[list[str] | None, typer.Argument(
+            help="Report findings only for these files (references are still checked "
+                 "across the whole root), as pre-commit passes them.",
+            show_default=False)] = None,
+        root: RootOption = None,
+        output_format: Annotated[str, typer.Option(
+            "--format", "-f", help=f"Output format: {' | '.join(FORMATS)}.")] = "text",
+        as_of: AsOfOption = None,
+        history: Annotated[bool, typer.Option(
+            "--history", help="Also check approval provenance against git history (GOV080).",
+        )] = False,
+    ) -> int:
+        """Check every record: YAML, schemas, references, approvals, policy (SPEC §2)."""
+        from govctl.validation import validate as run_validation
+
+        fmt = choice(output_format, FORMATS, "--format")
+        result = run_validation(root_of(root), as_of_of(as_of), paths or ())
+        if fmt == "text":
+            from govctl.report import text
+
+            print_lines(text.render(result))
+        else:
+            import importlib
+
+            reporter = importlib.import_module(f"govctl.report.{fmt}")
+            write(reporter.render(result))
+        return EXIT_FINDINGS if result.errors else EXIT_OK

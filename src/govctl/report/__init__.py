@@ -1,0 +1,1 @@
+"""Reporters: render findings (data) as text, json, github, sarif or junit."""

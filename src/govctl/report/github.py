@@ -1,0 +1,35 @@
+"""GitHub Actions workflow commands, then the full text report.
+
+GitHub shows at most 10 annotations of each level per step, so the text report follows
+the annotations. Paths are relative to the git repository's top (SPEC §2).
+"""
+
+from __future__ import annotations
+
+from govctl.findings import ERROR
+from govctl.report.text import finding_line, summary_line
+from govctl.validation import ValidationResult
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(result: ValidationResult) -> str:
+    lines = []
+    for f in result.findings:
+        level = "error" if f.severity == ERROR else "warning"
+        props = ",".join((
+            f"file={_escape_property(result.git_prefix + f.file)}",
+            f"line={f.line}",
+            f"col={f.column}",
+            f"title={_escape_property(f.rule)}",
+        ))
+        lines.append(f"::{level} {props}::{_escape_data(f'{f.rule} {f.message}')}")
+    lines.extend(finding_line(f, result.git_prefix).plain for f in result.findings)
+    lines.append(summary_line(result).plain)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""SARIF 2.1.0, with rule metadata for every code (SPEC §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govctl import __version__
+from govctl.findings import ERROR, RULES
+from govctl.report.json import dumps
+from govctl.validation import ValidationResult
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/govctl/govctl"
+_LEVEL = {ERROR: "error", "warning": "warning"}
+
+
+def payload(result: ValidationResult) -> dict[str, Any]:
+    codes = sorted(RULES)
+    index = {code: i for i, code in enumerate(codes)}
+    rules = [
+        {
+            "id": code,
+            "name": code,
+            "shortDescription": {"text": RULES[code].summary},
+            "fullDescription": {"text": f"{RULES[code].summary}. {RULES[code].help}"},
+            "help": {"text": RULES[code].help},
+            "helpUri": f"{INFORMATION_URI}/blob/main/docs/rules.md#{code.lower()}",
+            "defaultConfiguration": {"level": _LEVEL[RULES[code].severity]},
+        }
+        for code in codes
+    ]
+    results = [
+        {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": _LEVEL.get(f.severity, "note"),
+            "message": {"text": f.message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": result.git_prefix + f.file,
+                                         "uriBaseId": "SRCROOT"},
+                    "region": {"startLine": f.line, "startColumn": f.column},
+                },
+                **({"logicalLocations": [{"name": f.record, "kind": "object"}]}
+                   if f.record else {}),
+            }],
+        }
+        for f in result.findings
+    ]
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "govctl",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": rules,
+            }},
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+        }],
+    }
+
+
+def render(result: ValidationResult) -> str:
+    return dumps(payload(result))

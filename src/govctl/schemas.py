@@ -1,0 +1,195 @@
+"""The JSON Schemas (``schemas/``, shipped in the wheel) and record validation.
+
+jsonschema reports a JSON path; we turn each error into a :class:`SchemaIssue` that
+names the node it is about (the unknown key itself, the missing field's parent key, the
+bad value) so findings can carry the line and column of that node.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+from govctl.records import KINDS, SUPPORTED_API_VERSIONS
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SchemaIssue:
+    path: Path  # the node the message is about
+    at_key: bool  # point at the key naming the node rather than its value
+    message: str
+
+
+def _schema_dir() -> Any:
+    packaged = resources.files("govctl") / "schemas"
+    if packaged.is_dir():
+        return packaged
+    # a source checkout (editable install): the top-level schemas/ folder
+    return FsPath(__file__).resolve().parents[2] / "schemas"
+
+
+@cache
+def schema(kind: str) -> dict[str, Any]:
+    text = (_schema_dir() / f"{kind}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def combined_schema() -> dict[str, Any]:
+    """One schema for any record, dispatching on ``kind`` (for editors)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://govctl.dev/schemas/v1/record.json",
+        "title": "govctl record",
+        "type": "object",
+        "required": ["apiVersion", "kind"],
+        "properties": {"apiVersion": {"enum": list(SUPPORTED_API_VERSIONS)},
+                       "kind": {"enum": list(KINDS)}},
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": kind}}},
+             "then": {"$ref": schema(kind)["$id"]}}
+            for kind in KINDS
+        ],
+        "$defs": {kind: schema(kind) for kind in KINDS},
+    }
+
+
+@cache
+def _validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema(kind),
+                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def suggest(word: str, choices: Any) -> str:
+    """' (did you mean 'x'?)' or ''."""
+    match = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)],
+                                      n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def envelope_issues(data: Any) -> tuple[str | None, list[SchemaIssue]]:
+    """Check what a record must be before its kind's schema applies: (kind, issues)."""
+    if not isinstance(data, Mapping):
+        return None, [SchemaIssue((), False, "a record must be a mapping with apiVersion, kind, "
+                                  "metadata and spec")]
+    issues = []
+    api = data.get("apiVersion")
+    supported = ", ".join(SUPPORTED_API_VERSIONS)
+    if api is None:
+        issues.append(SchemaIssue((), False, f"missing apiVersion (supported: {supported})"))
+    elif api not in SUPPORTED_API_VERSIONS:
+        issues.append(SchemaIssue(("apiVersion",), False,
+                                  f"unsupported apiVersion {api!r}; supported: {supported}"))
+    kind = data.get("kind")
+    if kind is None:
+        issues.append(SchemaIssue((), False, f"missing kind (one of {', '.join(KINDS)})"))
+        return None, issues
+    if kind not in KINDS:
+        hint = suggest(str(kind), KINDS) or f" (one of {', '.join(KINDS)})"
+        issues.append(SchemaIssue(("kind",), False, f"unknown kind {kind!r}{hint}"))
+        return None, issues
+    return kind, issues
+
+
+def validate(kind: str, data: Any) -> list[SchemaIssue]:
+    issues: list[SchemaIssue] = []
+    for error in _validator(kind).iter_errors(data):
+        issues.extend(_issues(error))
+    issues.sort(key=lambda i: [str(p) for p in i.path])
+    return issues
+
+
+_TYPE_NAMES = {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer",
+               float: "number", type(None): "null"}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _issues(error: Any) -> Iterator[SchemaIssue]:
+    path: Path = tuple(error.absolute_path)
+    where = dotted(path)
+    keyword = error.validator
+    sub = error.schema if isinstance(error.schema, Mapping) else {}
+    instance = error.instance
+    if keyword == "additionalProperties" and isinstance(instance, Mapping):
+        known = list(sub.get("properties", {}))
+        for key in instance:
+            if key not in known:
+                hint = suggest(key, known) or (
+                    f" (known: {', '.join(known)})" if known else "")
+                yield SchemaIssue((*path, key), True, f"unknown key {key!r} in {where}{hint}")
+        return
+    if keyword == "required" and isinstance(instance, Mapping):
+        for name in error.validator_value:
+            if name not in instance:
+                yield SchemaIssue(path, True, f"{where}: missing required field {name!r}")
+        return
+    if keyword == "propertyNames":
+        bad = error.instance  # the offending key
+        allowed = sub.get("enum") or []
+        parent = path
+        hint = suggest(str(bad), allowed) or (f" (expected one of {', '.join(allowed)})"
+                                              if allowed else "")
+        yield SchemaIssue((*parent, bad) if isinstance(bad, str) else parent, True,
+                          f"key {bad!r} is not allowed in {where}{hint}")
+        return
+    if keyword in ("anyOf", "oneOf") and "x-message" in sub:
+        yield SchemaIssue(path, True, f"{where}: {sub['x-message']}")
+        return
+    if keyword == "enum":
+        allowed = error.validator_value
+        hint = suggest(str(instance), allowed) if isinstance(instance, str) else ""
+        yield SchemaIssue(path, False, f"{where}: {_shown(instance)} is not one of "
+                          f"{', '.join(str(a) for a in allowed)}{hint}")
+        return
+    if keyword == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        got = _TYPE_NAMES.get(type(instance), type(instance).__name__)
+        hint = "; quote it" if expected == "string" and got in ("number", "integer",
+                                                              "boolean") else ""
+        yield SchemaIssue(path, False, f"{where}: expected {expected}, got {got} "
+                          f"{_shown(instance)}{hint}")
+        return
+    if keyword in ("pattern", "format"):
+        yield SchemaIssue(path, False, f"{where}: {_shown(instance)} {_pattern_text(sub)}")
+        return
+    if keyword == "const":
+        yield SchemaIssue(path, False, f"{where}: must be {error.validator_value!r}")
+        return
+    yield SchemaIssue(path, False, f"{where}: {error.message}")
+
+
+def _pattern_text(sub: Mapping[str, Any]) -> str:
+    fmt = sub.get("format")
+    if fmt == "date":
+        return "is not a valid date (YYYY-MM-DD)"
+    if fmt == "date-time":
+        return "is not an RFC 3339 timestamp (e.g. 2026-10-02T14:05:00Z)"
+    description = sub.get("description")
+    if description:
+        return f"is not valid: {description[0].lower()}{description[1:].rstrip('.')}"
+    return f"does not match {sub.get('pattern')}"

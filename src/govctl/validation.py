@@ -1,0 +1,88 @@
+"""`govctl validate`: every check of SPEC §2 over the whole root, as data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from govctl.findings import Finding, apply_severities, count, sort_key
+from govctl.paths import is_inside
+from govctl.policy import Policy, read_policy
+from govctl.records import file_references
+from govctl.repository import Repository, WorktreeSource, load_repository
+from govctl.rules import Context, run_checks
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    root: Path
+    git_prefix: str  # the root's path inside its git repository ("" at the top, or "a/b/")
+    records: int
+    files: tuple[str, ...]  # record files read (reported ones only, when PATHs were given)
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> int:
+        return count(self.findings)[0]
+
+    @property
+    def warnings(self) -> int:
+        return count(self.findings)[1]
+
+
+def git_prefix(root: Path) -> str:
+    """Where ``root`` sits inside its git work tree, found without running git."""
+    for folder in (root, *root.parents):
+        if (folder / ".git").exists():
+            rel = root.relative_to(folder).as_posix()
+            return "" if rel == "." else rel + "/"
+    return ""
+
+
+def check_repository(repo: Repository, as_of: datetime) -> tuple[Policy, list[Finding]]:
+    """All findings of the repository with the Policy's severity overrides applied."""
+    policy = read_policy(repo.policy)
+    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of))]
+    return policy, apply_severities(findings, policy.rules)
+
+
+def _selected_files(repo: Repository, root: Path, paths: Sequence[str]) -> set[str] | None:
+    """Root-relative files whose findings are reported; None means all.
+
+    Paths outside the root are ignored (pre-commit passes every changed file of a
+    monorepo). A referenced file (a prompt) selects the records that reference it.
+    """
+    if not paths:
+        return None
+    wanted: set[str] = set()
+    folders: list[str] = []
+    for given in paths:
+        full = Path(os.path.abspath(given))
+        if not is_inside(full, root):
+            continue
+        rel = full.relative_to(root).as_posix()
+        if full.is_dir():
+            folders.append("" if rel == "." else rel + "/")
+        else:
+            wanted.add(rel)
+    candidates = set(repo.files) | repo.referenced_files
+    wanted |= {f for f in candidates for folder in folders if f.startswith(folder)}
+    for record in repo.records:
+        if any(ref.target in wanted for ref in file_references(record)):
+            wanted.add(record.file)
+    return wanted
+
+
+def validate(root: Path, as_of: datetime, paths: Sequence[str] = ()) -> ValidationResult:
+    repo = load_repository(WorktreeSource(root))
+    _, findings = check_repository(repo, as_of)
+    selected = _selected_files(repo, root, paths)
+    files = repo.files
+    if selected is not None:
+        findings = [f for f in findings if f.file in selected]
+        files = tuple(f for f in files if f in selected)
+    findings.sort(key=sort_key)
+    return ValidationResult(root, git_prefix(root), len(repo.records), files, tuple(findings))
