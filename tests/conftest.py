@@ -42,7 +42,9 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 def require_program(name: str) -> str:
     """The program's path; skips without it, fails under GOVCTL_REQUIRE_EXTERNAL=1."""
-    path = shutil.which(name)
+    # Programs pip installed into this environment (pre-commit) sit beside the interpreter,
+    # which is not on PATH when pytest runs without an activated virtualenv.
+    path = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
     if path is None:
         message = f"{name} is not installed"
         if REQUIRE_EXTERNAL:

@@ -7,9 +7,16 @@ iterative loop, which gives us in a single pass:
 
 * core-schema scalar resolution (only ``true``/``false`` are booleans, dates stay strings);
 * duplicate keys (GOV002), unknown tags (GOV003, never constructed), nesting deeper than
-  ``MAX_DEPTH`` and alias expansion beyond ``ALIAS_BUDGET`` nodes (GOV003);
+  ``MAX_DEPTH`` (counted through aliases too) and alias expansion beyond ``ALIAS_BUDGET``
+  nodes (GOV003);
 * non-string keys, merge keys, integers beyond ±(2**53-1) and non-finite floats (GOV010);
-* no recursion, so 20,000-deep input cannot exhaust the interpreter's stack.
+* no recursion, so 20,000-deep input cannot exhaust the interpreter's stack, and no
+  data deeper than ``MAX_DEPTH`` reaches code that recurses (jsonschema, JSON, JCS).
+
+One problem is reported once: a key already rejected for its tag is not rejected again
+for not being a string. A record cut short by a syntax error or a limit keeps what was
+read of it (when its envelope was complete), marked broken, so it still exists for
+references.
 
 Building from events is also about 2-3× faster than ``yaml.load(CSafeLoader)``.
 Node positions are only recorded on request (``with_positions=True``): a finding that
@@ -18,10 +25,11 @@ needs a line re-reads its file, so files without findings never pay for position
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml.events import (
@@ -59,6 +67,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 _STD = "tag:yaml.org,2002:"
 _BOM = "\ufeff"
+_YAML11_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 Path = tuple[str | int, ...]
 # key line, key column, value line, value column (1-based; key = value for list items/roots)
@@ -82,7 +91,7 @@ class Document:
     line: int  # 1-based position of the document's root node
     column: int
     data: Any
-    broken: bool  # a loader problem was found inside this document
+    broken: bool  # a loader problem was found inside this document (or it was cut short)
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,17 @@ _WORD_START = frozenset("tTfFnN~")
 _NOT = object()  # "did not resolve as this type"
 
 
+# More significant digits than any integer within ±(2**53-1) has. Longer literals are not
+# converted: Python refuses int() of strings over 4,300 digits (ValueError), and the value
+# is an error anyway, so a representative out-of-range value stands in for it.
+_MAX_SAFE_DIGITS = len(str(MAX_SAFE_INTEGER))
+
+
 def _as_int(text: str) -> Any:
     if _INT_DEC.match(text):
-        return int(text)
+        digits = text.lstrip("+-").lstrip("0")
+        value = MAX_SAFE_INTEGER + 1 if len(digits) > _MAX_SAFE_DIGITS else int(digits or "0")
+        return -value if text[0] == "-" else value
     if _INT_OCT.match(text):
         return int(text[2:], 8)
     if _INT_HEX.match(text):
@@ -158,8 +175,15 @@ def _construct_tagged(tag: str, text: str) -> Any:
     if name == "int":
         return _as_int(text)
     if name == "float":
-        value = _as_int(text)
-        return float(value) if value is not _NOT else _as_float(text)
+        value = _as_float(text)  # decimal integers match the float pattern too
+        if value is _NOT:
+            value = _as_int(text)  # 0o / 0x integers
+            if value is not _NOT:
+                try:
+                    value = float(value)
+                except OverflowError:  # beyond a double: reported as non-finite
+                    value = math.inf
+        return value
     if name == "bool":
         return _BOOLS.get(text, _NOT)
     if name == "null":
@@ -176,8 +200,14 @@ _SEQ_TAGS = frozenset((None, "!", _STD + "seq"))
 
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters, like every other position) of a byte offset
+    whose preceding bytes are valid UTF-8."""
     line_start = raw.rfind(b"\n", 0, offset) + 1
-    return raw.count(b"\n", 0, offset) + 1, offset - line_start + 1
+    before = raw[line_start:offset].decode("utf-8", errors="replace")
+    if line_start == 0:
+        before = before.removeprefix(_BOM)  # positions are counted after the BOM
+    column = len(before) + 1
+    return raw.count(b"\n", 0, offset) + 1, column
 
 
 def decode(raw: bytes, max_size: int = MAX_FILE_SIZE) -> str | Problem:
@@ -208,8 +238,8 @@ def decode(raw: bytes, max_size: int = MAX_FILE_SIZE) -> str | Problem:
 
 
 class _Frame:
-    __slots__ = ("anchor", "column", "is_key", "key", "key_col", "key_line", "key_lines",
-                 "line", "obj", "path", "size")
+    __slots__ = ("anchor", "column", "height", "is_key", "key", "key_col", "key_line",
+                 "key_lines", "line", "obj", "path", "size")
 
     def __init__(self, obj: Any, line: int, column: int, anchor: str | None, is_key: bool,
                  path: Path) -> None:
@@ -220,14 +250,19 @@ class _Frame:
         self.is_key = is_key
         self.path = path
         self.size = 1
+        # levels of collections from this one down (1 for a collection of scalars): an
+        # alias inserts its anchor's whole height, so depth is checked on aliases too
+        self.height = 1
         self.key: Any = _NO_KEY
         self.key_line = 0
         self.key_col = 0
         self.key_lines: dict[str, int] | None = {} if type(obj) is dict else None
 
 
+_ENVELOPE_KEYS = frozenset(("apiVersion", "kind", "metadata"))
 _NO_KEY = object()  # a mapping frame waiting for a key
 _DISCARD = object()  # the next value belongs to a rejected key and is dropped
+_COLLECTION_KEY = object()  # a mapping or sequence used as a key (always rejected)
 
 
 class _Abort(Exception):
@@ -242,11 +277,20 @@ class _Builder:
         self.problems: list[Problem] = []
         self.positions: list[dict[Path, Position]] = []
         self.doc_index = -1
+        # character index where libyaml gave up on its own nesting limit (see run())
+        self.libyaml_depth_index: int | None = None
+        # libyaml (YAML 1.1) also ends lines at NEL, LS and PS; editors, git, GitHub and
+        # YAML 1.2 do not. When the text has one, positions are recomputed from the
+        # character index against the offsets of its line feeds.
+        self.line_feeds: list[int] | None = None
+        if _YAML11_BREAKS.search(text):
+            self.line_feeds = [m.start() for m in re.finditer("\n", text)]
         self._reset_document()
 
     def _reset_document(self) -> None:
         self.stack: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}
+        # anchor → (value, nodes it stands for, collection height)
+        self.anchors: dict[str, tuple[Any, int, int]] = {}
         self.pending_anchors: set[str] = set()
         self.expanded = 0
         self.broken = False
@@ -254,13 +298,33 @@ class _Builder:
         self.root_pos = (1, 1)
         self.doc_positions: dict[Path, Position] = {}
 
+    def position_of(self, index: int) -> tuple[int, int]:
+        """1-based line and column of a character index, counting only line feeds."""
+        feeds = self.line_feeds or []
+        before = bisect.bisect_left(feeds, index)
+        line_start = feeds[before - 1] + 1 if before else 0
+        return before + 1, index - line_start + 1
+
     # problems ---------------------------------------------------------------------------
     def problem(self, rule: str, line: int, column: int, message: str) -> None:
         self.broken = True
         self.problems.append(Problem(rule, line, column, message, max(self.doc_index, 0)))
 
+    def too_deep(self, line: int, column: int, through: str = "") -> NoReturn:
+        self.problem("GOV003", line, column,
+                     f"nesting deeper than {MAX_DEPTH} levels{through}; flatten the structure")
+        raise _Abort
+
     # attaching values to their parent -----------------------------------------------------
-    def attach(self, value: Any, size: int, line: int, col: int, plain_text: str | None) -> None:
+    def attach(self, value: Any, size: int, line: int, col: int, text: str | None = None,
+               plain: bool = False, reported: bool = False) -> None:
+        """Put a finished node into its parent.
+
+        ``text`` is a scalar's source text (for messages about keys), ``plain`` whether it
+        was an untagged plain scalar (only a plain ``<<`` is a merge key), ``reported``
+        whether a problem was already raised for this node (a key is then dropped
+        without a second, cascading problem).
+        """
         stack = self.stack
         if not stack:
             self.root = value
@@ -278,7 +342,7 @@ class _Builder:
             return
         key = parent.key
         if key is _NO_KEY:
-            self._take_key(parent, value, line, col, plain_text)
+            self._take_key(parent, value, line, col, text, plain, reported)
             return
         parent.key = _NO_KEY
         if key is _DISCARD:
@@ -288,18 +352,25 @@ class _Builder:
         obj[key] = value
         parent.size += size
 
-    def _take_key(self, parent: _Frame, key: Any, line: int, col: int,
-                  plain_text: str | None) -> None:
+    def _take_key(self, parent: _Frame, key: Any, line: int, col: int, text: str | None,
+                  plain: bool, reported: bool) -> None:
         parent.key_line, parent.key_col = line, col
         if type(key) is not str:
-            if plain_text is not None:
-                message = f"mapping key {plain_text!r} is not a string; quote it"
-            else:
-                message = "mapping key is a collection; keys must be strings"
-            self.problem("GOV010", line, col, message)
             parent.key = _DISCARD
+            if reported:
+                return
+            if key is _COLLECTION_KEY or isinstance(key, (dict, list)):
+                message = "mapping key is a collection; keys must be strings"
+            elif text == "":
+                message = "mapping key is empty (null); keys must be strings"
+            elif text is not None:
+                message = f"mapping key {_clip(text)!r} is not a string; quote it"
+            else:
+                message = "mapping key is not a string (an alias to a non-string); keys " \
+                          "must be strings"
+            self.problem("GOV010", line, col, message)
             return
-        if plain_text == "<<":
+        if plain and key == "<<":
             self.problem("GOV010", line, col,
                          "merge keys (<<) are not supported; write the keys out")
             parent.key = _DISCARD
@@ -309,7 +380,7 @@ class _Builder:
         first = key_lines.get(key)
         if first is not None:
             self.problem("GOV002", line, col,
-                         f"duplicate key {key!r} (first defined at line {first})")
+                         f"duplicate key {_clip(key)!r} (first defined at line {first})")
             parent.key = _DISCARD
             return
         key_lines[key] = line
@@ -330,13 +401,16 @@ class _Builder:
     def scalar(self, ev: ScalarEvent) -> None:
         mark = ev.start_mark
         line, col = mark.line + 1, mark.column + 1
+        if self.line_feeds is not None:
+            line, col = self.position_of(mark.index)
         tag = ev.tag
         text = ev.value
-        plain_text = None
+        plain = False
+        reported = False
         if tag is None:
             if ev.implicit[0]:
                 value = resolve_plain(text)
-                plain_text = text
+                plain = True
             else:
                 value = text
         elif tag == "!":
@@ -345,35 +419,50 @@ class _Builder:
             value = _construct_tagged(tag, text)
             if value is _NOT:
                 self.problem("GOV010", line, col,
-                             f"{text!r} cannot be read as {display_tag(tag)}")
+                             f"{_clip(text)!r} cannot be read as {display_tag(tag)}")
                 value = None
+                reported = True
         else:
+            # never constructed: the text is dropped, whatever the tag names
             self.problem("GOV003", line, col, _tag_message(tag))
             value = None
+            reported = True
         vt = type(value)
         if vt is int:
             if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
                 self.problem("GOV010", line, col,
-                             f"integer {text} is outside ±(2^53-1); quote it if it is an "
-                             "identifier")
+                             f"integer {_clip(text)} is outside ±(2^53-1); quote it if it is "
+                             "an identifier")
+                reported = True
         elif vt is float and not math.isfinite(value):
-            self.problem("GOV010", line, col,
-                         f"non-finite number {text!r} is not allowed; use a finite number")
+            if _INF.match(text) or _NAN.match(text):
+                message = f"non-finite number {text!r} is not allowed; use a finite number"
+            else:
+                message = (f"number {_clip(text)!r} is too large for a 64-bit float (it would "
+                           "read as infinity); use a smaller number or quote it")
+            self.problem("GOV010", line, col, message)
+            reported = True
         if ev.anchor is not None:
-            self.anchors[ev.anchor] = (value, 1)
-        self.attach(value, 1, line, col, plain_text)
+            self.anchors[ev.anchor] = (value, 1, 0)
+        self.attach(value, 1, line, col, text, plain, reported)
 
     # collections ----------------------------------------------------------------------------
     def start(self, ev: MappingStartEvent | SequenceStartEvent, is_map: bool) -> None:
         mark = ev.start_mark
         line, col = mark.line + 1, mark.column + 1
+        if self.line_feeds is not None:
+            line, col = self.position_of(mark.index)
         if len(self.stack) >= MAX_DEPTH:
-            self.problem("GOV003", line, col,
-                         f"nesting deeper than {MAX_DEPTH} levels; flatten the structure")
-            raise _Abort
+            self.too_deep(line, col)
         tag = ev.tag
         if tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
-            self.problem("GOV003", line, col, _tag_message(tag))
+            if tag in _SCALAR_TAGS or tag in _MAP_TAGS or tag in _SEQ_TAGS:
+                shown = "a mapping" if is_map else "a sequence"
+                self.problem("GOV003", line, col,
+                             f"tag {display_tag(tag or '')} cannot be used on {shown}; "
+                             "remove the tag")
+            else:
+                self.problem("GOV003", line, col, _tag_message(tag))
         is_key = bool(self.stack) and type(self.stack[-1].obj) is dict \
             and self.stack[-1].key is _NO_KEY
         path = self.child_path() if self.with_positions else ()
@@ -384,16 +473,20 @@ class _Builder:
     def end(self) -> None:
         frame = self.stack.pop()
         if frame.anchor is not None:
-            self.anchors[frame.anchor] = (frame.obj, frame.size)
+            self.anchors[frame.anchor] = (frame.obj, frame.size, frame.height)
             self.pending_anchors.discard(frame.anchor)
-        value: Any = frame.obj
-        if frame.is_key:
-            value = ("<collection>",)  # any non-string marks the key as rejected
-        self.attach(value, frame.size, frame.line, frame.column, None)
+        if self.stack:
+            parent = self.stack[-1]
+            if frame.height >= parent.height:
+                parent.height = frame.height + 1
+        value: Any = _COLLECTION_KEY if frame.is_key else frame.obj
+        self.attach(value, frame.size, frame.line, frame.column)
 
     def alias(self, ev: AliasEvent) -> None:
         mark = ev.start_mark
         line, col = mark.line + 1, mark.column + 1
+        if self.line_feeds is not None:
+            line, col = self.position_of(mark.index)
         anchor = ev.anchor
         found = self.anchors.get(anchor)
         if found is None:
@@ -402,16 +495,25 @@ class _Builder:
                              f"alias *{anchor} refers to the collection that contains it")
             else:
                 self.problem("GOV001", line, col, f"alias *{anchor} has no anchor &{anchor}")
-            self.attach(None, 1, line, col, None)
+            self.attach(None, 1, line, col, reported=True)
             return
-        value, size = found
+        value, size, height = found
         self.expanded += size
         if self.expanded > ALIAS_BUDGET:
             self.problem("GOV003", line, col,
                          f"aliases expand this document beyond {ALIAS_BUDGET:,} nodes "
                          "(possible alias bomb); write the values out")
             raise _Abort
-        self.attach(value, size, line, col, None)
+        if height:
+            # the aliased collection lands below the open ones: a chain of aliases could
+            # otherwise build data thousands of levels deep from a shallow-looking file
+            if len(self.stack) + height > MAX_DEPTH:
+                self.too_deep(line, col, f" (through alias *{anchor})")
+            if self.stack:
+                parent = self.stack[-1]
+                if height >= parent.height:
+                    parent.height = height + 1
+        self.attach(value, size, line, col)
 
     # documents ----------------------------------------------------------------------------
     def document_start(self) -> None:
@@ -430,18 +532,48 @@ class _Builder:
             parser = _Parser(self.text)  # the pure-Python reader checks characters here
             self._loop(parser)
         except _Abort:
-            pass
+            self._salvage()
         except yaml.YAMLError as exc:
             line, col, message = _syntax_error(exc, self.text)
-            # libyaml stops at its own flow-depth limit before we see the events: for
-            # SPEC §1.1 that is deep nesting (GOV003), not a syntax error.
-            rule = "GOV003" if "maximum nesting depth" in message else "GOV001"
-            if rule == "GOV003":
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            if self.line_feeds is not None and isinstance(getattr(mark, "index", None), int):
+                line, col = self.position_of(mark.index)
+            # libyaml stops at its own nesting limit (1,000) before we see the events: its
+            # scanner reads ahead up to ~1,024 characters in flow context. For SPEC §1.1 that
+            # is deep nesting (GOV003), not a syntax error; load_text() then re-reads the
+            # text up to that point to find the node at level MAX_DEPTH + 1.
+            rule = "GOV001"
+            if "maximum nesting depth" in message:
+                rule = "GOV003"
                 message = f"nesting deeper than {MAX_DEPTH} levels; flatten the structure"
+                mark = getattr(exc, "problem_mark", None)
+                index = getattr(mark, "index", None)
+                if isinstance(index, int) and 0 < index <= len(self.text):
+                    self.libyaml_depth_index = index
             self.problems.append(Problem(rule, line, col, message, max(self.doc_index, 0)))
+            self._salvage()
         finally:
             if parser is not None:
                 parser.dispose()
+
+    def _salvage(self) -> None:
+        """Keep what was read of a record that stopped half-way, marked broken.
+
+        Its envelope usually comes first, so the record still exists for references: a
+        syntax error late in one file is then reported once, not also as GOV020 in every
+        file that names the record. A fragment without a complete envelope identifies
+        nothing and would only add "missing kind" noise, so it is dropped.
+        """
+        if not self.stack or self.doc_index < 0:
+            return
+        root = self.stack[0]
+        if type(root.obj) is not dict or not _ENVELOPE_KEYS.issubset(root.obj):
+            return
+        self.broken = True
+        self.documents.append(Document(self.doc_index, root.line, root.column, root.obj, True))
+        if self.with_positions:
+            self.doc_positions[()] = (root.line, root.column, root.line, root.column)
+            self.positions.append(self.doc_positions)
 
     def _loop(self, parser: Any) -> None:
         get_event = parser.get_event
@@ -465,6 +597,11 @@ class _Builder:
                 self.document_start()
             elif cls is DocumentEndEvent:
                 self.document_end()
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """Source text short enough to quote in a message."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _tag_message(tag: str | None) -> str:
@@ -500,6 +637,16 @@ def _syntax_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
 def load_text(text: str, with_positions: bool = False) -> LoadResult:
     builder = _Builder(text, with_positions)
     builder.run()
+    if builder.libyaml_depth_index is not None:
+        # The prefix ends inside the over-deep collection, within libyaml's own limit, so
+        # the builder meets level MAX_DEPTH + 1 and reports that node. Anything else (a
+        # syntax error at the cut first) keeps libyaml's position.
+        retry = _Builder(text[:builder.libyaml_depth_index], with_positions)
+        retry.run()
+        last = retry.problems[-1] if retry.problems else None
+        if (last is not None and last.rule == "GOV003" and last.message.startswith("nesting")
+                and retry.libyaml_depth_index is None):
+            builder = retry
     return LoadResult(tuple(builder.documents), tuple(builder.problems),
                       tuple(builder.positions))
 

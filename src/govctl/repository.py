@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -76,9 +77,15 @@ class WorktreeSource(Source):
         self.max_size = max_size
 
     def read(self, path: str) -> bytes | None:
+        # The same guard as record files: never follow a symlink out of the root, and never
+        # open a FIFO or device (reading one blocks or never ends).
+        full = self.root / path
         try:
-            return (self.root / path).read_bytes()
-        except OSError:
+            target = full.resolve(strict=True)
+            if not is_inside(target, self.root) or not stat.S_ISREG(target.stat().st_mode):
+                return None
+            return target.read_bytes()
+        except (OSError, RuntimeError):
             return None
 
     def record_files(self, excluded: Any) -> Iterator[SourceFile]:
@@ -93,13 +100,22 @@ class WorktreeSource(Source):
                 if name.startswith(".") or not name.endswith(RECORD_SUFFIXES):
                     continue
                 rel = prefix + name
-                if excluded and excluded.match_file(rel):
+                # governance.yaml holds the exclude globs themselves: a glob such as "*.yaml"
+                # must not hide the Policy (SPEC §1: *every other* file is subject to them)
+                if excluded and rel != POLICY_FILE and excluded.match_file(rel):
                     continue
                 found.append(rel)
         for rel in sorted(found):
             yield self._file(rel)
 
     def _file(self, rel: str) -> SourceFile:
+        if not _is_utf8(rel):
+            # os.walk hands undecodable bytes over as lone surrogates, which no report can
+            # print (UnicodeEncodeError on a strict UTF-8 stdout): name the file with
+            # escapes instead and do not read it.
+            return SourceFile(_displayable(rel), None, loader.Problem(
+                "GOV004", 1, 1, "file name is not valid UTF-8; not read (rename the file)",
+                None))
         full = self.root / rel
         if full.is_symlink():
             try:
@@ -112,7 +128,13 @@ class WorktreeSource(Source):
                     "GOV004", 1, 1, "symlink resolves outside the governance root; not read "
                     "(keep records inside the root)", None))
         try:
-            size = full.stat().st_size
+            info = full.stat()
+            if not stat.S_ISREG(info.st_mode):
+                # A FIFO named x.yaml would block the read forever; a device never ends.
+                return SourceFile(rel, None, loader.Problem(
+                    "GOV004", 1, 1, "not a regular file (FIFO, socket or device); not read",
+                    None))
+            size = info.st_size
             if size > self.max_size:
                 return SourceFile(rel, None, loader.Problem(
                     "GOV004", 1, 1, f"file is {size:,} bytes, over the {self.max_size:,}-byte "
@@ -131,6 +153,19 @@ class WorktreeSource(Source):
             return resolved.read_bytes(), None
         except OSError as exc:
             return None, f"cannot read {ref!r}: {exc.strerror or exc}"
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _displayable(name: str) -> str:
+    """A file name with undecodable bytes shown as ``\\xff`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 # -- positions -------------------------------------------------------------------------
@@ -223,7 +258,9 @@ def _exclusions(source: Source) -> Any:
         return None
     import pathspec
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", globs)
+    # GitIgnoreSpec follows git's own rules (a later negation re-includes a file) and, unlike
+    # the "gitwildmatch" factory, is not deprecated in pathspec >= 1.0 (exists since 0.10).
+    return pathspec.GitIgnoreSpec.from_lines(globs)
 
 
 @dataclass
@@ -250,6 +287,10 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
         if doc.data is None:
             continue  # an empty document (e.g. a trailing ---)
         kind, issues = schemas.envelope_issues(doc.data)
+        if doc.broken:
+            # The loader already reported this document (a syntax error cut it short, or a
+            # value was rejected): envelope complaints would only restate that finding.
+            issues = []
         data = doc.data
         meta = data.get("metadata") if isinstance(data, Mapping) else None
         record_id = meta.get("id") if isinstance(meta, Mapping) else None

@@ -70,10 +70,24 @@ def _validator(kind: str) -> Any:
 
 
 def suggest(word: str, choices: Any) -> str:
-    """' (did you mean 'x'?)' or ''."""
-    match = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)],
-                                      n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    """' (did you mean 'x'?)' or ''.
+
+    A different case (``Production``) or an abbreviation that starts exactly one choice
+    (``prod`` → ``production``) is the likeliest intent; difflib's similarity ratio alone
+    would rank ``approved`` above ``production`` for ``prod``.
+    """
+    options = [c for c in choices if isinstance(c, str)]
+    if not isinstance(word, str) or not word or not options:
+        return ""
+    folded = word.casefold()
+    match = [c for c in options if c.casefold() == folded]
+    if not match and len(folded) >= 3:
+        match = [c for c in options if c.casefold().startswith(folded)]
+        if len(match) != 1:
+            match = []
+    if not match:
+        match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match and match[0] != word else ""
 
 
 def dotted(path: Path) -> str:
@@ -107,10 +121,25 @@ def envelope_issues(data: Any) -> tuple[str | None, list[SchemaIssue]]:
     return kind, issues
 
 
+_ENVELOPE = frozenset(("apiVersion", "kind"))
+
+
 def validate(kind: str, data: Any) -> list[SchemaIssue]:
+    """Issues of ``data`` against the ``kind`` schema, one per node and message.
+
+    ``apiVersion`` and ``kind`` are left to :func:`envelope_issues`, which runs first and
+    words them better; reporting them here too would double every such finding.
+    """
     issues: list[SchemaIssue] = []
+    seen: set[tuple[Path, bool, str]] = set()
     for error in _validator(kind).iter_errors(data):
-        issues.extend(_issues(error))
+        for issue in _issues(error):
+            if len(issue.path) == 1 and issue.path[0] in _ENVELOPE:
+                continue
+            key = (issue.path, issue.at_key, issue.message)
+            if key not in seen:  # e.g. a date failing both its pattern and its format
+                seen.add(key)
+                issues.append(issue)
     issues.sort(key=lambda i: [str(p) for p in i.path])
     return issues
 
@@ -134,6 +163,19 @@ def _issues(error: Any) -> Iterator[SchemaIssue]:
     keyword = error.validator
     sub = error.schema if isinstance(error.schema, Mapping) else {}
     instance = error.instance
+    schema_path = list(error.schema_path)
+    if len(schema_path) >= 2 and schema_path[-2] == "propertyNames":
+        # jsonschema checks each key as an instance of its own, with the *mapping's* path:
+        # point at the key itself, not at the mapping.
+        bad = instance
+        allowed = error.validator_value if keyword == "enum" else []
+        if allowed:
+            hint = suggest(str(bad), allowed) or f" (expected one of {', '.join(allowed)})"
+        else:
+            hint = f": {error.message}"
+        yield SchemaIssue((*path, bad) if isinstance(bad, str) else path, True,
+                          f"key {_shown(bad)} is not allowed in {where}{hint}")
+        return
     if keyword == "additionalProperties" and isinstance(instance, Mapping):
         known = list(sub.get("properties", {}))
         for key in instance:
@@ -144,17 +186,8 @@ def _issues(error: Any) -> Iterator[SchemaIssue]:
         return
     if keyword == "required" and isinstance(instance, Mapping):
         for name in error.validator_value:
-            if name not in instance:
+            if name not in instance and not (not path and name in _ENVELOPE):
                 yield SchemaIssue(path, True, f"{where}: missing required field {name!r}")
-        return
-    if keyword == "propertyNames":
-        bad = error.instance  # the offending key
-        allowed = sub.get("enum") or []
-        parent = path
-        hint = suggest(str(bad), allowed) or (f" (expected one of {', '.join(allowed)})"
-                                              if allowed else "")
-        yield SchemaIssue((*parent, bad) if isinstance(bad, str) else parent, True,
-                          f"key {bad!r} is not allowed in {where}{hint}")
         return
     if keyword in ("anyOf", "oneOf") and "x-message" in sub:
         yield SchemaIssue(path, True, f"{where}: {sub['x-message']}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from govctl.digest import Digester
 from govctl.findings import Finding, apply_severities, count, sort_key
 from govctl.paths import is_inside
 from govctl.policy import Policy, read_policy
@@ -45,7 +46,7 @@ def git_prefix(root: Path) -> str:
 def check_repository(repo: Repository, as_of: datetime) -> tuple[Policy, list[Finding]]:
     """All findings of the repository with the Policy's severity overrides applied."""
     policy = read_policy(repo.policy)
-    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of))]
+    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of, Digester(repo)))]
     return policy, apply_severities(findings, policy.rules)
 
 
@@ -60,7 +61,9 @@ def _selected_files(repo: Repository, root: Path, paths: Sequence[str]) -> set[s
     wanted: set[str] = set()
     folders: list[str] = []
     for given in paths:
-        full = Path(os.path.abspath(given))
+        full = _absolute(given)
+        if full.is_dir() and is_inside(root, full):
+            return None  # a folder holding the whole root (`govctl validate .` at the top)
         if not is_inside(full, root):
             continue
         rel = full.relative_to(root).as_posix()
@@ -76,9 +79,39 @@ def _selected_files(repo: Repository, root: Path, paths: Sequence[str]) -> set[s
     return wanted
 
 
-def validate(root: Path, as_of: datetime, paths: Sequence[str] = ()) -> ValidationResult:
+def _absolute(given: str) -> Path:
+    """``given`` made absolute with its folder's symlinks resolved, as ``root`` is.
+
+    Only the folder is resolved: a record file that is itself a symlink keeps its own name
+    (findings are reported under it), while ``/tmp/link-to-repo/x.yaml`` still matches a
+    root resolved to ``/private/tmp/repo``.
+    """
+    full = Path(os.path.abspath(given))
+    try:
+        if full.is_dir() or full.parent == full:  # folders: nothing is reported under their name
+            return full.resolve()
+        return full.parent.resolve() / full.name
+    except (OSError, RuntimeError):  # a symlink loop: compare the path as given
+        return full
+
+
+def provenance(repo: Repository, policy: Policy, root: Path) -> list[Finding]:
+    """GOV080 (`validate --history`): every approval's deciding commit, from git."""
+    from govctl.history import GitHistory
+    from govctl.provenance import provenance_findings
+
+    with GitHistory(root) as history:
+        found = list(provenance_findings(repo, history, policy.provenance,
+                                         repo.of_kind("Approval")))
+    return apply_severities(found, policy.rules)
+
+
+def validate(root: Path, as_of: datetime, paths: Sequence[str] = (),
+             history: bool = False) -> ValidationResult:
     repo = load_repository(WorktreeSource(root))
-    _, findings = check_repository(repo, as_of)
+    policy, findings = check_repository(repo, as_of)
+    if history:
+        findings += provenance(repo, policy, root)
     selected = _selected_files(repo, root, paths)
     files = repo.files
     if selected is not None:

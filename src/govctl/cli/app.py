@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from govctl import __version__
-from govctl.cli import validate_cmd
+from govctl.cli import (
+    approve_cmd,
+    digest_cmd,
+    history_cmds,
+    init_cmd,
+    schema_cmd,
+    validate_cmd,
+)
 
 
 def _version(value: bool) -> None:
@@ -33,4 +40,9 @@ def _root(
     """govctl: AI governance records, checked."""
 
 
+init_cmd.register(app)
 validate_cmd.register(app)
+digest_cmd.register(app)
+approve_cmd.register(app)
+history_cmds.register(app)
+schema_cmd.register(app)

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from govctl.validation import validate as run_validation
 
         fmt = choice(output_format, FORMATS, "--format")
-        result = run_validation(root_of(root), as_of_of(as_of), paths or ())
+        result = run_validation(root_of(root), as_of_of(as_of), paths or (), history=history)
         if fmt == "text":
             from govctl.report import text
 

@@ -1,1 +1,21 @@
 """Reporters: render findings (data) as text, json, github, sarif or junit."""
+
+from __future__ import annotations
+
+import re
+
+# C0/C1 controls (newline and tab included: one finding is one line), lone surrogates and
+# the XML non-characters. File names and record values may carry any of them; printed raw
+# they would move the cursor or recolour a CI log (ESC sequences), split a finding over
+# lines, make JUnit XML unparsable, or fail to encode on a UTF-8 stdout.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character written as a Python-style escape."""
+    return _UNPRINTABLE.sub(_escape, text)

@@ -7,12 +7,15 @@ the annotations. Paths are relative to the git repository's top (SPEC §2).
 from __future__ import annotations
 
 from govctl.findings import ERROR
+from govctl.report import printable
 from govctl.report.text import finding_line, summary_line
 from govctl.validation import ValidationResult
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # control characters (an ESC in a file name) are escaped first; then the workflow-command
+    # escapes, '%' before the rest so that their own '%' is not escaped twice
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from govctl.findings import ERROR, Finding
+from govctl.report import printable
 from govctl.validation import ValidationResult
 
 
@@ -18,13 +19,15 @@ def render(result: ValidationResult) -> str:
     suite = ET.Element("testsuite", name="govctl validate", tests=str(len(files)),
                        failures=str(failed), errors="0", skipped="0")
     for file in files:
-        case = ET.SubElement(suite, "testcase", classname="govctl.validate", name=file,
-                             file=file)
+        # printable(): a control character in a file name would make the XML unparsable
+        case = ET.SubElement(suite, "testcase", classname="govctl.validate",
+                             name=printable(file), file=printable(file))
         errors = [f for f in by_file[file] if f.severity == ERROR]
         warnings = [f for f in by_file[file] if f.severity != ERROR]
         if errors:
             failure = ET.SubElement(case, "failure", type=errors[0].rule,
-                                    message=f"{len(errors)} error(s): {errors[0].message}")
+                                    message=printable(
+                                        f"{len(errors)} error(s): {errors[0].message}"))
             failure.text = "\n".join(_line(f) for f in by_file[file])
         elif warnings:
             out = ET.SubElement(case, "system-out")
@@ -37,4 +40,4 @@ def render(result: ValidationResult) -> str:
 
 
 def _line(f: Finding) -> str:
-    return f"{f.file}:{f.line}:{f.column}: {f.rule} {f.severity} {f.message}"
+    return printable(f"{f.file}:{f.line}:{f.column}: {f.rule} {f.severity} {f.message}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from govctl import __version__
 from govctl.findings import ERROR, RULES
@@ -12,6 +13,15 @@ from govctl.validation import ValidationResult
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/govctl/govctl"
 _LEVEL = {ERROR: "error", "warning": "warning"}
+
+
+def file_uri(path: str) -> str:
+    """A root-relative POSIX path as a SARIF ``uri`` (a URI reference, §3.4.3).
+
+    Spaces, ``#``, ``%``, ``?`` and non-ASCII must be percent-encoded, or consumers read
+    ``a#b.yaml`` as ``a`` with a fragment and a space makes the URI invalid.
+    """
+    return quote(path, safe="/")
 
 
 def payload(result: ValidationResult) -> dict[str, Any]:
@@ -37,7 +47,7 @@ def payload(result: ValidationResult) -> dict[str, Any]:
             "message": {"text": f.message},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": result.git_prefix + f.file,
+                    "artifactLocation": {"uri": file_uri(result.git_prefix + f.file),
                                          "uriBaseId": "SRCROOT"},
                     "region": {"startLine": f.line, "startColumn": f.column},
                 },

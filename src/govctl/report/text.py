@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from govctl.findings import ERROR, Finding
+from govctl.report import printable
 from govctl.validation import ValidationResult
 
 _STYLE = {ERROR: "bold red", "warning": "yellow"}
@@ -12,23 +13,27 @@ _STYLE = {ERROR: "bold red", "warning": "yellow"}
 
 def finding_line(f: Finding, prefix: str = "") -> Text:
     text = Text()
-    text.append(f"{prefix}{f.file}:{f.line}:{f.column}:", style="bold")
+    text.append(f"{printable(prefix + f.file)}:{f.line}:{f.column}:", style="bold")
     text.append(f" {f.rule} ", style="cyan")
     text.append(f.severity, style=_STYLE.get(f.severity, ""))
-    text.append(f" {f.message}")
+    text.append(f" {printable(f.message)}")
     return text
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def summary_line(result: ValidationResult) -> Text:
     errors, warnings = result.errors, result.warnings
-    scope = f"{result.records} records in {len(result.files)} files"
+    # with PATHs the files are those reported on, while the records are the whole root's
+    scope = f"{_plural(result.records, 'record')} in {_plural(len(result.files), 'file')}"
     if not errors and not warnings:
         return Text(f"ok: no findings ({scope})", style="green")
-    plural = lambda n, word: f"{n} {word}" + ("" if n == 1 else "s")  # noqa: E731
     text = Text()
-    text.append(plural(errors, "error"), style="bold red" if errors else "")
+    text.append(_plural(errors, "error"), style="bold red" if errors else "")
     text.append(", ")
-    text.append(plural(warnings, "warning"), style="yellow" if warnings else "")
+    text.append(_plural(warnings, "warning"), style="yellow" if warnings else "")
     text.append(f" ({scope})")
     return text
 

@@ -6,14 +6,20 @@ all. Severity overrides from ``Policy.rules`` are applied afterwards, by the cal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 
+from govctl.approvals import current_approvals
+from govctl.digest import Digester
 from govctl.findings import Finding
 from govctl.policy import Policy
+from govctl.records import Record
 from govctl.repository import Repository
 from govctl.timeutil import utc_date
+
+GATED_STATUSES = ("approved", "production")  # SPEC §1.4: intake/retired are listed only
 
 
 @dataclass(frozen=True)
@@ -21,10 +27,25 @@ class Context:
     repo: Repository
     policy: Policy
     as_of: datetime  # aware, UTC
+    digester: Digester
 
     @property
     def today(self) -> date:
         return utc_date(self.as_of)
+
+    @cached_property
+    def current(self) -> dict[str, Record]:
+        """Use case id → current approval (SPEC §1.4), as of ``today``."""
+        return current_approvals(self.repo, self.today)
+
+    def use_cases(self, statuses: tuple[str, ...] | None = None) -> Iterator[Record]:
+        for use_case in self.repo.of_kind("UseCase"):
+            if statuses is None or use_case.spec["status"] in statuses:
+                yield use_case
+
+    def finding(self, rule: str, record: Record, path: tuple[str | int, ...], message: str,
+                at_key: bool = False) -> Finding:
+        return self.repo.locator.finding(rule, record, path, message, at_key=at_key)
 
 
 Check = Callable[[Context], Iterable[Finding]]
@@ -49,7 +70,14 @@ def check(*codes: str) -> Callable[[Check], Check]:
 
 def run_checks(ctx: Context) -> list[Finding]:
     # Import the rule families so they register (kept here: one place lists them).
-    from govctl.rules import references  # noqa: F401
+    from govctl.rules import (  # noqa: F401
+        approvals,
+        incidents,
+        lifecycle,
+        operations,
+        references,
+        risk,
+    )
 
     findings: list[Finding] = []
     for registered in CHECKS:

@@ -55,6 +55,9 @@ def component_cycles(ctx: Context) -> Iterator[Finding]:
         return [c for c in items if isinstance(c, str)] if isinstance(items, list) else []
 
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    # A bundle listing the same component twice (components: [a, a]) gives two back edges
+    # for one cycle: report each cycle once, keyed by its rotation starting at its least id.
+    reported: set[tuple[str, ...]] = set()
     for start in sorted(bundles):
         if start in state:
             continue
@@ -68,6 +71,10 @@ def component_cycles(ctx: Context) -> Iterator[Finding]:
                     continue  # GOV020
                 if state.get(child) == 1:
                     cycle = [*path[path.index(child):], child]
+                    key = _rotated(cycle[:-1])
+                    if key in reported:
+                        continue
+                    reported.add(key)
                     yield repo.locator.finding(
                         "GOV023", bundles[node], ("spec", "components", index),
                         "component cycle: " + " → ".join(cycle))
@@ -80,3 +87,9 @@ def component_cycles(ctx: Context) -> Iterator[Finding]:
                 state[node] = 2
                 path.pop()
                 stack.pop()
+
+
+def _rotated(nodes: list[str]) -> tuple[str, ...]:
+    """The cycle ``nodes`` rotated to start at its least id (one key per cycle)."""
+    start = nodes.index(min(nodes))
+    return (*nodes[start:], *nodes[:start])

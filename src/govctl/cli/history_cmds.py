@@ -1,0 +1,94 @@
+"""`govctl diff`, `govctl history`, `govctl trace`: commands that read git history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
+from govctl.cli.output import print_lines, write
+from govctl.errors import EXIT_FINDINGS, EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("diff")
+    def diff(
+        base: Annotated[str | None, typer.Argument(
+            help="Base revision (default: merge-base of HEAD with the default branch).",
+            show_default=False)] = None,
+        head: Annotated[str | None, typer.Argument(
+            help="Head revision (default: the working tree).", show_default=False)] = None,
+        root: RootOption = None,
+        output_format: Annotated[str, typer.Option(
+            "--format", "-f", help="text | markdown | json.")] = "text",
+        fail_on: Annotated[str | None, typer.Option(
+            "--fail-on", help="Exit 1 when a change is loosened | reapproval | any.",
+            show_default=False)] = None,
+        as_of: AsOfOption = None,
+    ) -> int:
+        """Semantic diff of the records between two revisions, for pull-request review."""
+        from govctl.revisions import diff_revisions
+
+        fmt = choice(output_format, ("text", "markdown", "json"), "--format")
+        gate = choice(fail_on, ("loosened", "reapproval", "any"), "--fail-on") \
+            if fail_on is not None else None
+        result = diff_revisions(root_of(root), base, head, as_of_of(as_of))
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            write(dumps(result.json()))
+        elif fmt == "markdown":
+            from govctl.report.diff import render_markdown
+
+            write(render_markdown(result))
+        else:
+            from govctl.report.diff import render_text
+
+            print_lines(render_text(result))
+        return EXIT_FINDINGS if gate is not None and result.trips(gate) else EXIT_OK
+
+    @app.command("history")
+    def history(
+        use_case: Annotated[str, typer.Argument(help="The UseCase's id.", show_default=False)],
+        root: RootOption = None,
+        output_format: Annotated[str, typer.Option("--format", "-f",
+                                                   help="text | json.")] = "text",
+    ) -> int:
+        """Timeline of every commit touching a use case or anything it depends on."""
+        from govctl.timeline import history_of
+
+        fmt = choice(output_format, ("text", "json"), "--format")
+        timeline = history_of(root_of(root), use_case)
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            write(dumps(timeline.json()))
+        else:
+            from govctl.report.history import render_text
+
+            print_lines(render_text(timeline))
+        return EXIT_OK
+
+    @app.command("trace")
+    def trace(
+        digest: Annotated[str, typer.Argument(help="A bundle digest (sha256:…) as logged in "
+                                              "production.", show_default=False)],
+        root: RootOption = None,
+        output_format: Annotated[str, typer.Option("--format", "-f",
+                                                   help="text | json.")] = "text",
+    ) -> int:
+        """Which bundle, use case and approvals a digest belongs to, searching history."""
+        from govctl.trace import trace as run_trace
+
+        fmt = choice(output_format, ("text", "json"), "--format")
+        result = run_trace(root_of(root), digest)
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            write(dumps(result.json()))
+        else:
+            from govctl.report.trace import render_text
+
+            print_lines(render_text(result))
+        return EXIT_OK

@@ -1,0 +1,27 @@
+"""`govctl init DIR`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        directory: Annotated[Path, typer.Argument(help="Folder to create the repository in.",
+                                                  show_default=False)],
+        force: Annotated[bool, typer.Option(
+            "--force", help="Write into a non-empty folder, replacing files of the same name.",
+        )] = False,
+    ) -> int:
+        """Scaffold a minimal governance repository that validates clean."""
+        from govctl.scaffold import scaffold
+        from govctl.timeutil import now, utc_date
+
+        written = scaffold(directory, utc_date(now()).isoformat(), force=force)
+        typer.echo(f"created a governance repository in {directory} ({len(written)} files); "
+                   f"next: govctl validate --root {directory}")
+        return 0

@@ -1,0 +1,39 @@
+"""The data behind `govctl digest`: a bundle's digest, its inputs and canonical form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from govctl.digest import Digester, DigestError, canonical
+from govctl.errors import EXIT_FINDINGS, GovctlError
+from govctl.repository import WorktreeSource, load_repository
+from govctl.schemas import suggest
+
+
+def bundle_report(root: Path, bundle_id: str) -> dict[str, Any]:
+    repo = load_repository(WorktreeSource(root))
+    bundle = repo.get("Bundle", bundle_id)
+    if bundle is None:
+        raise GovctlError(f"unknown bundle {bundle_id!r}"
+                          f"{suggest(bundle_id, repo.index.get('Bundle', {}))}")
+    if not bundle.valid:
+        raise GovctlError(f"Bundle {bundle_id!r} ({bundle.file}) has errors; run "
+                          "`govctl validate`", exit_code=EXIT_FINDINGS)
+    digester = Digester(repo)
+    try:
+        digest = digester.bundle_digest(bundle)
+        inputs = digester.bundle_inputs(bundle)
+        text = canonical("Bundle", digester.bundle_spec(bundle)).decode("utf-8")
+    except DigestError as exc:
+        raise GovctlError(f"cannot digest Bundle {bundle_id!r}: {exc}",
+                          exit_code=EXIT_FINDINGS) from None
+    return {
+        "version": 1,
+        "bundle": bundle.id,
+        "file": bundle.file,
+        "digest": digest,
+        "inputs": [{"path": i.path, "kind": i.kind, "ref": i.ref, "digest": i.digest}
+                   for i in inputs],
+        "canonical": text,
+    }

@@ -1,0 +1,334 @@
+"""Git access for history commands: batched, read-only, monorepo-aware.
+
+One ``git log -z --raw`` per question (the blob ids of every change come with it), one
+``ls-tree`` per revision read, and blobs through GitPython's persistent
+``git cat-file --batch``: never a git process per commit. Git runs with
+``GIT_OPTIONAL_LOCKS=0`` so read-only commands never rewrite ``.git/index``.
+
+Paths: git reports paths from the top of the work tree; everything here is converted to
+paths relative to the governance root (which may be a folder inside a monorepo), and
+changes outside the root are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from govctl import loader
+from govctl.errors import GovctlError
+from govctl.paths import normal_form_problem
+from govctl.repository import RECORD_SUFFIXES, Source, SourceFile
+
+NULL_SHA = "0" * 40
+_FIELDS = ("%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s")
+
+
+@dataclass(frozen=True)
+class FileChange:
+    status: str  # A, M, D, R, C, T (git's letter; the score of R/C is dropped)
+    old_path: str | None  # root-relative; None when added or coming from outside the root
+    new_path: str | None  # root-relative; None when deleted or moved outside the root
+    old_blob: str | None
+    new_blob: str | None
+    new_mode: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    email: str
+    date: str  # author date, ISO 8601 with offset
+    committer: str
+    committer_email: str
+    committer_date: str
+    subject: str
+    signature: str | None  # %G? (G good, B bad, U untrusted, N none, …) when asked for
+    changes: tuple[FileChange, ...]
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"sha": self.sha, "author": self.author, "email": self.email,
+                               "date": self.date}
+        if self.signature is not None:
+            out["signed"] = self.signature == "G"
+            out["signature"] = self.signature
+        return out
+
+
+class GitHistory:
+    """An open git repository around a governance root. Use as a context manager."""
+
+    def __init__(self, root: Path) -> None:
+        try:
+            import git
+        except ImportError as exc:  # GitPython refuses to import without a git binary
+            raise GovctlError(f"git is not available ({exc}); history commands need git "
+                              "installed") from None
+        self.root = root.resolve()
+        try:
+            self.repo = git.Repo(self.root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GovctlError(f"{root} is not inside a git repository; this command reads git "
+                              "history (run `git init` and commit the records)") from None
+        if self.repo.bare or self.repo.working_tree_dir is None:
+            self.repo.close()
+            raise GovctlError(f"{root} is in a bare git repository; need a work tree")
+        self.repo.git.update_environment(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", LANG="C")
+        self.top = Path(self.repo.working_tree_dir).resolve()
+        rel = self.root.relative_to(self.top).as_posix()
+        self.prefix = "" if rel == "." else rel + "/"
+        self._blobs: dict[str, bytes] = {}
+        self._git = self.repo.git
+
+    # lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        self.repo.close()  # ends the persistent cat-file processes
+
+    def __enter__(self) -> GitHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # raw commands --------------------------------------------------------------------------
+    def _run(self, *args: str) -> bytes:
+        import git
+
+        try:
+            out = self._git.execute(["git", *args], stdout_as_string=False,
+                                    strip_newline_in_stdout=False)
+        except git.GitCommandError as exc:
+            stderr = (exc.stderr or "").strip().splitlines()
+            detail = stderr[-1] if stderr else str(exc)
+            raise GovctlError(f"git {args[0]} failed: {detail.removeprefix('stderr: ')}"
+                              ) from None
+        return out if isinstance(out, bytes) else out.encode()
+
+    def resolve(self, rev: str) -> str:
+        """The commit sha of ``rev``; exit 2 when it is not a commit."""
+        if rev.startswith("-"):
+            raise GovctlError(f"{rev!r} is not a revision")
+        try:
+            out = self._run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{rev}^{{commit}}")
+        except GovctlError:
+            out = b""
+        sha = out.decode().strip()
+        if not sha:
+            raise GovctlError(f"unknown revision {rev!r} (not a commit in this repository)")
+        return sha
+
+    def head(self) -> str | None:
+        """HEAD's sha, or None in a repository without commits."""
+        try:
+            return self.resolve("HEAD")
+        except GovctlError:
+            return None
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        try:
+            return self._run("merge-base", a, b).decode().strip() or None
+        except GovctlError:
+            return None
+
+    def default_base(self) -> str:
+        """Merge-base of HEAD with the default branch: origin/HEAD, else main, else master."""
+        head = self.head()
+        if head is None:
+            raise GovctlError("the repository has no commits yet")
+        for candidate in ("origin/HEAD", "main", "master"):
+            try:
+                other = self.resolve(candidate)
+            except GovctlError:
+                continue
+            base = self.merge_base(head, other)
+            if base:
+                return base
+        raise GovctlError("cannot find the default branch (origin/HEAD, main or master); "
+                          "name the base revision: govctl diff BASE")
+
+    def blob(self, sha: str) -> bytes:
+        data = self._blobs.get(sha)
+        if data is None:
+            _, _, _, data = self._git.get_object_data(sha)
+            if len(self._blobs) < 4096:
+                self._blobs[sha] = data
+        return data
+
+    # paths -------------------------------------------------------------------------------
+    def to_root(self, git_path: str) -> str | None:
+        if self.prefix and not git_path.startswith(self.prefix):
+            return None
+        return git_path[len(self.prefix):]
+
+    def to_git(self, root_path: str) -> str:
+        return self.prefix + root_path
+
+    # log -----------------------------------------------------------------------------------
+    def log(self, paths: Sequence[str] = (), *, rev: str = "HEAD", first_parent: bool = False,
+            no_merges: bool = False, reverse: bool = False, signatures: bool = False,
+            raw: bool = True) -> list[Commit]:
+        """Commits reachable from ``rev`` touching ``paths`` (root-relative; default: the
+        whole root), with their changes inside the root — one git process."""
+        fields = [*_FIELDS[:-1], *(["%G?"] if signatures else []), _FIELDS[-1]]
+        args = ["log", "-z", "--no-abbrev", "--no-color", "--no-ext-diff", "--no-textconv",
+                "--format=%x1e" + "%x1f".join(fields)]
+        if raw:
+            args += ["--raw", "-M"]
+        if first_parent:
+            args += ["--first-parent", "--diff-merges=first-parent"]
+        elif raw and not no_merges:
+            args.append("--diff-merges=first-parent")
+        if no_merges:
+            args.append("--no-merges")
+        if reverse:
+            args.append("--reverse")
+        git_paths = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
+        if self.head() is None:
+            return []
+        args += [rev, "--", *git_paths]
+        return list(self._parse_log(self._run(*args), signatures))
+
+    def _parse_log(self, out: bytes, signatures: bool) -> Iterator[Commit]:
+        for chunk in out.split(b"\x1e")[1:]:
+            header, _, rest = chunk.partition(b"\x00")
+            parts = header.decode("utf-8", "replace").split("\x1f")
+            nfixed = len(_FIELDS) - 1 + (1 if signatures else 0)
+            values, subject = parts[:nfixed], "\x1f".join(parts[nfixed:])
+            sha, parents, an, ae, ad, cn, ce, cd = values[:8]
+            signature = values[8] if signatures else None
+            yield Commit(sha, tuple(parents.split()), an, ae, ad, cn, ce, cd, subject.strip(),
+                         signature, tuple(self._parse_raw(rest)))
+
+    def _parse_raw(self, rest: bytes) -> Iterator[FileChange]:
+        tokens = rest.split(b"\x00")
+        i = 0
+        while i < len(tokens):
+            token = tokens[i].lstrip(b"\n")
+            i += 1
+            if not token.startswith(b":"):
+                continue
+            _old_mode, new_mode, old_sha, new_sha, status = token[1:].decode().split(" ")
+            letter = status[0]
+            first = os.fsdecode(tokens[i])
+            i += 1
+            second = None
+            if letter in "RC":
+                second = os.fsdecode(tokens[i])
+                i += 1
+            old_path = first if letter != "A" else None
+            new_path = (second if second is not None else first) if letter != "D" else None
+            yield FileChange(
+                letter,
+                self.to_root(old_path) if old_path else None,
+                self.to_root(new_path) if new_path else None,
+                None if old_sha == NULL_SHA else old_sha,
+                None if new_sha == NULL_SHA else new_sha,
+                new_mode,
+            )
+
+    def signatures(self, shas: set[str]) -> dict[str, str]:
+        """sha → git's signature state (%G?) of each commit, in one git process."""
+        if not shas:
+            return {}
+        out = self._run("log", "--no-walk=unsorted", "--format=%H %G?", *sorted(shas), "--")
+        states = {}
+        for line in out.decode().splitlines():
+            sha, _, state = line.partition(" ")
+            if sha:
+                states[sha] = state.strip() or "N"
+        return states
+
+    # trees ---------------------------------------------------------------------------------
+    def tree(self, rev: str) -> dict[str, tuple[str, str]]:
+        """Root-relative path → (mode, blob sha) of every file under the root at ``rev``."""
+        out = self._run("ls-tree", "-r", "-z", "--full-tree", rev, "--", self.prefix or ".")
+        entries: dict[str, tuple[str, str]] = {}
+        for line in out.split(b"\x00"):
+            if not line:
+                continue
+            meta, _, path = line.partition(b"\t")
+            mode, kind, sha = meta.decode().split(" ")
+            rel = self.to_root(os.fsdecode(path))
+            if kind == "blob" and rel is not None:
+                entries[rel] = (mode, sha)
+        return entries
+
+    def tree_source(self, rev: str) -> GitTreeSource:
+        return GitTreeSource(self, self.resolve(rev))
+
+
+class GitTreeSource(Source):
+    """Records as committed at one revision, read with the working tree's loader."""
+
+    def __init__(self, history: GitHistory, sha: str,
+                 entries: dict[str, tuple[str, str]] | None = None) -> None:
+        self.history = history
+        self.sha = sha
+        self.entries = entries if entries is not None else history.tree(sha)
+
+    def _resolve(self, path: str, hops: int = 0) -> tuple[str, str] | None:
+        """(mode, sha) of a regular file, following in-tree symlinks that stay inside."""
+        entry = self.entries.get(path)
+        if entry is None or hops > 8:
+            return None
+        mode, sha = entry
+        if mode != "120000":
+            return entry if mode.startswith("100") else None
+        target = self.history.blob(sha).decode("utf-8", "replace")
+        joined = PurePosixPath(path).parent / target
+        parts: list[str] = []
+        for part in joined.parts:
+            if part == "..":
+                if not parts:
+                    return None  # leaves the root
+                parts.pop()
+            elif part not in (".", ""):
+                parts.append(part)
+        if target.startswith("/"):
+            return None
+        return self._resolve("/".join(parts), hops + 1)
+
+    def read(self, path: str) -> bytes | None:
+        entry = self._resolve(path)
+        return self.history.blob(entry[1]) if entry else None
+
+    def record_files(self, excluded: Any) -> Iterator[SourceFile]:
+        for path in sorted(self.entries):
+            if not path.endswith(RECORD_SUFFIXES) or any(
+                    part.startswith(".") for part in path.split("/")):
+                continue
+            if excluded and excluded.match_file(path):
+                continue
+            entry = self._resolve(path)
+            if entry is None:
+                yield SourceFile(path, None, loader.Problem(
+                    "GOV004", 1, 1, "symlink resolves outside the governance root; not read",
+                    None))
+                continue
+            raw = self.history.blob(entry[1])
+            if len(raw) > loader.MAX_FILE_SIZE:
+                yield SourceFile(path, None, loader.decode(raw))  # the size problem
+                continue
+            yield SourceFile(path, raw)
+
+    def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
+        problem = normal_form_problem(ref)
+        if problem is not None:
+            return None, f"file reference {ref!r} {problem}"
+        entry = self._resolve(ref)
+        if entry is None:
+            if ref in self.entries:
+                return None, (f"file reference {ref!r} resolves outside the governance root "
+                              "(through a symlink)")
+            return None, f"file {ref!r} does not exist under the governance root"
+        return self.history.blob(entry[1]), None

@@ -1,0 +1,165 @@
+"""Approval provenance (SPEC §3.4): which commit made each approval's decision, and was
+it made (and signed) by one of its approvers?
+
+The deciding commit is the last non-merge commit that added the approval or changed its
+``decision``, ``bundle``, ``thresholds`` or ``approvers``, following the record by id
+across renames and moves between files. One ``git log --no-merges --raw`` serves every
+approval; each approval then walks only the commits that touched its own file.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from govctl.findings import RULES, Finding
+from govctl.history import Commit, FileChange, GitHistory
+from govctl.records import Record
+from govctl.replay import parse_records
+from govctl.repository import Repository
+
+DECISION_FIELDS = ("decision", "bundle", "thresholds", "approvers")
+
+
+def decision_of(data: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    if data is None:
+        return None
+    spec = data.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    return tuple(repr(spec.get(f)) for f in DECISION_FIELDS)
+
+
+@dataclass(frozen=True)
+class Decision:
+    approval: str
+    commit: Commit | None  # None: the decision exists only in the working tree
+    uncommitted: bool
+
+
+class ProvenanceIndex:
+    def __init__(self, history: GitHistory) -> None:
+        self.history = history
+        self.commits = history.log(no_merges=True)  # newest first
+        # path → [(commit index, change)] in commit order (newest first)
+        self.by_path: dict[str, list[tuple[int, FileChange]]] = defaultdict(list)
+        for index, commit in enumerate(self.commits):
+            for change in commit.changes:
+                if change.new_path is not None:
+                    self.by_path[change.new_path].append((index, change))
+        self._parsed: dict[tuple[str, str], dict[str, Record]] = {}
+        head = history.head()
+        self.head_tree = history.tree(head) if head else {}
+
+    def _records(self, path: str, blob: str | None) -> dict[str, Record]:
+        if blob is None:
+            return {}
+        key = (path, blob)
+        if key not in self._parsed:
+            self._parsed[key] = {r.id: r for r in parse_records(path, self.history.blob(blob))
+                                 if r.kind == "Approval"}
+        return self._parsed[key]
+
+    def approval_at(self, path: str | None, blob: str | None, approval_id: str
+                     ) -> Record | None:
+        return self._records(path, blob).get(approval_id) if path else None
+
+    def decision(self, approval: Record) -> Decision:
+        """The deciding commit of a working-tree approval."""
+        wanted = decision_of(approval.data)
+        head_entry = self.head_tree.get(approval.file)
+        at_head = self.approval_at(approval.file, head_entry[1] if head_entry else None,
+                                    approval.id)
+        if at_head is None or decision_of(at_head.data) != wanted:
+            return Decision(approval.id, None, True)
+        path, after = approval.file, -1
+        while True:
+            step = next(((i, c) for i, c in self.by_path.get(path, ()) if i > after), None)
+            if step is None:
+                return Decision(approval.id, None, True)  # history lost (shallow clone?)
+            index, change = step
+            new = self.approval_at(change.new_path, change.new_blob, approval.id)
+            if new is None:
+                after = index  # this version of the file does not hold it; look older
+                continue
+            old = self.approval_at(change.old_path, change.old_blob, approval.id)
+            if old is None:
+                moved_from = self._moved_from(self.commits[index], approval.id, change)
+                if moved_from is not None and decision_of(moved_from[1].data) == \
+                        decision_of(new.data):
+                    path, after = moved_from[0], index
+                    continue
+                return Decision(approval.id, self.commits[index], False)
+            if decision_of(old.data) != decision_of(new.data):
+                return Decision(approval.id, self.commits[index], False)
+            path, after = change.old_path or path, index
+
+    def _moved_from(self, commit: Commit, approval_id: str, landing: FileChange
+                    ) -> tuple[str, Record] | None:
+        """Another file of the same commit that held the record before (a move)."""
+        for change in commit.changes:
+            if change is landing or change.old_path is None:
+                continue
+            record = self.approval_at(change.old_path, change.old_blob, approval_id)
+            if record is not None:
+                return change.old_path, record
+        return None
+
+
+def approver_emails(repo: Repository, approval: Record) -> dict[str, str]:
+    """lower-cased email → "Name <email>" of the approval's approvers with Person records."""
+    out = {}
+    for entry in approval.spec.get("approvers") or ():
+        person = repo.get("Person", entry.get("person"))
+        if person is not None and person.valid:
+            email = person.spec["email"]
+            out[email.lower()] = f"{person.spec['name']} <{email}>"
+    return out
+
+
+def provenance_findings(repo: Repository, history: GitHistory, mode: str,
+                        approvals: Iterable[Record]) -> Iterator[Finding]:
+    """GOV080 for every approval whose deciding commit was not made (or signed) by one of
+    its approvers. ``mode`` is the Policy's ``approvals.provenance``."""
+    if mode == "none":
+        return
+    approvals = list(approvals)
+    if not approvals:
+        return
+    index = ProvenanceIndex(history)
+    decisions = {a.id: index.decision(a) for a in approvals}
+    signatures: dict[str, str] = {}
+    if mode == "signed":
+        signatures = history.signatures(
+            {d.commit.sha for d in decisions.values() if d.commit is not None})
+    for approval in approvals:
+        decision = decisions[approval.id]
+        message = _problem(repo, approval, decision, mode, signatures)
+        if message is not None:
+            line, col = repo.locator.position(approval.file, approval.doc,
+                                              ("spec", "approvers"), at_key=True)
+            yield Finding("GOV080", RULES["GOV080"].severity, approval.file, line, col,
+                          approval.ref, message)
+
+
+def _problem(repo: Repository, approval: Record, decision: Decision, mode: str,
+             signatures: Mapping[str, str]) -> str | None:
+    if decision.commit is None:
+        return (f"approval {approval.id!r} is not committed, or its decision changed in the "
+                "working tree: commit it as one of its approvers")
+    commit = decision.commit
+    emails = approver_emails(repo, approval)
+    who = f"{commit.author} <{commit.email}>"
+    if commit.email.lower() not in emails:
+        listed = ", ".join(emails.values()) or "none with a Person record"
+        return (f"the decision of approval {approval.id!r} was committed in {commit.short} by "
+                f"{who} on {commit.date[:10]}, who is not one of its approvers ({listed})")
+    if mode == "signed":
+        state = signatures.get(commit.sha, "N")
+        if state != "G":
+            return (f"the decision of approval {approval.id!r} was committed in {commit.short} "
+                    f"by {who} without a good signature (git %G? = {state}); sign it "
+                    "(git commit -S)")
+    return None

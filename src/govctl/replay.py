@@ -1,0 +1,231 @@
+"""Replaying history: the records of every commit, kept incrementally.
+
+A :class:`Replay` walks the first-parent history of the governance root, oldest first,
+applying each commit's changes (one ``git log --raw``) to an in-memory state: only the
+blobs that changed are parsed (and each blob once, by content), and only bundles whose
+digest inputs changed are digested again — the cost grows with the changes, not with
+commits × records.
+
+First parent: the main line as it was merged. A digest that only ever existed on a
+side branch's intermediate commit is not seen; what was merged is (documented in README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from govctl import loader, schemas
+from govctl.digest import Digester
+from govctl.history import Commit, GitHistory
+from govctl.records import Record, is_url
+from govctl.repository import RECORD_SUFFIXES
+
+
+def parse_records(path: str, raw: bytes) -> list[Record]:
+    """Records of one file as committed (the same loader and schema checks as validate)."""
+    result = loader.load_bytes(raw)
+    out = []
+    for doc in result.documents:
+        data = doc.data
+        if not isinstance(data, Mapping):
+            continue
+        kind, issues = schemas.envelope_issues(data)
+        meta = data.get("metadata")
+        record_id = meta.get("id") if isinstance(meta, Mapping) else None
+        if kind is None or not isinstance(record_id, str):
+            continue
+        valid = not doc.broken and not issues and not schemas.validate(kind, data)
+        out.append(Record(kind, record_id, path, doc.index, doc.line, data, valid))
+    return out
+
+
+@dataclass
+class State:
+    """The records of one revision; quacks like a Repository for the Digester."""
+
+    history: GitHistory
+    files: dict[str, str] = field(default_factory=dict)  # path → blob sha
+    by_file: dict[str, list[Record]] = field(default_factory=dict)
+    holders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    index: dict[str, dict[str, Record]] = field(default_factory=lambda: defaultdict(dict))
+    _parsed: dict[tuple[str, str], list[Record]] = field(default_factory=dict)
+    _hashes: dict[str, str] = field(default_factory=dict)
+
+    # the Repository interface the Digester and graph helpers use -----------------------
+    def get(self, kind: str, record_id: Any) -> Record | None:
+        if not isinstance(record_id, str):
+            return None
+        return self.index.get(kind, {}).get(record_id)
+
+    def of_kind(self, kind: str, valid_only: bool = True) -> list[Record]:
+        return [r for r in self.index.get(kind, {}).values() if r.valid or not valid_only]
+
+    def file_sha256(self, ref: str) -> str | None:
+        blob = self.files.get(ref)
+        if blob is None:
+            return None
+        digest = self._hashes.get(blob)
+        if digest is None:
+            digest = hashlib.sha256(self.history.blob(blob)).hexdigest()
+            self._hashes[blob] = digest
+        return digest
+
+    # changes ---------------------------------------------------------------------------
+    def _records_of(self, path: str, blob: str) -> list[Record]:
+        key = (path, blob)
+        records = self._parsed.get(key)
+        if records is None:
+            records = parse_records(path, self.history.blob(blob))
+            self._parsed[key] = records
+        return records
+
+    def remove_file(self, path: str) -> list[Record]:
+        self.files.pop(path, None)
+        gone = self.by_file.pop(path, [])
+        for record in gone:
+            key = (record.kind, record.id)
+            self.holders[key].remove(path)
+            self._reindex(key)
+        return gone
+
+    def add_file(self, path: str, blob: str) -> list[Record]:
+        self.files[path] = blob
+        if not path.endswith(RECORD_SUFFIXES) or any(
+                p.startswith(".") for p in path.split("/")):
+            return []
+        records = self._records_of(path, blob)
+        self.by_file[path] = records
+        for record in records:
+            key = (record.kind, record.id)
+            self.holders[key].append(path)
+            self._reindex(key)
+        return records
+
+    def _reindex(self, key: tuple[str, str]) -> None:
+        kind, record_id = key
+        paths = self.holders.get(key)
+        if not paths:
+            self.index[kind].pop(record_id, None)
+            self.holders.pop(key, None)
+            return
+        first = min(paths)  # duplicates (GOV021): the first file in path order wins
+        self.index[kind][record_id] = next(r for r in self.by_file[first] if
+                                           (r.kind, r.id) == key)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One commit of the replay: what changed in it."""
+
+    commit: Commit
+    changed: frozenset[tuple[str, str]]  # (kind, id) whose record data changed
+    removed: frozenset[tuple[str, str]]  # (kind, id) that no longer exist
+    changed_files: frozenset[str]  # every path changed in the commit
+    digests: Mapping[str, str]  # bundle id → digest, for bundles whose digest changed
+
+
+class Replay:
+    def __init__(self, history: GitHistory, rev: str = "HEAD") -> None:
+        self.history = history
+        self.rev = rev
+        self.state = State(history)
+        self.digests: dict[str, str] = {}  # bundle id → digest in the current state
+
+    def steps(self) -> Iterator[Step]:
+        commits = self.history.log(rev=self.rev, first_parent=True, reverse=True)
+        for commit in commits:
+            yield self._apply(commit)
+
+    def _apply(self, commit: Commit) -> Step:
+        state = self.state
+        before: dict[tuple[str, str], Any] = {}
+        changed_files: set[str] = set()
+        for change in commit.changes:
+            for path in (change.old_path, change.new_path):
+                if path is not None:
+                    changed_files.add(path)
+            if change.old_path is not None:
+                for record in state.remove_file(change.old_path):
+                    before.setdefault((record.kind, record.id), record.data)
+        for change in commit.changes:
+            if change.new_path is not None and change.new_blob is not None:
+                if not change.new_mode.startswith("100"):
+                    state.files[change.new_path] = change.new_blob  # symlinks: kept, not read
+                    continue
+                for record in state.add_file(change.new_path, change.new_blob):
+                    before.setdefault((record.kind, record.id), None)
+        changed = set()
+        removed = set()
+        for key, old_data in before.items():
+            now = state.get(*key)
+            if now is None:
+                removed.add(key)
+                changed.add(key)
+            elif now.data != old_data:
+                changed.add(key)
+        digests = self._redigest(changed, changed_files)
+        return Step(commit, frozenset(changed), frozenset(removed), frozenset(changed_files),
+                    digests)
+
+    def _redigest(self, changed: set[tuple[str, str]], files: set[str]) -> dict[str, str]:
+        """Digest again every bundle whose inputs changed (and every bundle above it)."""
+        state = self.state
+        affected: set[str] = set()
+        if not changed and not files:
+            return {}
+        # Which bundles depend on what changed. Scanning bundles is cheap next to parsing,
+        # and it keeps no reverse index that could drift from the state.
+        bundles = state.of_kind("Bundle")
+        eval_files = {e.id: e.spec.get("path") for e in state.of_kind("EvalSet")}
+        for bundle in bundles:
+            spec = bundle.spec
+            if (("Bundle", bundle.id) in changed
+                    or ("Model", spec.get("model")) in changed
+                    or ("EvalSet", spec.get("eval_set")) in changed
+                    or (files and (_file_refs(spec) & files
+                                   or eval_files.get(spec.get("eval_set")) in files))):
+                affected.add(bundle.id)
+        # parents of affected bundles, transitively
+        parents: dict[str, set[str]] = defaultdict(set)
+        for bundle in bundles:
+            for component in bundle.spec.get("components") or ():
+                parents[component].add(bundle.id)
+        stack = list(affected)
+        while stack:
+            for parent in parents.get(stack.pop(), ()):
+                if parent not in affected:
+                    affected.add(parent)
+                    stack.append(parent)
+        for gone in [b for b in self.digests if state.get("Bundle", b) is None]:
+            del self.digests[gone]
+        digester = Digester(state)  # type: ignore[arg-type]
+        out: dict[str, str] = {}
+        for bundle_id in affected:
+            bundle = state.get("Bundle", bundle_id)
+            if bundle is None or not bundle.valid:
+                continue
+            digest = digester.try_bundle(bundle)
+            if digest is not None and self.digests.get(bundle_id) != digest:
+                self.digests[bundle_id] = digest
+                out[bundle_id] = digest
+        return out
+
+
+def _file_refs(spec: Mapping[str, Any]) -> set[str]:
+    refs = set()
+    prompt = spec.get("prompt")
+    if isinstance(prompt, Mapping) and isinstance(prompt.get("template"), str):
+        refs.add(prompt["template"])
+    for tool in spec.get("tools") or ():
+        if isinstance(tool, Mapping) and isinstance(tool.get("schema"), str):
+            refs.add(tool["schema"])
+    return refs
+
+
+def runbook_file(spec: Mapping[str, Any]) -> str | None:
+    runbook = (spec.get("on_breach") or {}).get("runbook")
+    return runbook if isinstance(runbook, str) and not is_url(runbook) else None

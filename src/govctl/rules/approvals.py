@@ -1,0 +1,156 @@
+"""Approval rules (GOV030-GOV037), checked on each use case's current approval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from govctl.approvals import expiry, fill_slots, latest_decisions, required_roles, staleness
+from govctl.findings import Finding
+from govctl.records import Record
+from govctl.repository import Repository
+from govctl.rules import GATED_STATUSES, Context, check
+
+
+def _current_pairs(ctx: Context) -> Iterator[tuple[Record, Record]]:
+    """(use case, current approval) for every valid approved/production use case.
+
+    Intake and retired use cases are listed, not gated (SPEC §1.4): a retired system's
+    last approval expires in due course and an intake one is being reworked, and neither
+    has an honest fix, so their approvals raise nothing until the use case goes live.
+    """
+    for use_case in ctx.use_cases(GATED_STATUSES):
+        approval = ctx.current.get(use_case.id)
+        if approval is not None:
+            yield use_case, approval
+
+
+@check("GOV030")
+def missing_approval(ctx: Context) -> Iterator[Finding]:
+    latest: dict[str, Record] | None = None  # computed only when a use case lacks approval
+    for use_case in ctx.use_cases(GATED_STATUSES):
+        if use_case.id in ctx.current:
+            continue
+        if latest is None:
+            latest = latest_decisions(ctx.repo, ctx.today)
+        rejected = latest.get(use_case.id)
+        # Say which case it is: a rejection needs a new decision, not a first approval.
+        why = (f"its latest decision, Approval {rejected.id!r} of {rejected.spec['date']}, "
+               "is rejected" if rejected is not None else
+               f"no valid Approval dated on or before {ctx.today.isoformat()} names it")
+        status = use_case.spec["status"]
+        yield ctx.finding("GOV030", use_case, ("spec", "status"),
+                          f"UseCase {use_case.id!r} is {status!r} without a current approval "
+                          f"({why}); approve it with `govctl approve` or set status: intake")
+
+
+@check("GOV031", "GOV032")
+def stale_approvals(ctx: Context) -> Iterator[Finding]:
+    for use_case, approval in _current_pairs(ctx):
+        for stale in staleness(ctx.repo, ctx.digester, approval, use_case):
+            yield ctx.finding(stale.rule, approval, stale.path, stale.message)
+
+
+@check("GOV033")
+def expired_approvals(ctx: Context) -> Iterator[Finding]:
+    # No early return on an invalid Policy: `valid_until` needs no policy, and a schema
+    # error in governance.yaml must not hide an expired approval. (An invalid Policy has
+    # no tiers, so only the tier's max validity is skipped.)
+    for use_case, approval in _current_pairs(ctx):
+        expired = expiry(ctx.policy, approval, use_case, ctx.today)
+        if expired is not None:
+            yield ctx.finding("GOV033", approval, expired.path, expired.message)
+
+
+@check("GOV034", "GOV035", "GOV037")
+def approver_rules(ctx: Context) -> Iterator[Finding]:
+    for use_case, approval in _current_pairs(ctx):
+        yield from approver_findings(ctx, approval, use_case)
+
+
+def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Iterator[Finding]:
+    """GOV035 (owner approving), GOV037 (unknown person / role not held), GOV034 (roles
+    not filled by the approvers that count). Also used by `govctl approve`."""
+    repo: Repository = ctx.repo
+    owner = use_case.spec["owner"]
+    separation = ctx.policy.separation_of_duties
+    eligible: list[tuple[str, str]] = []
+    for i, entry in enumerate(approval.spec["approvers"]):
+        person_id, role = entry["person"], entry["role"]
+        person = repo.get("Person", person_id)
+        if person is None:
+            yield ctx.finding("GOV037", approval, ("spec", "approvers", i, "person"),
+                              f"approver {person_id!r} is not a known Person")
+            continue
+        if not person.valid:
+            # Its roles cannot be trusted (GOV010 says why, on the Person), so it does not
+            # count toward GOV034; say so here too, where `govctl approve` shows it.
+            yield ctx.finding(
+                "GOV037", approval, ("spec", "approvers", i, "person"),
+                f"approver {person_id!r} has a Person record that fails its schema (GOV010 "
+                f"in {person.file}); it cannot count until that is fixed")
+            continue
+        name = person.spec["name"]
+        held = person.spec.get("roles") or []
+        if role not in held:
+            yield ctx.finding(
+                "GOV037", approval, ("spec", "approvers", i, "role"),
+                f"{name} ({person_id}) does not hold role {role!r} "
+                f"(holds: {', '.join(held) or 'no roles'})")
+            continue
+        if separation and person_id == owner:
+            yield ctx.finding(
+                "GOV035", approval, ("spec", "approvers", i, "person"),
+                f"separation of duties: {name} ({person_id}) owns UseCase "
+                f"{use_case.id!r} and cannot count as its approver")
+            continue
+        eligible.append((person_id, role))
+    if not ctx.policy.valid or use_case.spec["risk"]["tier"] not in ctx.policy.tiers:
+        return  # no policy to hold the approvers to (GOV020 names the missing tier)
+    required = required_roles(ctx.policy, use_case)
+    filled = fill_slots(required, eligible)
+    short = [f"{role} needs {n}, has {filled[role]}" for role, n in sorted(required.items())
+             if filled[role] < n]
+    if short:
+        yield ctx.finding(
+            "GOV034", approval, ("spec", "approvers"),
+            f"approvers do not satisfy the required roles for UseCase {use_case.id!r}: "
+            f"{'; '.join(short)} (tier {use_case.spec['risk']['tier']!r}"
+            f"{_exposure_note(ctx, use_case)}; the owner and unheld roles do not count)",
+            at_key=True)
+
+
+def _exposure_note(ctx: Context, use_case: Record) -> str:
+    exposure = use_case.spec["risk"].get("exposure_usd")
+    rules = [r for r in ctx.policy.exposure_rules
+             if exposure is not None and exposure >= r.min_usd]
+    if not rules:
+        return ""
+    return f", exposure {exposure:,} USD ≥ {max(r.min_usd for r in rules):,.0f} USD"
+
+
+@check("GOV036")
+def eval_results_breach(ctx: Context) -> Iterator[Finding]:
+    for _, approval in _current_pairs(ctx):
+        yield from eval_breach_findings(ctx, approval)
+
+
+def eval_breach_findings(ctx: Context, approval: Record) -> Iterator[Finding]:
+    contract = ctx.repo.get("ThresholdContract", approval.spec["thresholds"]["id"])
+    results = (approval.spec.get("eval") or {}).get("results") or {}
+    if contract is None or not contract.valid:
+        return
+    for metric, value in results.items():
+        for name, signal in contract.spec["signals"].items():
+            if signal["metric"] != metric:
+                continue
+            low, high = signal.get("min"), signal.get("max")
+            if high is not None and value > high:
+                bound = f"max {high}"
+            elif low is not None and value < low:
+                bound = f"min {low}"
+            else:
+                continue
+            yield ctx.finding(
+                "GOV036", approval, ("spec", "eval", "results", metric),
+                f"eval result {metric} = {value} recorded at approval breaches "
+                f"ThresholdContract {contract.id!r}: signal {name!r} requires {bound}")

@@ -1,0 +1,180 @@
+"""`govctl history USE_CASE`: every commit that touched the use case or anything it
+depends on — its bundle and components, their prompt and tool files, models and eval
+sets, its contract, approvals and incidents — with the semantic change of each.
+
+Non-merge commits, oldest first: each change is shown once, in the commit (and by the
+author) that made it. What is relevant starts from the working tree's dependency closure
+and grows as older versions of the use case and bundles name other records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govctl.diff import FieldChange, describe, field_changes
+from govctl.errors import GovctlError
+from govctl.graph import use_case_closure
+from govctl.history import Commit, GitHistory
+from govctl.records import Record, file_references
+from govctl.replay import parse_records
+from govctl.repository import RECORD_SUFFIXES, Repository, WorktreeSource, load_repository
+from govctl.schemas import dotted, suggest
+
+
+@dataclass(frozen=True)
+class TimelineChange:
+    record: str  # Kind/id, or the file for a referenced file
+    change: str  # added | removed | modified | file
+    summary: str
+    fields: tuple[FieldChange, ...] = ()
+
+    def json(self) -> dict[str, Any]:
+        return {"record": self.record, "change": self.change, "summary": self.summary,
+                "fields": [f.json() for f in self.fields]}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    commit: Commit
+    changes: tuple[TimelineChange, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {"sha": self.commit.sha, "short": self.commit.short, "date": self.commit.date,
+                "author": self.commit.author, "email": self.commit.email,
+                "subject": self.commit.subject, "changes": [c.json() for c in self.changes]}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    use_case: str
+    entries: tuple[TimelineEntry, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {"version": 1, "use_case": self.use_case,
+                "commits": [e.json() for e in self.entries]}
+
+
+class _Relevance:
+    """What belongs to the use case; grows as history names more records."""
+
+    def __init__(self, use_case_id: str, closure: Iterable[Record]) -> None:
+        self.use_case = use_case_id
+        self.refs: set[tuple[str, str]] = set()
+        self.files: dict[str, str] = {}  # referenced file → "Kind/id field"
+        for record in closure:
+            self.learn(record.kind, record.id, record.data)
+
+    def learn(self, kind: str, record_id: str, data: Mapping[str, Any] | None) -> None:
+        self.refs.add((kind, record_id))
+        spec = data.get("spec") if isinstance(data, Mapping) else None
+        if not isinstance(spec, Mapping):
+            return
+        if kind == "UseCase":
+            for key, target in (("bundle", "Bundle"), ("thresholds", "ThresholdContract")):
+                if isinstance(spec.get(key), str):
+                    self.refs.add((target, spec[key]))
+        elif kind == "Bundle":
+            for key, target in (("model", "Model"), ("eval_set", "EvalSet")):
+                if isinstance(spec.get(key), str):
+                    self.refs.add((target, spec[key]))
+            for component in spec.get("components") or ():
+                if isinstance(component, str):
+                    self.refs.add(("Bundle", component))
+        record = Record(kind, record_id, "", 0, 1, data, True)  # type: ignore[arg-type]
+        for ref in file_references(record):
+            field = dotted(ref.path[1:])
+            self.files.setdefault(ref.target, f"{kind}/{record_id} {field}")
+
+    def wants(self, record: Record) -> bool:
+        if (record.kind, record.id) in self.refs:
+            return True
+        return record.kind in ("Approval", "Incident") and \
+            record.spec.get("use_case") == self.use_case
+
+
+def _approvers(worktree: Repository, data: Mapping[str, Any]) -> str:
+    names = []
+    for entry in data.get("spec", {}).get("approvers") or ():
+        person = worktree.get("Person", entry.get("person"))
+        name = person.spec["name"] if person is not None else entry.get("person")
+        names.append(f"{name} ({entry.get('role')})")
+    return ", ".join(names) or "nobody"
+
+
+def _summary(worktree: Repository, record: Record, change: str,
+             fields: list[FieldChange]) -> str:
+    spec = record.spec
+    if record.kind == "Approval" and change in ("added", "modified") and (
+            change == "added" or any(f.path in ("decision", "approvers") for f in fields)):
+        verb = {"approved": "approved", "conditional": "conditionally approved",
+                "rejected": "rejected"}.get(spec.get("decision"), spec.get("decision"))
+        digest = (spec.get("bundle") or {}).get("digest", "")
+        return f"{verb} by {_approvers(worktree, record.data)} ({record.id}, bundle " \
+               f"{str(digest)[:15]}…)"
+    if record.kind == "Incident" and change == "added":
+        return f"incident {record.id} opened ({spec.get('severity')}, {spec.get('status')})" \
+               + (f": {spec['summary']}" if spec.get("summary") else "")
+    if change in ("added", "removed"):
+        return f"{record.kind} {record.id} {change}"
+    return "; ".join(describe(f) for f in fields) or f"{record.kind} {record.id} reformatted"
+
+
+def history_of(root: Path, use_case_id: str) -> Timeline:
+    worktree = load_repository(WorktreeSource(root))
+    use_case = worktree.get("UseCase", use_case_id)
+    if use_case is None:
+        raise GovctlError(f"unknown use case {use_case_id!r}"
+                          f"{suggest(use_case_id, worktree.index.get('UseCase', {}))}")
+    relevance = _Relevance(use_case_id, use_case_closure(worktree, use_case))
+    entries = []
+    parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] = {}
+
+    def records(history: GitHistory, path: str | None, blob: str | None
+                ) -> dict[tuple[str, str], Record]:
+        if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
+            return {}
+        key = (path, blob)
+        if key not in parsed:
+            parsed[key] = {(r.kind, r.id): r for r in parse_records(path, history.blob(blob))}
+        return parsed[key]
+
+    with GitHistory(root) as history:
+        for commit in history.log(no_merges=True, reverse=True):
+            changes: list[TimelineChange] = []
+            before: dict[tuple[str, str], Record] = {}
+            after: dict[tuple[str, str], Record] = {}
+            for change in commit.changes:
+                before.update(records(history, change.old_path, change.old_blob))
+                after.update(records(history, change.new_path, change.new_blob))
+            for key in sorted(set(before) | set(after)):
+                old, new = before.get(key), after.get(key)
+                record = new or old
+                assert record is not None
+                if not relevance.wants(record) and not (old and relevance.wants(old)):
+                    continue
+                if old is None:
+                    kind, fields = "added", []
+                elif new is None:
+                    kind, fields = "removed", []
+                else:
+                    fields = field_changes(record.kind, old.data, new.data)
+                    if not fields:
+                        continue  # moved or reformatted only
+                    kind = "modified"
+                relevance.learn(record.kind, record.id, record.data)
+                changes.append(TimelineChange(f"{record.kind}/{record.id}", kind,
+                                              _summary(worktree, record, kind, fields),
+                                              tuple(fields)))
+            for change in commit.changes:
+                path = change.new_path or change.old_path
+                if path in relevance.files:
+                    what = "added" if change.old_blob is None else (
+                        "removed" if change.new_blob is None else "changed")
+                    changes.append(TimelineChange(
+                        path, "file", f"{path} {what} ({relevance.files[path]}: reapproval)"))
+            if changes:
+                entries.append(TimelineEntry(commit, tuple(changes)))
+    return Timeline(use_case_id, tuple(entries))

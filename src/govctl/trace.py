@@ -1,0 +1,166 @@
+"""`govctl trace DIGEST`: from a digest logged in production back to the bundle, the use
+case, the first commit with that digest, and every approval ever bound to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govctl.digest import Digester
+from govctl.errors import EXIT_FINDINGS, GovctlError
+from govctl.history import Commit, GitHistory
+from govctl.provenance import ProvenanceIndex
+from govctl.records import Record
+from govctl.replay import Replay
+from govctl.repository import WorktreeSource, load_repository
+
+_DIGEST = re.compile(r"(sha256:)?([0-9a-fA-F]{64})\Z")
+
+
+def normalise_digest(text: str) -> str:
+    match = _DIGEST.match(text.strip())
+    if not match:
+        raise GovctlError(f"{text!r} is not a digest: expected sha256:<64 hex digits>")
+    return "sha256:" + match.group(2).lower()
+
+
+@dataclass(frozen=True)
+class Match:
+    bundle: str
+    use_case: str | None
+
+
+@dataclass(frozen=True)
+class TracedApproval:
+    id: str
+    decision: str
+    use_case: str
+    approvers: tuple[dict[str, str], ...]  # person, role, name
+    commit: Commit | None  # the commit that introduced its decision (None: uncommitted)
+    signature: str | None
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    digest: str
+    matches: tuple[Match, ...]
+    current: bool  # a bundle in the working tree has this digest now
+    first_commit: Commit | None
+    approvals: tuple[TracedApproval, ...]
+    commits_searched: int
+
+    def json(self) -> dict[str, Any]:
+        first = self.matches[0]
+        return {
+            "version": 1,
+            "digest": self.digest,
+            "bundle": first.bundle,
+            "use_case": first.use_case,
+            "matches": [{"bundle": m.bundle, "use_case": m.use_case} for m in self.matches],
+            "current": self.current,
+            "first_commit": ({"sha": self.first_commit.sha, "author": self.first_commit.author,
+                              "date": self.first_commit.date}
+                             if self.first_commit else None),
+            "approvals": [
+                {"id": a.id, "decision": a.decision, "use_case": a.use_case,
+                 "approvers": list(a.approvers),
+                 "commit": ({"sha": a.commit.sha, "author": a.commit.author,
+                             "email": a.commit.email, "date": a.commit.date,
+                             "signed": a.signature == "G"} if a.commit else None)}
+                for a in self.approvals
+            ],
+        }
+
+
+def trace(root: Path, digest_text: str) -> TraceResult:
+    digest = normalise_digest(digest_text)
+    worktree = load_repository(WorktreeSource(root))
+    with GitHistory(root) as history:
+        replay = Replay(history)
+        first: dict[str, Commit] = {}  # bundle id → first commit with the digest
+        use_cases: dict[str, str | None] = {}
+        approvals: dict[str, Record] = {}  # every approval version bound to the digest
+        commits = 0
+        for step in replay.steps():
+            commits += 1
+            for bundle_id, value in step.digests.items():
+                if value == digest and bundle_id not in first:
+                    first[bundle_id] = step.commit
+                    use_cases[bundle_id] = _serving(replay.state.of_kind("UseCase"), bundle_id)
+            for kind, record_id in step.changed:
+                if kind == "Approval":
+                    record = replay.state.get(kind, record_id)
+                    if record is not None and record.valid and \
+                            record.spec["bundle"]["digest"] == digest:
+                        approvals.setdefault(record_id, record)
+
+        digester = Digester(worktree)
+        now = [b.id for b in worktree.of_kind("Bundle") if digester.try_bundle(b) == digest]
+        for bundle_id in now:
+            if bundle_id not in use_cases or use_cases[bundle_id] is None:
+                use_cases[bundle_id] = _serving(worktree.of_kind("UseCase"), bundle_id)
+        for approval in worktree.of_kind("Approval"):
+            if approval.spec["bundle"]["digest"] == digest:
+                approvals[approval.id] = approval  # the working tree's version wins
+        if not first and not now:
+            raise GovctlError(
+                f"{digest} is not the digest of any bundle in the working tree or in the "
+                f"first-parent history of HEAD ({commits} commits searched)",
+                exit_code=EXIT_FINDINGS)
+
+        traced = _traced_approvals(history, worktree, approvals)
+
+    order = sorted(set(first) | set(now), key=lambda b: (b not in first,
+                                                          first[b].date if b in first else "",
+                                                          b))
+    matches = tuple(Match(b, use_cases.get(b)) for b in order)
+    earliest = min(first.values(), key=lambda c: c.committer_date) if first else None
+    return TraceResult(digest, matches, bool(now), earliest, traced, commits)
+
+
+def _serving(use_cases: list[Record], bundle_id: str) -> str | None:
+    for use_case in sorted(use_cases, key=lambda r: r.id):
+        if use_case.spec.get("bundle") == bundle_id:
+            return use_case.id
+    return None
+
+
+def _traced_approvals(history: GitHistory, worktree: Any,
+                      approvals: dict[str, Record]) -> tuple[TracedApproval, ...]:
+    if not approvals:
+        return ()
+    index = ProvenanceIndex(history)
+    out = []
+    commits: dict[str, Commit | None] = {}
+    for approval_id, record in approvals.items():
+        in_tree = worktree.get("Approval", approval_id)
+        if in_tree is not None and in_tree.valid:
+            commits[approval_id] = index.decision(in_tree).commit
+        else:  # removed since: the last commit that held it is not known here
+            commits[approval_id] = _first_commit_adding(index, record)
+    signatures = history.signatures({c.sha for c in commits.values() if c is not None})
+    for approval_id, record in sorted(approvals.items(),
+                                      key=lambda kv: (kv[1].spec["date"], kv[0])):
+        approvers = []
+        for entry in record.spec["approvers"]:
+            person = worktree.get("Person", entry["person"])
+            name = person.spec.get("name") if person is not None else None
+            approvers.append({"person": entry["person"], "role": entry["role"],
+                              **({"name": name} if name else {})})
+        commit = commits[approval_id]
+        out.append(TracedApproval(approval_id, record.spec["decision"],
+                                  record.spec["use_case"], tuple(approvers), commit,
+                                  signatures.get(commit.sha) if commit else None))
+    return tuple(out)
+
+
+def _first_commit_adding(index: ProvenanceIndex, record: Record) -> Commit | None:
+    """For an approval no longer in the working tree: the oldest commit that added it."""
+    for commit in reversed(index.commits):
+        for change in commit.changes:
+            if change.new_path and index.approval_at(change.new_path, change.new_blob,
+                                                      record.id) is not None:
+                return commit
+    return None
