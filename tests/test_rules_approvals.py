@@ -132,6 +132,27 @@ def test_rules_check_only_the_current_approval(factory, govctl):
     assert (code, payload["findings"]) == (0, [])
 
 
+@pytest.mark.parametrize("status, expected", [
+    ("production", ["GOV031", "GOV032", "GOV033", "GOV034", "GOV036", "GOV037", "GOV061"]),
+    ("approved", ["GOV031", "GOV032", "GOV033", "GOV034", "GOV036", "GOV037", "GOV061"]),
+    ("intake", ["GOV031", "GOV032", "GOV033", "GOV034", "GOV036", "GOV037", "GOV061"]),
+    ("retired", []),
+])
+def test_approval_rules_skip_only_retired_use_cases(factory, govctl, status, expected):
+    """SPEC §1.4 restricts only GOV030, GOV040-GOV042 and GOV060 to approved/production: an
+    approval recorded for an intake use case is checked; a retired system is not gated."""
+    factory.build()
+    factory.edit("prompts/triage.md", "triage", "sort")
+    factory.edit(CONTRACT, "max: 2500", "max: 2600")
+    factory.edit(EVAL, "population: Home-insurance", "population: Motor-insurance")
+    set_approvers(factory, ("bob", "risk-officer"), ("zed", "model-owner"))
+    factory.edit(APPROVAL, "results: {triage_agreement: 0.94}", "results: {triage_agreement: 0.5}")
+    factory.edit(USE_CASE, "status: production", f"status: {status}")
+    code, payload = validate(govctl, factory, "2027-03-02")
+    assert sorted(set(rules(payload))) == expected
+    assert code == (1 if expected else 0)
+
+
 # -- GOV030: no current approval ---------------------------------------------------------
 
 

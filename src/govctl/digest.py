@@ -86,7 +86,8 @@ class Digester:
 
     def contract_spec(self, contract: Record) -> dict[str, Any]:
         spec = copy.deepcopy(dict(contract.spec))
-        runbook = spec.get("on_breach", {}).get("runbook")
+        on_breach = spec.get("on_breach")
+        runbook = on_breach.get("runbook") if isinstance(on_breach, dict) else None
         if isinstance(runbook, str) and not is_url(runbook):
             spec["on_breach"]["runbook"] = self._file(runbook)
         return spec

@@ -27,6 +27,12 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -35,6 +41,7 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual mode
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

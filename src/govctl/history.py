@@ -13,9 +13,9 @@ changes outside the root are dropped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from govctl import loader
@@ -88,6 +88,7 @@ class GitHistory:
         self.prefix = "" if rel == "." else rel + "/"
         self._blobs: dict[str, bytes] = {}
         self._git = self.repo.git
+        self._shallow: frozenset[str] | None = None
 
     # lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -155,6 +156,40 @@ class GitHistory:
                 return base
         raise GovctlError("cannot find the default branch (origin/HEAD, main or master); "
                           "name the base revision: govctl diff BASE")
+
+    def shallow_boundaries(self) -> frozenset[str]:
+        """Commits whose parents this (shallow) clone does not have; empty in a full clone.
+
+        Such a commit looks as if it added every file, so attributing anything to it (who
+        approved, who introduced a digest) would name the wrong person.
+        """
+        if self._shallow is None:
+            out = self._run("rev-parse", "--git-path", "shallow").decode().strip()
+            path = Path(out) if os.path.isabs(out) else self.top / out
+            try:
+                lines = path.read_text(encoding="ascii").split()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            # git also lists a clone's true root commits when the depth reached them; the
+            # commit object itself still names its real parents
+            self._shallow = frozenset(sha for sha in lines if self._has_parents(sha))
+        return self._shallow
+
+    def _has_parents(self, sha: str) -> bool:
+        try:
+            _, _, _, raw = self._git.get_object_data(sha)
+        except ValueError:  # not in this clone at all: treat as cut off
+            return True
+        header = raw.split(b"\n\n", 1)[0]
+        return any(line.startswith(b"parent ") for line in header.split(b"\n"))
+
+    def require_complete(self, commit: Commit, what: str) -> None:
+        """Exit 2 when ``what`` would be attributed to a shallow clone's cut-off commit."""
+        if commit.sha in self.shallow_boundaries():
+            raise GovctlError(
+                f"{what} is attributed to commit {commit.short}, where this shallow clone's "
+                "history is cut off; fetch the full history (git fetch --unshallow, or "
+                "fetch-depth: 0 with actions/checkout)")
 
     def blob(self, sha: str) -> bytes:
         data = self._blobs.get(sha)
@@ -236,6 +271,12 @@ class GitHistory:
                 new_mode,
             )
 
+    def dirty(self) -> bool:
+        """Uncommitted changes (or untracked files) under the root; never writes the index."""
+        out = self._run("status", "--porcelain", "-z", "--untracked-files=normal", "--",
+                        self.prefix or ".")
+        return bool(out.strip(b"\x00"))
+
     def signatures(self, shas: set[str]) -> dict[str, str]:
         """sha → git's signature state (%G?) of each commit, in one git process."""
         if not shas:
@@ -267,6 +308,56 @@ class GitHistory:
         return GitTreeSource(self, self.resolve(rev))
 
 
+MAX_SYMLINK_HOPS = 8
+
+
+def resolve_entry(entries: Mapping[str, tuple[str, str]], read: Callable[[str], bytes],
+                  path: str, visited: list[str] | None = None
+                  ) -> tuple[str, tuple[str, str]] | None:
+    """(path, (mode, blob sha)) of the regular file ``path`` names in a git tree, following
+    symlinks — of the file itself or of a folder on its way — as the file system does, as
+    long as they stay inside the root. None when missing, escaping or not a regular file.
+
+    ``visited`` collects every path the answer depends on (each symlink and the final
+    path), so a caller can tell whether a change to some path changes what ``path`` reads.
+    """
+    parts = path.split("/")
+    for _hop in range(MAX_SYMLINK_HOPS + 1):
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            entry = entries.get(prefix)
+            if entry is None:
+                if i == len(parts):
+                    if visited is not None:
+                        visited.append(prefix)
+                    return None
+                continue  # a folder: trees are not listed, only what is in them
+            mode, sha = entry
+            if visited is not None:
+                visited.append(prefix)
+            if mode == "120000":
+                target = read(sha).decode("utf-8", "replace")
+                if target.startswith("/"):
+                    return None
+                joined = [*parts[:i - 1], *target.split("/"), *parts[i:]]
+                normal: list[str] = []
+                for part in joined:
+                    if part == "..":
+                        if not normal:
+                            return None  # leaves the root
+                        normal.pop()
+                    elif part not in (".", ""):
+                        normal.append(part)
+                parts = normal
+                break  # start again on the link's target
+            if i < len(parts) or not mode.startswith("100"):
+                return None  # a file used as a folder, or a submodule
+            return prefix, entry
+        else:
+            return None
+    return None  # a symlink loop
+
+
 class GitTreeSource(Source):
     """Records as committed at one revision, read with the working tree's loader."""
 
@@ -276,27 +367,10 @@ class GitTreeSource(Source):
         self.sha = sha
         self.entries = entries if entries is not None else history.tree(sha)
 
-    def _resolve(self, path: str, hops: int = 0) -> tuple[str, str] | None:
+    def _resolve(self, path: str) -> tuple[str, str] | None:
         """(mode, sha) of a regular file, following in-tree symlinks that stay inside."""
-        entry = self.entries.get(path)
-        if entry is None or hops > 8:
-            return None
-        mode, sha = entry
-        if mode != "120000":
-            return entry if mode.startswith("100") else None
-        target = self.history.blob(sha).decode("utf-8", "replace")
-        joined = PurePosixPath(path).parent / target
-        parts: list[str] = []
-        for part in joined.parts:
-            if part == "..":
-                if not parts:
-                    return None  # leaves the root
-                parts.pop()
-            elif part not in (".", ""):
-                parts.append(part)
-        if target.startswith("/"):
-            return None
-        return self._resolve("/".join(parts), hops + 1)
+        found = resolve_entry(self.entries, self.history.blob, path)
+        return found[1] if found else None
 
     def read(self, path: str) -> bytes | None:
         entry = self._resolve(path)

@@ -18,7 +18,7 @@ from govctl.findings import RULES, Finding
 from govctl.history import Commit, FileChange, GitHistory
 from govctl.records import Record
 from govctl.replay import parse_records
-from govctl.repository import Repository
+from govctl.repository import RECORD_SUFFIXES, Repository
 
 DECISION_FIELDS = ("decision", "bundle", "thresholds", "approvers")
 
@@ -40,9 +40,9 @@ class Decision:
 
 
 class ProvenanceIndex:
-    def __init__(self, history: GitHistory) -> None:
+    def __init__(self, history: GitHistory, rev: str = "HEAD") -> None:
         self.history = history
-        self.commits = history.log(no_merges=True)  # newest first
+        self.commits = history.log(rev=rev, no_merges=True)  # newest first
         # path → [(commit index, change)] in commit order (newest first)
         self.by_path: dict[str, list[tuple[int, FileChange]]] = defaultdict(list)
         for index, commit in enumerate(self.commits):
@@ -50,7 +50,7 @@ class ProvenanceIndex:
                 if change.new_path is not None:
                     self.by_path[change.new_path].append((index, change))
         self._parsed: dict[tuple[str, str], dict[str, Record]] = {}
-        head = history.head()
+        head = history.head() if rev == "HEAD" else history.resolve(rev)
         self.head_tree = history.tree(head) if head else {}
 
     def _records(self, path: str, blob: str | None) -> dict[str, Record]:
@@ -58,7 +58,10 @@ class ProvenanceIndex:
             return {}
         key = (path, blob)
         if key not in self._parsed:
-            self._parsed[key] = {r.id: r for r in parse_records(path, self.history.blob(blob))
+            # a version cut short by a YAML error says nothing about the decision: it is
+            # left out here, and _unreadable tells it apart from an absent approval
+            self._parsed[key] = {r.id: r for r in parse_records(path, self.history.blob(blob),
+                                                                 salvaged=False)
                                  if r.kind == "Approval"}
         return self._parsed[key]
 
@@ -75,26 +78,77 @@ class ProvenanceIndex:
         if at_head is None or decision_of(at_head.data) != wanted:
             return Decision(approval.id, None, True)
         path, after = approval.file, -1
+        # While walking back through versions of the file that do not parse (a YAML error
+        # committed, fixed later), the decision may have changed anywhere in that stretch:
+        # it is attributed to the commit that began it, never to the one that fixed the
+        # syntax — otherwise an approver's syntax fix would launder someone else's edit.
+        in_unreadable = False
         while True:
             step = next(((i, c) for i, c in self.by_path.get(path, ()) if i > after), None)
             if step is None:
                 return Decision(approval.id, None, True)  # history lost (shallow clone?)
             index, change = step
+            commit = self.commits[index]
             new = self.approval_at(change.new_path, change.new_blob, approval.id)
-            if new is None:
-                after = index  # this version of the file does not hold it; look older
-                continue
             old = self.approval_at(change.old_path, change.old_blob, approval.id)
+            if new is None:
+                if not in_unreadable:
+                    after = index  # this version of the file does not hold it; look older
+                    continue
+                if old is not None:  # the commit that made the file unreadable
+                    if decision_of(old.data) != wanted:
+                        return Decision(approval.id, commit, False)
+                    in_unreadable = False
+                elif not self._unreadable(change.old_path, change.old_blob, approval.id):
+                    return Decision(approval.id, commit, False)  # arrived unreadable
+                path, after = change.old_path or path, index
+                continue
             if old is None:
-                moved_from = self._moved_from(self.commits[index], approval.id, change)
+                moved_from = self._moved_from(commit, approval.id, change)
                 if moved_from is not None and decision_of(moved_from[1].data) == \
                         decision_of(new.data):
                     path, after = moved_from[0], index
                     continue
-                return Decision(approval.id, self.commits[index], False)
+                if self._unreadable(change.old_path, change.old_blob, approval.id):
+                    in_unreadable = True
+                    path, after = change.old_path or path, index
+                    continue
+                return Decision(approval.id, commit, False)
             if decision_of(old.data) != decision_of(new.data):
-                return Decision(approval.id, self.commits[index], False)
+                return Decision(approval.id, commit, False)
             path, after = change.old_path or path, index
+
+    def _unreadable(self, path: str | None, blob: str | None, approval_id: str) -> bool:
+        """The file version names the approval but it cannot be read from it (a YAML or
+        envelope error): it was there, broken, rather than absent."""
+        if path is None or blob is None or approval_id.encode() not in self.history.blob(blob):
+            return False
+        return self.approval_at(path, blob, approval_id) is None
+
+    def version_commit(self, approval: Record) -> Commit | None:
+        """The deciding commit of a version of an approval that is no longer the working
+        tree's (rebound in place since, or removed): the last non-merge commit that
+        introduced exactly this decision, wherever the record lived then."""
+        wanted = decision_of(approval.data)
+        needle = approval.id.encode()
+        for index, commit in enumerate(self.commits):  # newest first: the last one wins
+            for change in commit.changes:
+                if change.new_path is None or change.new_blob is None or \
+                        not change.new_path.endswith(RECORD_SUFFIXES):
+                    continue
+                # cheap filter before parsing: the id must appear in the file's bytes
+                if needle not in self.history.blob(change.new_blob):
+                    continue
+                new = self.approval_at(change.new_path, change.new_blob, approval.id)
+                if new is None or decision_of(new.data) != wanted:
+                    continue
+                old = self.approval_at(change.old_path, change.old_blob, approval.id)
+                if old is None:
+                    moved = self._moved_from(self.commits[index], approval.id, change)
+                    old = moved[1] if moved is not None else None
+                if old is None or decision_of(old.data) != wanted:
+                    return commit
+        return None
 
     def _moved_from(self, commit: Commit, approval_id: str, landing: FileChange
                     ) -> tuple[str, Record] | None:
@@ -130,6 +184,10 @@ def provenance_findings(repo: Repository, history: GitHistory, mode: str,
         return
     index = ProvenanceIndex(history)
     decisions = {a.id: index.decision(a) for a in approvals}
+    for decision in decisions.values():
+        if decision.commit is not None:  # a shallow clone cannot tell who decided
+            history.require_complete(decision.commit,
+                                     f"the decision of approval {decision.approval!r}")
     signatures: dict[str, str] = {}
     if mode == "signed":
         signatures = history.signatures(

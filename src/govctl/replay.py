@@ -20,16 +20,25 @@ from typing import Any
 
 from govctl import loader, schemas
 from govctl.digest import Digester
-from govctl.history import Commit, GitHistory
+from govctl.history import Commit, GitHistory, resolve_entry
 from govctl.records import Record, is_url
 from govctl.repository import RECORD_SUFFIXES
 
 
-def parse_records(path: str, raw: bytes) -> list[Record]:
-    """Records of one file as committed (the same loader and schema checks as validate)."""
+def parse_records(path: str, raw: bytes, salvaged: bool = True,
+                  check_schema: bool = True) -> list[Record]:
+    """Records of one file as committed (the same loader and schema checks as validate).
+
+    ``salvaged=False`` leaves out records cut short by a YAML error (the loader keeps what
+    it read of them, marked broken): what such a version said cannot be known.
+    ``check_schema=False`` skips the schema (about half the cost) for callers that only
+    compare data; every record is then marked ``valid=False``.
+    """
     result = loader.load_bytes(raw)
     out = []
     for doc in result.documents:
+        if doc.broken and not salvaged:
+            continue
         data = doc.data
         if not isinstance(data, Mapping):
             continue
@@ -38,7 +47,8 @@ def parse_records(path: str, raw: bytes) -> list[Record]:
         record_id = meta.get("id") if isinstance(meta, Mapping) else None
         if kind is None or not isinstance(record_id, str):
             continue
-        valid = not doc.broken and not issues and not schemas.validate(kind, data)
+        valid = check_schema and not doc.broken and not issues and \
+            not schemas.validate(kind, data)
         out.append(Record(kind, record_id, path, doc.index, doc.line, data, valid))
     return out
 
@@ -48,7 +58,7 @@ class State:
     """The records of one revision; quacks like a Repository for the Digester."""
 
     history: GitHistory
-    files: dict[str, str] = field(default_factory=dict)  # path → blob sha
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (mode, blob)
     by_file: dict[str, list[Record]] = field(default_factory=dict)
     holders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     index: dict[str, dict[str, Record]] = field(default_factory=lambda: defaultdict(dict))
@@ -65,9 +75,12 @@ class State:
         return [r for r in self.index.get(kind, {}).values() if r.valid or not valid_only]
 
     def file_sha256(self, ref: str) -> str | None:
-        blob = self.files.get(ref)
-        if blob is None:
+        # through symlinks, as the working tree and GitTreeSource read them: hashing the
+        # link's own blob (its target text) would give digests nobody else computes
+        found = resolve_entry(self.files, self.history.blob, ref)
+        if found is None:
             return None
+        blob = found[1][1]
         digest = self._hashes.get(blob)
         if digest is None:
             digest = hashlib.sha256(self.history.blob(blob)).hexdigest()
@@ -92,8 +105,16 @@ class State:
             self._reindex(key)
         return gone
 
-    def add_file(self, path: str, blob: str) -> list[Record]:
-        self.files[path] = blob
+    def depends_on(self, ref: str) -> list[str]:
+        """Every path what ``ref`` reads depends on: itself, symlinks on the way, target."""
+        visited = [ref]
+        resolve_entry(self.files, self.history.blob, ref, visited)
+        return visited
+
+    def add_file(self, path: str, blob: str, mode: str = "100644") -> list[Record]:
+        self.files[path] = (mode, blob)
+        if not mode.startswith("100"):
+            return []  # symlinks: kept for resolving references; records are not read
         if not path.endswith(RECORD_SUFFIXES) or any(
                 p.startswith(".") for p in path.split("/")):
             return []
@@ -153,10 +174,8 @@ class Replay:
                     before.setdefault((record.kind, record.id), record.data)
         for change in commit.changes:
             if change.new_path is not None and change.new_blob is not None:
-                if not change.new_mode.startswith("100"):
-                    state.files[change.new_path] = change.new_blob  # symlinks: kept, not read
-                    continue
-                for record in state.add_file(change.new_path, change.new_blob):
+                for record in state.add_file(change.new_path, change.new_blob,
+                                             change.new_mode):
                     before.setdefault((record.kind, record.id), None)
         changed = set()
         removed = set()
@@ -181,13 +200,18 @@ class Replay:
         # and it keeps no reverse index that could drift from the state.
         bundles = state.of_kind("Bundle")
         eval_files = {e.id: e.spec.get("path") for e in state.of_kind("EvalSet")}
+
+        def touched(ref: Any) -> bool:
+            # a reference reads through symlinks: a change to the link or its target counts
+            return isinstance(ref, str) and any(p in files for p in state.depends_on(ref))
+
         for bundle in bundles:
             spec = bundle.spec
             if (("Bundle", bundle.id) in changed
                     or ("Model", spec.get("model")) in changed
                     or ("EvalSet", spec.get("eval_set")) in changed
-                    or (files and (_file_refs(spec) & files
-                                   or eval_files.get(spec.get("eval_set")) in files))):
+                    or (files and (any(touched(ref) for ref in _file_refs(spec))
+                                   or touched(eval_files.get(spec.get("eval_set")))))):
                 affected.add(bundle.id)
         # parents of affected bundles, transitively
         parents: dict[str, set[str]] = defaultdict(set)

@@ -119,6 +119,9 @@ def _summary(worktree: Repository, record: Record, change: str,
                + (f": {spec['summary']}" if spec.get("summary") else "")
     if change in ("added", "removed"):
         return f"{record.kind} {record.id} {change}"
+    if change == "restored":
+        return f"{record.kind} {record.id} restored" + (
+            ": " + "; ".join(describe(f) for f in fields) if fields else " unchanged")
     return "; ".join(describe(f) for f in fields) or f"{record.kind} {record.id} reformatted"
 
 
@@ -128,7 +131,17 @@ def history_of(root: Path, use_case_id: str) -> Timeline:
     if use_case is None:
         raise GovctlError(f"unknown use case {use_case_id!r}"
                           f"{suggest(use_case_id, worktree.index.get('UseCase', {}))}")
-    relevance = _Relevance(use_case_id, use_case_closure(worktree, use_case))
+    with GitHistory(root) as history:
+        return timeline_of(history, worktree, use_case)
+
+
+def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
+                since: str | None = None) -> Timeline:
+    """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
+    (the working tree, or a revision for audit packs) whose closure starts the search."""
+    use_case_id = use_case.id
+    worktree = repo  # people's names for summaries
+    relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
     entries = []
     parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] = {}
 
@@ -138,43 +151,76 @@ def history_of(root: Path, use_case_id: str) -> Timeline:
             return {}
         key = (path, blob)
         if key not in parsed:
-            parsed[key] = {(r.kind, r.id): r for r in parse_records(path, history.blob(blob))}
+            # a record cut short by a YAML error is unreadable, not half a record: its
+            # missing fields would show as removed (loosened) and then added back
+            # (the timeline compares data and never asks whether a version was valid)
+            parsed[key] = {(r.kind, r.id): r for r in parse_records(path, history.blob(blob),
+                                                                    salvaged=False,
+                                                                    check_schema=False)}
         return parsed[key]
 
-    with GitHistory(root) as history:
-        for commit in history.log(no_merges=True, reverse=True):
-            changes: list[TimelineChange] = []
-            before: dict[tuple[str, str], Record] = {}
-            after: dict[tuple[str, str], Record] = {}
-            for change in commit.changes:
-                before.update(records(history, change.old_path, change.old_blob))
-                after.update(records(history, change.new_path, change.new_blob))
-            for key in sorted(set(before) | set(after)):
-                old, new = before.get(key), after.get(key)
-                record = new or old
-                assert record is not None
-                if not relevance.wants(record) and not (old and relevance.wants(old)):
-                    continue
-                if old is None:
-                    kind, fields = "added", []
-                elif new is None:
-                    kind, fields = "removed", []
-                else:
-                    fields = field_changes(record.kind, old.data, new.data)
-                    if not fields:
-                        continue  # moved or reformatted only
-                    kind = "modified"
-                relevance.learn(record.kind, record.id, record.data)
-                changes.append(TimelineChange(f"{record.kind}/{record.id}", kind,
-                                              _summary(worktree, record, kind, fields),
-                                              tuple(fields)))
-            for change in commit.changes:
-                path = change.new_path or change.old_path
-                if path in relevance.files:
-                    what = "added" if change.old_blob is None else (
-                        "removed" if change.new_blob is None else "changed")
-                    changes.append(TimelineChange(
-                        path, "file", f"{path} {what} ({relevance.files[path]}: reapproval)"))
-            if changes:
-                entries.append(TimelineEntry(commit, tuple(changes)))
+    # the last readable version of every record seen so far: a record that comes back
+    # (after a commit that broke its file, or a deletion) is compared with it, so a
+    # loosened threshold cannot hide behind a "removed" + "added" pair
+    known: dict[tuple[str, str], Record] = {}
+
+    def unreadable(commit: Commit, record: Record) -> bool:
+        """The record's file still names it in this commit but it cannot be read."""
+        for change in commit.changes:
+            if change.old_path == record.file and change.new_path and change.new_blob:
+                return record.id.encode() in history.blob(change.new_blob)
+        return False
+
+    span = f"{since}..{rev}" if since else rev
+    for commit in history.log(rev=span, no_merges=True, reverse=True):
+        changes: list[TimelineChange] = []
+        before: dict[tuple[str, str], Record] = {}
+        after: dict[tuple[str, str], Record] = {}
+        for change in commit.changes:
+            before.update(records(history, change.old_path, change.old_blob))
+            after.update(records(history, change.new_path, change.new_blob))
+        for key in sorted(set(before) | set(after)):
+            old, new = before.get(key), after.get(key)
+            returning = old is None and key in known
+            if returning:
+                old = known[key]
+            if new is not None:
+                known[key] = new
+            record = new or old
+            assert record is not None
+            if not relevance.wants(record) and not (old and relevance.wants(old)):
+                continue
+            if new is None and unreadable(commit, record):
+                changes.append(TimelineChange(
+                    f"{record.kind}/{record.id}", "unreadable",
+                    f"{record.kind} {record.id} cannot be read in {record.file} (YAML "
+                    "error); its next readable version is compared with the last one"))
+                continue
+            if old is None:
+                kind, fields = "added", []
+            elif new is None:
+                kind, fields = "removed", []
+            elif returning:
+                kind = "restored"
+                fields = field_changes(record.kind, old.data, new.data)
+            else:
+                fields = field_changes(record.kind, old.data, new.data)
+                if not fields:
+                    continue  # moved or reformatted only
+                kind = "modified"
+            relevance.learn(record.kind, record.id, record.data)
+            changes.append(TimelineChange(f"{record.kind}/{record.id}", kind,
+                                          _summary(worktree, record, kind, fields),
+                                          tuple(fields)))
+        for change in commit.changes:
+            path = change.new_path or change.old_path
+            if path in relevance.files:
+                what = "added" if change.old_blob is None else (
+                    "removed" if change.new_blob is None else "changed")
+                changes.append(TimelineChange(
+                    path, "file", f"{path} {what} ({relevance.files[path]}: reapproval)"))
+        if changes:
+            # a shallow clone's cut-off commit "adds" everything: not a real change
+            history.require_complete(commit, f"history of {use_case_id}")
+            entries.append(TimelineEntry(commit, tuple(changes)))
     return Timeline(use_case_id, tuple(entries))

@@ -11,7 +11,7 @@ from typing import Any
 from govctl.digest import Digester
 from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.history import Commit, GitHistory
-from govctl.provenance import ProvenanceIndex
+from govctl.provenance import ProvenanceIndex, decision_of
 from govctl.records import Record
 from govctl.replay import Replay
 from govctl.repository import WorktreeSource, load_repository
@@ -80,6 +80,9 @@ def trace(root: Path, digest_text: str) -> TraceResult:
     with GitHistory(root) as history:
         replay = Replay(history)
         first: dict[str, Commit] = {}  # bundle id → first commit with the digest
+        # bundle id → position of that commit in the replay: the first-parent order is the
+        # order in which the digests landed (dates can be skewed or carry mixed offsets)
+        position: dict[str, int] = {}
         use_cases: dict[str, str | None] = {}
         approvals: dict[str, Record] = {}  # every approval version bound to the digest
         commits = 0
@@ -88,13 +91,16 @@ def trace(root: Path, digest_text: str) -> TraceResult:
             for bundle_id, value in step.digests.items():
                 if value == digest and bundle_id not in first:
                     first[bundle_id] = step.commit
+                    position[bundle_id] = commits
                     use_cases[bundle_id] = _serving(replay.state.of_kind("UseCase"), bundle_id)
             for kind, record_id in step.changed:
                 if kind == "Approval":
                     record = replay.state.get(kind, record_id)
                     if record is not None and record.valid and \
                             record.spec["bundle"]["digest"] == digest:
-                        approvals.setdefault(record_id, record)
+                        # the latest version still bound to the digest: its approvers
+                        # and decision are what was last approved for it
+                        approvals[record_id] = record
 
         digester = Digester(worktree)
         now = [b.id for b in worktree.of_kind("Bundle") if digester.try_bundle(b) == digest]
@@ -111,12 +117,16 @@ def trace(root: Path, digest_text: str) -> TraceResult:
                 exit_code=EXIT_FINDINGS)
 
         traced = _traced_approvals(history, worktree, approvals)
+        order = sorted(set(first) | set(now), key=lambda b: (b not in first,
+                                                              position.get(b, 0), b))
+        earliest = first.get(order[0])
+        if earliest is not None:
+            history.require_complete(earliest, f"the first commit with {digest}")
+        for approval in traced:
+            if approval.commit is not None:
+                history.require_complete(approval.commit, f"approval {approval.id!r}")
 
-    order = sorted(set(first) | set(now), key=lambda b: (b not in first,
-                                                          first[b].date if b in first else "",
-                                                          b))
     matches = tuple(Match(b, use_cases.get(b)) for b in order)
-    earliest = min(first.values(), key=lambda c: c.committer_date) if first else None
     return TraceResult(digest, matches, bool(now), earliest, traced, commits)
 
 
@@ -136,10 +146,13 @@ def _traced_approvals(history: GitHistory, worktree: Any,
     commits: dict[str, Commit | None] = {}
     for approval_id, record in approvals.items():
         in_tree = worktree.get("Approval", approval_id)
-        if in_tree is not None and in_tree.valid:
+        if in_tree is not None and in_tree.valid and \
+                decision_of(in_tree.data) == decision_of(record.data):
             commits[approval_id] = index.decision(in_tree).commit
-        else:  # removed since: the last commit that held it is not known here
-            commits[approval_id] = _first_commit_adding(index, record)
+        else:
+            # removed since, or rebound in place to another digest: the working tree's
+            # deciding commit would be the one that replaced this decision
+            commits[approval_id] = index.version_commit(record)
     signatures = history.signatures({c.sha for c in commits.values() if c is not None})
     for approval_id, record in sorted(approvals.items(),
                                       key=lambda kv: (kv[1].spec["date"], kv[0])):
@@ -155,12 +168,3 @@ def _traced_approvals(history: GitHistory, worktree: Any,
                                   signatures.get(commit.sha) if commit else None))
     return tuple(out)
 
-
-def _first_commit_adding(index: ProvenanceIndex, record: Record) -> Commit | None:
-    """For an approval no longer in the working tree: the oldest commit that added it."""
-    for commit in reversed(index.commits):
-        for change in commit.changes:
-            if change.new_path and index.approval_at(change.new_path, change.new_blob,
-                                                      record.id) is not None:
-                return commit
-    return None

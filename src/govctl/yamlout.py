@@ -59,8 +59,12 @@ def _lines(value: Mapping[str, Any], indent: int) -> list[str]:
                 out.append(head)
                 out.extend(_lines(item, indent + 2))
         elif isinstance(item, list):
-            if all(not isinstance(v, (Mapping, list)) for v in item):
+            flat = all(not isinstance(v, (Mapping, list)) for v in item)
+            if flat and len(head) + len(_flow(item)) <= 90:
                 out.append(f"{head} {_flow(item)}")
+            elif flat and item:
+                out.append(head)  # long lists (conditions) read better one per line
+                out.extend(f"{pad}  - {scalar(v)}" for v in item)
             else:
                 out.append(head)
                 for element in item:

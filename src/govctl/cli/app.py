@@ -10,6 +10,7 @@ from govctl.cli import (
     digest_cmd,
     history_cmds,
     init_cmd,
+    render_cmds,
     schema_cmd,
     validate_cmd,
 )
@@ -45,4 +46,5 @@ validate_cmd.register(app)
 digest_cmd.register(app)
 approve_cmd.register(app)
 history_cmds.register(app)
+render_cmds.register(app)
 schema_cmd.register(app)

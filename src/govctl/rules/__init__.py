@@ -19,7 +19,8 @@ from govctl.records import Record
 from govctl.repository import Repository
 from govctl.timeutil import utc_date
 
-GATED_STATUSES = ("approved", "production")  # SPEC §1.4: intake/retired are listed only
+GATED_STATUSES = ("approved", "production")  # SPEC §1.4: GOV030, GOV040-GOV042, GOV060
+ACTIVE_STATUSES = ("intake", "approved", "production")  # all but retired
 
 
 @dataclass(frozen=True)

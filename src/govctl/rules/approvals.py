@@ -8,17 +8,17 @@ from govctl.approvals import expiry, fill_slots, latest_decisions, required_role
 from govctl.findings import Finding
 from govctl.records import Record
 from govctl.repository import Repository
-from govctl.rules import GATED_STATUSES, Context, check
+from govctl.rules import ACTIVE_STATUSES, GATED_STATUSES, Context, check
 
 
 def _current_pairs(ctx: Context) -> Iterator[tuple[Record, Record]]:
-    """(use case, current approval) for every valid approved/production use case.
+    """(use case, current approval) for every valid use case that is not retired.
 
-    Intake and retired use cases are listed, not gated (SPEC §1.4): a retired system's
-    last approval expires in due course and an intake one is being reworked, and neither
-    has an honest fix, so their approvals raise nothing until the use case goes live.
+    SPEC §1.4 restricts only GOV030, GOV040-GOV042 and GOV060 to approved/production use
+    cases: an approval recorded for a use case still in intake is checked like any other.
+    A retired system is listed, not gated: its last approval expiring is not an error.
     """
-    for use_case in ctx.use_cases(GATED_STATUSES):
+    for use_case in ctx.use_cases(ACTIVE_STATUSES):
         approval = ctx.current.get(use_case.id)
         if approval is not None:
             yield use_case, approval

@@ -8,10 +8,8 @@ from datetime import date
 from govctl.findings import Finding
 from govctl.graph import bundle_closure
 from govctl.records import Record
-from govctl.rules import GATED_STATUSES, Context, check
+from govctl.rules import ACTIVE_STATUSES, GATED_STATUSES, Context, check
 from govctl.timeutil import add_days, parse_date
-
-_ACTIVE = ("intake", "approved", "production")  # every status but retired
 
 
 def _models_in_use(ctx: Context, statuses: tuple[str, ...]) -> dict[str, list[str]]:
@@ -32,7 +30,7 @@ def _models_in_use(ctx: Context, statuses: tuple[str, ...]) -> dict[str, list[st
 @check("GOV050", "GOV051")
 def model_lifecycle(ctx: Context) -> Iterator[Finding]:
     in_production = _models_in_use(ctx, ("production",))
-    in_use = _models_in_use(ctx, _ACTIVE)
+    in_use = _models_in_use(ctx, ACTIVE_STATUSES)
     for model_id, uses in sorted(in_use.items()):
         model = ctx.repo.get("Model", model_id)
         if model is None or not model.valid:
@@ -78,20 +76,24 @@ def _eval_sets(ctx: Context, use_case: Record) -> list[Record]:
 @check("GOV060")
 def eval_age(ctx: Context) -> Iterator[Finding]:
     max_age = ctx.policy.eval_max_age_days
-    reported: set[str] = set()
+    users: dict[str, list[str]] = {}  # eval set id → the gated use cases relying on it
+    sets: dict[str, Record] = {}
     for use_case in ctx.use_cases(GATED_STATUSES):
         for eval_set in _eval_sets(ctx, use_case):
-            collected = parse_date(eval_set.spec["collected"])
-            if eval_set.id in reported or collected is None:
-                continue
-            age = (ctx.today - collected).days
-            if age > max_age:
-                reported.add(eval_set.id)
-                yield ctx.finding(
-                    "GOV060", eval_set, ("spec", "collected"),
-                    f"EvalSet {eval_set.id!r} was collected {age} days ago "
-                    f"({eval_set.spec['collected']}), older than eval_max_age_days {max_age} "
-                    f"(used by UseCase {use_case.id!r}); collect a fresh evaluation set")
+            sets.setdefault(eval_set.id, eval_set)
+            users.setdefault(eval_set.id, []).append(use_case.id)
+    for eval_id, eval_set in sets.items():
+        collected = parse_date(eval_set.spec["collected"])
+        if collected is None:
+            continue
+        age = (ctx.today - collected).days
+        if age > max_age:
+            names = ", ".join(repr(u) for u in users[eval_id])
+            yield ctx.finding(
+                "GOV060", eval_set, ("spec", "collected"),
+                f"EvalSet {eval_id!r} was collected {age} days ago "
+                f"({eval_set.spec['collected']}), older than eval_max_age_days {max_age} "
+                f"(used by UseCase {names}); collect a fresh evaluation set")
 
 
 def _normal(text: str) -> str:
@@ -100,8 +102,8 @@ def _normal(text: str) -> str:
 
 @check("GOV061")
 def eval_population(ctx: Context) -> Iterator[Finding]:
-    # Like the approval rules it follows, only for use cases that are live (SPEC §1.4).
-    for use_case in ctx.use_cases(GATED_STATUSES):
+    # Like the approval rules it follows: every use case but retired ones.
+    for use_case in ctx.use_cases(ACTIVE_STATUSES):
         approval = ctx.current.get(use_case.id)
         if approval is None:
             continue

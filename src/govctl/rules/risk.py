@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from govctl.findings import Finding
-from govctl.rules import Context, check
+from govctl.rules import ACTIVE_STATUSES, Context, check
 
 
 @check("GOV070")
 def prohibited_tier(ctx: Context) -> Iterator[Finding]:
     if not ctx.policy.valid:
         return
-    for use_case in ctx.use_cases(("intake", "approved", "production")):
+    for use_case in ctx.use_cases(ACTIVE_STATUSES):
         tier = ctx.policy.tiers.get(use_case.spec["risk"]["tier"])
         if tier is not None and not tier.allowed:
             yield ctx.finding(

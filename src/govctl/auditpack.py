@@ -1,0 +1,459 @@
+"""`govctl audit-pack`: tamper-evident evidence folders (SPEC §4) and `govctl verify`.
+
+A pack is rendered into a temporary folder beside the target and renamed into place only
+when complete; the governance repository is never written. ``manifest.json`` lists every
+file's sha256 (and, for evidence, the git blob id and commit it was copied from), so
+`govctl verify` finds altered, added and removed files — and, with the repository at
+hand, a manifest edited to match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from govctl import __version__
+from govctl.approvals import approvals_of
+from govctl.diff import LOOSENED, TIGHTENED
+from govctl.errors import GovctlError
+from govctl.graph import use_case_closure
+from govctl.history import Commit, GitHistory
+from govctl.paths import is_inside
+from govctl.policy import Policy
+from govctl.provenance import ProvenanceIndex
+from govctl.records import Record, file_references
+from govctl.render import render
+from govctl.render.context import card_context
+from govctl.render.mapping import mapping
+from govctl.replay import Replay
+from govctl.repository import POLICY_FILE, Repository, load_repository
+from govctl.schemas import suggest
+from govctl.timeline import timeline_of
+from govctl.timeutil import now, utc_date
+from govctl.validation import check_repository
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class PackRequest:
+    use_cases: tuple[str, ...]
+    all: bool
+    output: Path
+    since: str | None = None
+    until: str | None = None
+    zip: bool = False
+    force: bool = False
+    template_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class PackResult:
+    path: Path
+    files: int
+    use_cases: tuple[str, ...]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _commit(commit: Commit | None, signatures: Mapping[str, str] | None = None
+            ) -> dict[str, Any] | None:
+    if commit is None:
+        return None
+    signature = (signatures or {}).get(commit.sha)
+    return {"sha": commit.sha, "short": commit.short, "author": commit.author,
+            "email": commit.email, "date": commit.date, "subject": commit.subject,
+            "signature": signature, "signed": signature == "G"}
+
+
+# -- what goes into the pack ------------------------------------------------------------------
+
+
+@dataclass
+class _Shared:
+    """Computed once per pack: history questions every use case asks."""
+
+    history: GitHistory
+    repo: Repository
+    policy: Policy
+    findings: list[Any]
+    until: str
+    since: str | None
+    as_of: datetime
+    provenance: ProvenanceIndex
+    versions: dict[str, list[tuple[Commit, str]]] = field(default_factory=dict)
+    in_range: set[str] = field(default_factory=set)
+
+
+def _bundle_versions(history: GitHistory, until: str) -> dict[str, list[tuple[Commit, str]]]:
+    """Bundle id → [(first commit, digest)] along the first-parent history up to ``until``."""
+    out: dict[str, list[tuple[Commit, str]]] = {}
+    for step in Replay(history, until).steps():
+        for bundle_id, digest in step.digests.items():
+            out.setdefault(bundle_id, []).append((step.commit, digest))
+    return out
+
+
+def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
+    repo, history = shared.repo, shared.history
+    generated = {"at": _iso(now()), "commit": shared.until, "dirty": False,
+                 "revision": shared.until}
+    card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, None,
+                        generated)
+    approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
+    decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
+    signatures = history.signatures({c.sha for c in decisions.values() if c is not None})
+    timeline_entries = []
+    for a in approvals:
+        commit = decisions[a.id]
+        if shared.since and commit is not None and commit.sha not in shared.in_range:
+            continue
+        timeline_entries.append({
+            "id": a.id, "decision": a.spec["decision"], "date": a.spec["date"],
+            "valid_until": a.spec.get("valid_until"), "supersedes": a.spec.get("supersedes"),
+            "bundle_digest": a.spec["bundle"]["digest"],
+            "contract_digest": a.spec["thresholds"]["digest"],
+            "approvers": [{"person": x["person"], "role": x["role"],
+                           "name": (repo.get("Person", x["person"]) or _Anon(x["person"]))
+                           .spec.get("name", x["person"])} for x in a.spec["approvers"]],
+            "commit": _commit(commit, signatures), "file": a.file,
+        })
+
+    closure_bundles = [r.id for r in use_case_closure(repo, use_case) if r.kind == "Bundle"]
+    versions = []
+    for bundle_id in closure_bundles:
+        for commit, digest in shared.versions.get(bundle_id, []):
+            versions.append({
+                "bundle": bundle_id, "digest": digest, "commit": _commit(commit),
+                "approvals": [a["id"] for a in timeline_entries if a["bundle_digest"] == digest],
+                "in_range": not shared.since or commit.sha in shared.in_range,
+            })
+
+    timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since)
+    contract_id = use_case.spec["thresholds"]
+    threshold_changes = []
+    for entry in timeline.entries:
+        for change in entry.changes:
+            if change.record != f"ThresholdContract/{contract_id}":
+                continue
+            for f in change.fields:
+                threshold_changes.append({"commit": _commit(entry.commit), "path": f.path,
+                                          "old": f.old, "new": f.new, "effect": f.effect})
+    incidents = []
+    for incident in card["incidents"]:
+        late = False
+        if incident["serious"] and incident["reporting_deadline"]:
+            reported = incident["reported_to_authority"]
+            late = (reported or utc_date(shared.as_of).isoformat()) > \
+                incident["reporting_deadline"]
+        incidents.append({**incident, "late": late})
+    signals = {s["signal"] for s in (card["contract"] or {}).get("signals", [])}
+    return {
+        **card,
+        "incidents": incidents,
+        "approval_timeline": timeline_entries,
+        "bundle_versions": versions,
+        "threshold_changes": threshold_changes,
+        "loosened": sum(1 for t in threshold_changes if t["effect"] == LOOSENED),
+        "tightened": sum(1 for t in threshold_changes if t["effect"] == TIGHTENED),
+        "missing_signals": [s for s in shared.policy.required_signals if s not in signals],
+        "timeline": [e.json() for e in timeline.entries],
+    }
+
+
+class _Anon:
+    def __init__(self, person_id: str) -> None:
+        self.spec = {"name": person_id}
+
+
+def _evidence_paths(repo: Repository, use_case: Record) -> set[str]:
+    """Files whose committed bytes are evidence for the use case: its dependency closure,
+    the files those records reference, the Policy, and its approvals and incidents."""
+    records = use_case_closure(repo, use_case)
+    records += [r for r in repo.of_kind("Approval") + repo.of_kind("Incident")
+                if r.spec.get("use_case") == use_case.id]
+    paths = {r.file for r in records} | {POLICY_FILE}
+    for record in records:
+        paths.update(ref.target for ref in file_references(record))
+    return paths
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _safe_relative(path: str) -> str:
+    """A path from git or a manifest, as a relative path that cannot leave the pack."""
+    parts = PurePosixPath(path).parts
+    if not parts or path.startswith("/") or ".." in parts or "\\" in path or "\0" in path:
+        raise GovctlError(f"refusing an unsafe path {path!r}")
+    return path
+
+
+def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
+                     progress: Callable[[str], None] | None = None) -> PackResult:
+    target = request.output
+    if request.zip and target.suffix != ".zip":
+        target = target.with_name(target.name + ".zip")
+    target = target.resolve() if target.exists() else target.parent.resolve() / target.name
+    if is_inside(target, root.resolve()):
+        raise GovctlError(f"-o {request.output} is inside the governance root; audit packs are "
+                          "written outside the repository they document")
+    if _occupied(target) and not request.force:
+        raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
+    if not request.all and not request.use_cases:
+        raise GovctlError("name the use cases to pack, or --all")
+
+    with GitHistory(root) as history:
+        if history.head() is None:
+            raise GovctlError("the repository has no commits; audit packs are built from "
+                              "committed history")
+        until = history.resolve(request.until or "HEAD")
+        since = history.resolve(request.since) if request.since else None
+        repo = load_repository(history.tree_source(until))
+        policy, findings = check_repository(repo, as_of)
+        if request.all:
+            chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
+        else:
+            chosen = []
+            for use_case_id in dict.fromkeys(request.use_cases):
+                record = repo.get("UseCase", use_case_id)
+                if record is None:
+                    raise GovctlError(f"unknown use case {use_case_id!r} at {until[:12]}"
+                                      f"{suggest(use_case_id, repo.index.get('UseCase', {}))}")
+                if not record.valid:
+                    raise GovctlError(f"UseCase {use_case_id!r} has errors at {until[:12]}; "
+                                      "run `govctl validate`", exit_code=1)
+                chosen.append(record)
+        in_range = ({c.sha for c in history.log(rev=f"{since}..{until}", raw=False)}
+                    if since else set())
+        shared = _Shared(history, repo, policy, findings, until, since, as_of,
+                         ProvenanceIndex(history, until), _bundle_versions(history, until),
+                         in_range)
+        use_cases = []
+        evidence: dict[str, set[str]] = {}  # commit sha → paths
+        for record in chosen:
+            if progress:
+                progress(record.id)
+            data = _use_case_data(shared, record)
+            use_cases.append(data)
+            paths = _evidence_paths(repo, record)
+            for approval in data["approval_timeline"]:
+                if approval["commit"] is not None:
+                    evidence.setdefault(approval["commit"]["sha"], set()).update(
+                        {*paths, approval["file"]})
+
+        context = {
+            "pack": {
+                "govctl_version": __version__, "generated_at": _iso(now()),
+                "as_of": _iso(as_of), "organization": policy.organization,
+                "repository": {"head": history.head(), "until": until, "since": since,
+                               "root": history.prefix or "."},
+                "use_cases": use_cases,
+                "evidence": {sha: sorted(paths) for sha, paths in sorted(evidence.items())},
+                "mapping": mapping(use_cases),
+            }
+        }
+        return _write_pack(history, target, request, context)
+
+
+def _occupied(target: Path) -> bool:
+    if target.is_dir():
+        return any(target.iterdir())
+    return target.exists()
+
+
+def _write_pack(history: GitHistory, target: Path, request: PackRequest,
+                context: dict[str, Any]) -> PackResult:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        folder = work / "pack"
+        folder.mkdir()
+        for name, template in (("README.md", "pack_readme.md.j2"),
+                               ("index.html", "pack_index.html.j2"),
+                               ("mapping.md", "pack_mapping.md.j2")):
+            (folder / name).write_text(render(template, context, request.template_dir),
+                                       encoding="utf-8")
+        blobs: dict[str, dict[str, str]] = {}
+        for sha, paths in context["pack"]["evidence"].items():
+            tree = history.tree(sha)
+            for path in paths:
+                entry = tree.get(path)
+                if entry is None or not entry[0].startswith("100"):
+                    continue  # not in that commit (added later), or a symlink
+                rel = f"evidence/{sha}/{_safe_relative(path)}"
+                data = history.blob(entry[1])
+                out = folder / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(data)
+                blobs[rel] = {"blob": entry[1], "commit": sha, "path": path}
+        manifest = _manifest(folder, context["pack"], blobs)
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        produced = work / "pack.zip" if request.zip else folder
+        if request.zip:
+            _zip(folder, produced)
+        _install(produced, target, request.force)
+        return PackResult(target, len(manifest["files"]) + 1,
+                          tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _manifest(folder: Path, pack: Mapping[str, Any], blobs: Mapping[str, Mapping[str, str]]
+              ) -> dict[str, Any]:
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        entry: dict[str, Any] = {"sha256": _sha256(path), "size": path.stat().st_size}
+        if rel in blobs:
+            entry["git"] = dict(blobs[rel])
+        files[rel] = entry
+    return {
+        "version": 1,
+        "govctl_version": pack["govctl_version"],
+        "generated_at": pack["generated_at"],
+        "as_of": pack["as_of"],
+        "repository": dict(pack["repository"]),
+        "use_cases": [uc["use_case"]["id"] for uc in pack["use_cases"]],
+        "files": files,
+    }
+
+
+def _zip(folder: Path, destination: Path) -> None:
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            # a fixed timestamp keeps the archive reproducible for the same content
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+
+
+def _install(produced: Path, target: Path, force: bool) -> None:
+    """Rename the finished pack into place; with --force the old one is moved aside first
+    and removed only after the new one is in place."""
+    aside = None
+    if target.exists():
+        if not force and _occupied(target):
+            raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
+        aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, aside)
+    try:
+        os.replace(produced, target)
+    except OSError:
+        if aside is not None:
+            os.replace(aside, target)
+        raise
+    if aside is not None:
+        if aside.is_dir():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            aside.unlink(missing_ok=True)
+
+
+# -- verify ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    altered: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    repository: tuple[str, ...]  # evidence that does not match the repository's blobs
+    checked_repository: bool
+    files: int
+
+    @property
+    def intact(self) -> bool:
+        return not (self.altered or self.added or self.removed or self.repository)
+
+
+def _pack_files(pack: Path) -> dict[str, bytes]:
+    """Every file of a pack folder or zip, by its path inside the pack."""
+    if pack.is_dir():
+        return {p.relative_to(pack).as_posix(): p.read_bytes()
+                for p in sorted(pack.rglob("*")) if p.is_file()}
+    try:
+        with zipfile.ZipFile(pack) as archive:
+            return {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise GovctlError(f"{pack}: not an audit pack folder or zip ({exc})") from None
+
+
+def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
+    if not pack.exists():
+        raise GovctlError(f"{pack}: no such audit pack")
+    contents = _pack_files(pack)
+    if MANIFEST not in contents:
+        raise GovctlError(f"{pack}: no {MANIFEST}; not an audit pack")
+    try:
+        manifest = json.loads(contents.pop(MANIFEST))
+        listed: Mapping[str, Any] = manifest["files"]
+    except (ValueError, KeyError, TypeError):
+        raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
+    altered, repository = [], []
+    for name, entry in sorted(listed.items()):
+        if name not in contents:
+            continue
+        data = contents[name]
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            altered.append(name)
+            continue
+        git = entry.get("git")
+        if git and git_blob_id(data) != git.get("blob"):
+            altered.append(name)  # bytes and the recorded blob disagree: a doctored manifest
+        elif git and history is not None:
+            try:
+                tree = history.tree(git["commit"])
+            except GovctlError:
+                repository.append(f"{name} (commit {git['commit'][:12]} is not in the "
+                                  "repository)")
+                continue
+            held = tree.get(git["path"])
+            if held is None or held[1] != git["blob"]:
+                repository.append(f"{name} (differs from {git['path']} at "
+                                  f"{git['commit'][:12]})")
+    removed = sorted(set(listed) - set(contents))
+    added = sorted(set(contents) - set(listed))
+    if history is not None:
+        head = manifest.get("repository", {}).get("until")
+        if head:
+            try:
+                history.resolve(head)
+            except GovctlError:
+                repository.append(f"{MANIFEST} (records commit {head[:12]}, which is not in the "
+                                  "repository)")
+    return Verification(tuple(altered), tuple(added), tuple(removed), tuple(repository),
+                        history is not None, len(listed))
+
+
+def verify(pack: Path, root: Path | None) -> Verification:
+    """Check the pack against its manifest and, when a governance root in git is at hand,
+    its evidence against the repository itself."""
+    if root is None:
+        return verify_pack(pack)
+    with GitHistory(root) as history:
+        return verify_pack(pack, history)

@@ -1,0 +1,236 @@
+"""The template context of a model card: one function builds it, from records, history
+and observations. It is a stable API for custom templates (``--template DIR``); see
+docs/templates.md for its shape. Everything in it is plain data (dicts, lists, strings,
+numbers, None): templates never reach into govctl objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from govctl import __version__
+from govctl.approvals import approvals_of, current_approvals
+from govctl.digest import Digester
+from govctl.findings import Finding
+from govctl.graph import bundle_closure, use_case_closure
+from govctl.observations import Observation
+from govctl.policy import Policy
+from govctl.records import Record
+from govctl.repository import Repository
+from govctl.rules.incidents import reporting_deadline
+from govctl.status import approval_state, signal_states
+from govctl.timeutil import utc_date
+
+CONTEXT_VERSION = 1
+
+MITCHELL_SECTIONS = (
+    ("model-details", "Model details"),
+    ("intended-use", "Intended use"),
+    ("factors", "Factors"),
+    ("metrics", "Metrics"),
+    ("evaluation-data", "Evaluation data"),
+    ("training-data", "Training data"),
+    ("quantitative-analyses", "Quantitative analyses"),
+    ("ethical-considerations", "Ethical considerations"),
+    ("caveats-and-recommendations", "Caveats and recommendations"),
+)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def person(repo: Repository, person_id: Any) -> dict[str, Any]:
+    record = repo.get("Person", person_id)
+    if record is None:
+        return {"id": person_id, "name": str(person_id), "email": None, "roles": [],
+                "known": False}
+    spec = record.spec
+    return {"id": record.id, "name": spec.get("name", record.id), "email": spec.get("email"),
+            "roles": list(spec.get("roles") or []), "known": True}
+
+
+def team(repo: Repository, team_id: Any) -> dict[str, Any] | None:
+    record = repo.get("Team", team_id)
+    if record is None:
+        return None
+    spec = record.spec
+    oncall = spec.get("oncall") or {}
+    return {
+        "id": record.id, "title": record.title,
+        "members": [person(repo, p) for p in spec.get("members") or []],
+        "oncall": {"rotation": oncall.get("rotation"), "pager": oncall.get("pager"),
+                   "escalation": [person(repo, p) for p in oncall.get("escalation") or []]}
+        if oncall else None,
+    }
+
+
+def model(record: Record, used_by: list[str]) -> dict[str, Any]:
+    spec = record.spec
+    return {"id": record.id, "title": record.title, "provider": spec["provider"],
+            "name": spec["name"], "type": spec["type"], "snapshot": spec.get("snapshot"),
+            "artifact": spec.get("artifact"), "lifecycle": dict(spec.get("lifecycle") or {}),
+            "contract": dict(spec.get("contract") or {}),
+            "training": dict(spec.get("training") or {}), "used_by": used_by}
+
+
+def eval_set(digester: Digester, record: Record) -> dict[str, Any]:
+    spec = record.spec
+    return {"id": record.id, "title": record.title, "population": spec["population"],
+            "collected": spec["collected"], "size": spec.get("size"),
+            "factors": list(spec.get("factors") or []), "path": spec.get("path"),
+            "uri": spec.get("uri"), "digest": digester.try_eval(record.id)}
+
+
+def bundle(digester: Digester, record: Record, depth: int) -> dict[str, Any]:
+    spec = record.spec
+    prompt = spec.get("prompt")
+    return {
+        "id": record.id, "title": record.title, "class": spec["class"], "depth": depth,
+        "digest": digester.try_bundle(record), "model": spec["model"],
+        "eval_set": spec["eval_set"], "params": dict(spec.get("params") or {}),
+        "prompt": dict(prompt) if isinstance(prompt, Mapping) else None,
+        "retrieval": dict(spec.get("retrieval") or {}) or None,
+        "tools": [dict(t) for t in spec.get("tools") or []],
+        "features": dict(spec.get("features") or {}) or None,
+        "components": list(spec.get("components") or []),
+    }
+
+
+def finding(f: Finding) -> dict[str, Any]:
+    return f.to_json()
+
+
+def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: datetime,
+                 findings: list[Finding], latest: Mapping[tuple[str, str], Observation] | None,
+                 generated: Mapping[str, Any], approval_commit: Mapping[str, Any] | None = None,
+                 ) -> dict[str, Any]:
+    """Everything a model card template may use (see docs/templates.md)."""
+    digester = Digester(repo)
+    spec = use_case.spec
+    today = utc_date(as_of)
+    closure = use_case_closure(repo, use_case)
+    refs = {r.ref for r in closure}
+
+    chain = bundle_closure(repo, spec["bundle"])
+    depth_of = {spec["bundle"]: 0}
+    for b in chain:
+        for c in b.spec.get("components") or ():
+            depth_of.setdefault(c, depth_of.get(b.id, 0) + 1)
+    bundles = [bundle(digester, b, depth_of.get(b.id, 0)) for b in chain]
+    models: dict[str, dict[str, Any]] = {}
+    evals: dict[str, dict[str, Any]] = {}
+    for b in chain:
+        m = repo.get("Model", b.spec["model"])
+        if m is not None and m.valid:
+            models.setdefault(m.id, model(m, []))["used_by"].append(b.id)
+        e = repo.get("EvalSet", b.spec["eval_set"])
+        if e is not None and e.valid:
+            evals.setdefault(e.id, eval_set(digester, e))
+
+    contract = repo.get("ThresholdContract", spec["thresholds"])
+    signals = signal_states(contract, use_case.id, latest or {}, as_of)
+    contract_ctx = None
+    if contract is not None and contract.valid:
+        contract_ctx = {
+            "id": contract.id, "title": contract.title,
+            "digest": digester.try_contract(contract),
+            "on_breach": dict(contract.spec["on_breach"]),
+            "signals": [{**s.json(), "min": s.min, "max": s.max, "window": s.window,
+                         "severity": s.severity, "query": contract.spec["signals"][s.signal]
+                         .get("query")} for s in signals],
+        }
+
+    current = current_approvals(repo, today)
+    state = approval_state(repo, policy, digester, use_case, current, as_of)
+    approval_ctx = None
+    if state.approval is not None:
+        a = state.approval.spec
+        results = dict((a.get("eval") or {}).get("results") or {})
+        approval_ctx = {
+            "id": state.approval.id, "decision": a["decision"], "date": a["date"],
+            "valid_until": a.get("valid_until"), "population": a["population"],
+            "approvers": [{**person(repo, x["person"]), "role": x["role"]}
+                          for x in a["approvers"]],
+            "conditions": list(a.get("conditions") or []), "notes": a.get("notes"),
+            "bundle_digest": a["bundle"]["digest"], "contract_digest": a["thresholds"]["digest"],
+            "eval": {"id": (a.get("eval") or {}).get("id"), "results": results},
+            "supersedes": a.get("supersedes"), "state": state.state,
+            "reasons": list(state.reasons), "commit": dict(approval_commit) if approval_commit
+            else None,
+        }
+
+    quantitative = []
+    if approval_ctx and contract is not None and contract.valid:
+        for metric, value in approval_ctx["eval"]["results"].items():
+            matching = [(n, s) for n, s in contract.spec["signals"].items()
+                        if s["metric"] == metric]
+            for name, s in matching or [(None, {})]:
+                low, high = s.get("min"), s.get("max")
+                ok = not ((high is not None and value > high) or
+                          (low is not None and value < low))
+                quantitative.append({"metric": metric, "value": value, "signal": name,
+                                     "min": low, "max": high, "ok": ok})
+
+    incidents = []
+    for incident in sorted((i for i in repo.of_kind("Incident")
+                            if i.spec["use_case"] == use_case.id),
+                           key=lambda r: r.spec["detected"], reverse=True):
+        i = incident.spec
+        deadline = reporting_deadline(incident) if i.get("serious") else None
+        incidents.append({
+            "id": incident.id, "detected": i["detected"], "severity": i["severity"],
+            "status": i["status"], "summary": i.get("summary"), "signal": i.get("signal"),
+            "serious": bool(i.get("serious")), "serious_kind": i.get("serious_kind"),
+            "reported_to_authority": i.get("reported_to_authority"),
+            "reporting_deadline": deadline.isoformat() if deadline else None,
+            "root_cause": i.get("root_cause"), "bundle_digest": i.get("bundle_digest"),
+        })
+
+    history = [{"id": a.id, "decision": a.spec["decision"], "date": a.spec["date"],
+                "current": state.approval is not None and a.id == state.approval.id}
+               for a in sorted(approvals_of(repo, use_case.id),
+                               key=lambda r: (r.spec["date"], r.id), reverse=True)]
+    related = [finding(f) for f in findings
+               if f.record in refs or (f.record or "").split("/", 1)[-1] in
+               {a["id"] for a in history} or f.record in {f"Incident/{i['id']}"
+                                                          for i in incidents}]
+    risk = spec["risk"]
+    tier = policy.tiers.get(risk["tier"])
+    return {
+        "context_version": CONTEXT_VERSION,
+        "govctl_version": __version__,
+        "generated": dict(generated),
+        "as_of": _iso(as_of),
+        "organization": policy.organization,
+        "sections": [{"anchor": a, "title": t} for a, t in MITCHELL_SECTIONS],
+        "use_case": {
+            "id": use_case.id, "title": use_case.title or use_case.id,
+            "status": spec["status"], "population": spec["population"],
+            "intended_use": spec["intended_use"],
+            "out_of_scope": list(spec.get("out_of_scope") or []),
+            "fallback": spec.get("fallback"),
+            "risk": {"tier": risk["tier"], "category": risk.get("category"),
+                     "exposure_usd": risk.get("exposure_usd"),
+                     "annex_iii": risk.get("annex_iii"),
+                     "max_validity_days": tier.max_validity_days if tier else None},
+            "owner": person(repo, spec["owner"]),
+            "team": team(repo, spec["team"]),
+            "file": use_case.file,
+        },
+        "bundle": bundles[0] if bundles else None,
+        "bundles": bundles,
+        "models": list(models.values()),
+        "eval_sets": list(evals.values()),
+        "contract": contract_ctx,
+        "observations": {"given": latest is not None,
+                         "breaches": sum(1 for s in signals if s.state == "breach")},
+        "approval": approval_ctx,
+        "approvals": history,
+        "quantitative": quantitative,
+        "incidents": incidents,
+        "open_incidents": [i for i in incidents if i["status"] != "resolved"],
+        "findings": related,
+    }
