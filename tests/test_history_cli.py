@@ -652,3 +652,48 @@ def test_history_compares_a_deleted_and_recreated_record(govctl, factory):
     assert restored["change"] == "restored"
     assert restored["fields"] == [{"path": "signals.drift.window", "old": "1d", "new": "1w",
                                    "effect": "loosened"}]
+
+
+# -- merges ------------------------------------------------------------------------------------
+
+
+def _merge(root: Path, branch: str, date: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "Merge Bot", "GIT_AUTHOR_EMAIL": "bot@acme.test",
+           "GIT_COMMITTER_NAME": "Merge Bot", "GIT_COMMITTER_EMAIL": "bot@acme.test",
+           "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    git(root, "merge", "-q", "--no-ff", "-m", f"Merge {branch}", branch, env=env)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def test_trace_names_the_branch_commit_not_the_merge(govctl, factory):
+    committed(factory)
+    git(factory.root, "checkout", "-q", "-b", "feature")
+    factory.edit(PROMPT, "You triage", "You sort")
+    introduced = commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "Prompt")
+    factory.edit("incidents/2026-10-15.yaml", "status: resolved", "status: mitigated")
+    commit(factory.root, DAVE, "2026-10-03T09:00:00Z", "Unrelated on the branch")
+    git(factory.root, "checkout", "-q", "main")
+    factory.edit(USE_CASE, "status: production", "status: approved")
+    commit(factory.root, ERIN, "2026-10-04T09:00:00Z", "Main moves on")
+    merge = _merge(factory.root, "feature", "2026-10-05T09:00:00Z")
+    payload = _trace(govctl, factory.root, digest(govctl, factory.root, "triage"))
+    assert payload["first_commit"]["sha"] == introduced != merge
+    assert payload["first_commit"]["author"] == "Dave Dev"
+
+
+def test_trace_follows_nested_merges(govctl, factory):
+    committed(factory)
+    git(factory.root, "checkout", "-q", "-b", "feature")
+    git(factory.root, "checkout", "-q", "-b", "topic")
+    factory.edit(PROMPT, "You triage", "You sort")
+    introduced = commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "Prompt on topic")
+    git(factory.root, "checkout", "-q", "feature")
+    factory.edit("incidents/2026-10-15.yaml", "status: resolved", "status: mitigated")
+    commit(factory.root, ERIN, "2026-10-03T09:00:00Z", "Feature work")
+    _merge(factory.root, "topic", "2026-10-04T09:00:00Z")
+    git(factory.root, "checkout", "-q", "main")
+    factory.edit(USE_CASE, "status: production", "status: approved")
+    commit(factory.root, ERIN, "2026-10-05T09:00:00Z", "Main moves on")
+    _merge(factory.root, "feature", "2026-10-06T09:00:00Z")
+    payload = _trace(govctl, factory.root, digest(govctl, factory.root, "triage"))
+    assert payload["first_commit"]["sha"] == introduced

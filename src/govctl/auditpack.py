@@ -133,11 +133,21 @@ def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
     closure_bundles = [r.id for r in use_case_closure(repo, use_case) if r.kind == "Bundle"]
     versions = []
     for bundle_id in closure_bundles:
-        for commit, digest in shared.versions.get(bundle_id, []):
+        history_of_bundle = shared.versions.get(bundle_id, [])
+        for index, (commit, digest) in enumerate(history_of_bundle):
+            in_range = not shared.since or commit.sha in shared.in_range
+            # --since restricts the history, but the version that was running when the
+            # period began is kept (marked in_range: false) so the period has a start state
+            successor = history_of_bundle[index + 1][0] if index + 1 < len(history_of_bundle) \
+                else None
+            if not in_range and successor is not None and successor.sha not in shared.in_range:
+                continue  # replaced before the period began
             versions.append({
                 "bundle": bundle_id, "digest": digest, "commit": _commit(commit),
-                "approvals": [a["id"] for a in timeline_entries if a["bundle_digest"] == digest],
-                "in_range": not shared.since or commit.sha in shared.in_range,
+                # every approval of the use case bound to this digest, in the period or
+                # not: "none" must mean the version was never approved, not "not lately"
+                "approvals": [a.id for a in approvals if a.spec["bundle"]["digest"] == digest],
+                "in_range": in_range,
             })
 
     timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since)
@@ -221,8 +231,17 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
     if is_inside(target, root.resolve()):
         raise GovctlError(f"-o {request.output} is inside the governance root; audit packs are "
                           "written outside the repository they document")
+    if is_inside(root.resolve(), target):
+        # --force moves the old target aside and deletes it: never the repository itself
+        raise GovctlError(f"-o {request.output} contains the governance root; audit packs are "
+                          "written outside the repository they document")
     if _occupied(target) and not request.force:
         raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
+    if _occupied(target) and not _is_pack(target):
+        # --force replaces an earlier pack; a folder or file that is not one (a typo such as
+        # `-o ~`) is never deleted
+        raise GovctlError(f"{target} exists and is not an audit pack (no {MANIFEST}); "
+                          "refusing to replace it, even with --force")
     if not request.all and not request.use_cases:
         raise GovctlError("name the use cases to pack, or --all")
 
@@ -282,7 +301,20 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
 def _occupied(target: Path) -> bool:
     if target.is_dir():
         return any(target.iterdir())
-    return target.exists()
+    return target.exists() or target.is_symlink()
+
+
+def _is_pack(target: Path) -> bool:
+    """An earlier audit pack (folder or zip) that --force may replace."""
+    if target.is_symlink():
+        return False
+    if target.is_dir():
+        return (target / MANIFEST).is_file()
+    try:
+        with zipfile.ZipFile(target) as archive:
+            return MANIFEST in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _write_pack(history: GitHistory, target: Path, request: PackRequest,

@@ -14,7 +14,7 @@ from typing import Any
 
 from govctl.digest import Digester, DigestInput
 from govctl.findings import ERROR, Finding, sort_key
-from govctl.records import Record
+from govctl.records import DEFAULT_REQUIRED_SIGNALS, Record
 from govctl.repository import Repository
 from govctl.validation import check_repository
 
@@ -233,7 +233,10 @@ def _requirements_effect(old: Any, new: Any) -> str:
 def _policy_effect(path: str, old: Any, new: Any) -> str:
     parts = path.split(".")
     if path == "signals.required":
-        return _set_effect(old, new)
+        # absent means the default list: writing a shorter list where there was none
+        # removes required signals
+        return _set_effect(DEFAULT_REQUIRED_SIGNALS if old is None else old,
+                           DEFAULT_REQUIRED_SIGNALS if new is None else new)
     if parts[0] == "risk_tiers" and len(parts) >= 3:
         field = parts[2]
         if field == "approvals":

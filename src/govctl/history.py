@@ -119,8 +119,9 @@ class GitHistory:
         if rev.startswith("-"):
             raise GovctlError(f"{rev!r} is not a revision")
         try:
-            out = self._run("rev-parse", "--verify", "--quiet", "--end-of-options",
-                            f"{rev}^{{commit}}")
+            # (no --end-of-options: rev-parse only knows it since git 2.30, and a leading
+            # "-" is refused above)
+            out = self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         except GovctlError:
             out = b""
         sha = out.decode().strip()
@@ -220,13 +221,17 @@ class GitHistory:
         if raw:
             args += ["--raw", "-M"]
         if first_parent:
-            args += ["--first-parent", "--diff-merges=first-parent"]
+            # a merge's changes against its first parent: "-m --first-parent" means that on
+            # every git version (--diff-merges only exists since 2.31)
+            args += ["-m", "--first-parent"]
         elif raw and not no_merges:
-            args.append("--diff-merges=first-parent")
+            args.append("--diff-merges=first-parent")  # (git >= 2.31)
         if no_merges:
             args.append("--no-merges")
         if reverse:
             args.append("--reverse")
+        if rev.startswith("-"):
+            raise GovctlError(f"{rev!r} is not a revision")
         git_paths = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
         if self.head() is None:
             return []

@@ -150,11 +150,21 @@ class Step:
 
 
 class Replay:
-    def __init__(self, history: GitHistory, rev: str = "HEAD") -> None:
+    """``Replay(history)`` walks HEAD's first-parent line from the root commit;
+    ``Replay(history, f"{start}..{tip}", start=start)`` starts from the records as they
+    are at ``start`` (one ls-tree) and walks tip's first-parent line down to it — a merged
+    branch, say."""
+
+    def __init__(self, history: GitHistory, rev: str = "HEAD", start: str | None = None
+                 ) -> None:
         self.history = history
         self.rev = rev
         self.state = State(history)
         self.digests: dict[str, str] = {}  # bundle id → digest in the current state
+        if start is not None:
+            for path, (mode, blob) in history.tree(start).items():
+                self.state.add_file(path, blob, mode)
+            self._redigest({("Bundle", b.id) for b in self.state.of_kind("Bundle")}, set())
 
     def steps(self) -> Iterator[Step]:
         commits = self.history.log(rev=self.rev, first_parent=True, reverse=True)

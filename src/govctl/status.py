@@ -201,3 +201,24 @@ def _unapproved_serving(repo: Repository, use_case: Record, signals: list[Signal
             f"{signal.signal!r} observed {_iso(signal.observed_at)}), but the approved digest "
             f"is {approved}: something unapproved is serving"))
     return out
+
+
+def gather_latest(repo: Repository, use_cases: list[Record], as_of: datetime,
+                  observations: Any = None, observations_format: str | None = None,
+                  prometheus_url: str | None = None) -> dict[tuple[str, str], Observation]:
+    """The latest observation per (use case, signal), from a file or a Prometheus server."""
+    if observations is not None and prometheus_url is not None:
+        from govctl.errors import GovctlError
+
+        raise GovctlError("give --observations FILE or --prometheus URL, not both")
+    if observations is not None:
+        from govctl.observations import load_observations
+
+        return load_observations(observations, observations_format).latest(as_of)
+    if prometheus_url is not None:
+        from govctl.prometheus import PrometheusClient, observe
+
+        contracts = {u.id: c for u in use_cases
+                     if (c := repo.get("ThresholdContract", u.spec["thresholds"])) is not None}
+        return observe(PrometheusClient(prometheus_url), use_cases, contracts, as_of)
+    return {}

@@ -120,6 +120,8 @@ def trace(root: Path, digest_text: str) -> TraceResult:
         order = sorted(set(first) | set(now), key=lambda b: (b not in first,
                                                               position.get(b, 0), b))
         earliest = first.get(order[0])
+        if earliest is not None and len(earliest.parents) > 1:
+            earliest = _introduced_by(history, earliest, order[0], digest)
         if earliest is not None:
             history.require_complete(earliest, f"the first commit with {digest}")
         for approval in traced:
@@ -128,6 +130,36 @@ def trace(root: Path, digest_text: str) -> TraceResult:
 
     matches = tuple(Match(b, use_cases.get(b)) for b in order)
     return TraceResult(digest, matches, bool(now), earliest, traced, commits)
+
+
+def _introduced_by(history: GitHistory, merge: Commit, bundle_id: str, digest: str
+                   ) -> Commit:
+    """The commit on a merged branch that gave ``bundle_id`` the digest.
+
+    The first-parent replay sees a merged change land in the merge commit, whose author
+    merged it; "first committed" is the branch commit (by the person who changed the
+    prompt, say) — the same non-merge commits `history` and provenance name. Nested merges
+    are followed down; when the branch cannot be replayed, the merge commit stays.
+    """
+    commit = merge
+    for _depth in range(16):
+        if len(commit.parents) < 2:
+            break
+        side = commit.parents[1]
+        chain = history.log(rev=f"{commit.parents[0]}..{side}", first_parent=True,
+                            reverse=True, raw=False)
+        if not chain or not chain[0].parents:
+            break
+        start = chain[0].parents[0]  # where the branch's first-parent line left the main
+        replay = Replay(history, f"{start}..{side}", start=start)
+        if replay.digests.get(bundle_id) == digest:
+            break  # it had the digest already at the fork: the merge is the answer
+        found = next((step.commit for step in replay.steps()
+                      if step.digests.get(bundle_id) == digest), None)
+        if found is None:
+            break
+        commit = found
+    return commit
 
 
 def _serving(use_cases: list[Record], bundle_id: str) -> str | None:

@@ -10,6 +10,7 @@ from govctl.cli import (
     digest_cmd,
     history_cmds,
     init_cmd,
+    monitor_cmds,
     render_cmds,
     schema_cmd,
     validate_cmd,
@@ -47,4 +48,5 @@ digest_cmd.register(app)
 approve_cmd.register(app)
 history_cmds.register(app)
 render_cmds.register(app)
+monitor_cmds.register(app)
 schema_cmd.register(app)

@@ -31,6 +31,9 @@ def outside_root(target: Path, root: Path, what: str) -> Path:
         raise GovctlError(f"{what} {target} is inside the governance root {root}; govctl never "
                           "writes into the governance repository from this command — choose a "
                           "path outside it")
+    if resolved.is_dir():
+        # --force replaces a file; a folder is never replaced (os.replace would fail)
+        raise GovctlError(f"{what} {target} is a directory; name the file to write")
     return resolved
 
 

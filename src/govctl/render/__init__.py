@@ -15,8 +15,29 @@ from govctl.errors import GovctlError
 BUILTIN = Path(__file__).parent / "templates"
 
 
+def autoescaped(name: str | None) -> bool:
+    """Whether a template produces HTML/XML and must escape every value.
+
+    Templates are named ``<document>.<format>.j2`` (``card.html.j2``); jinja2's
+    ``select_autoescape`` only looks at the last suffix, which would leave the HTML
+    templates unescaped, so the template suffix is stripped before looking.
+    """
+    if not name:
+        return False
+    base = name.lower()
+    for suffix in TEMPLATE_SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return base.endswith(ESCAPED_EXTENSIONS)
+
+
+TEMPLATE_SUFFIXES = (".j2", ".jinja2", ".jinja")
+ESCAPED_EXTENSIONS = (".html", ".htm", ".xml", ".svg")
+
+
 def environment(template_dir: Path | None = None) -> Any:
-    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     loaders = []
@@ -27,8 +48,7 @@ def environment(template_dir: Path | None = None) -> Any:
     loaders.append(FileSystemLoader(str(BUILTIN)))
     env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"),
-                                     default_for_string=False, default=False),
+        autoescape=autoescaped,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -42,6 +42,32 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def _keys(value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A record sub-object with every documented key present (None when not written).
+
+    Templates run with ``StrictUndefined`` so that a typo in a custom template fails loudly;
+    the price is that an optional key the record leaves out must still exist in the
+    context, or ``{% if x.optional %}`` raises instead of being false.
+    """
+    data = dict(value) if isinstance(value, Mapping) else {}
+    return {**{key: None for key in keys}, **data}
+
+
+def _optional(value: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """Like :func:`_keys`, but None when the record has no such sub-object at all."""
+    return _keys(value, keys) if isinstance(value, Mapping) and value else None
+
+
+RETRIEVAL_KEYS = ("index", "embedding_model", "top_k", "corpus_snapshot", "filters")
+TOOL_KEYS = ("name", "version", "schema", "permissions")
+PROMPT_KEYS = ("template", "variables")
+ARTIFACT_KEYS = ("uri", "digest")
+LIFECYCLE_KEYS = ("released", "deprecation", "retirement")
+VENDOR_CONTRACT_KEYS = ("notice_days", "reapproval_on_change", "incident_cooperation")
+TRAINING_KEYS = ("summary", "datasets", "cutoff")
+ON_BREACH_KEYS = ("action", "runbook")
+
+
 def person(repo: Repository, person_id: Any) -> dict[str, Any]:
     record = repo.get("Person", person_id)
     if record is None:
@@ -71,9 +97,11 @@ def model(record: Record, used_by: list[str]) -> dict[str, Any]:
     spec = record.spec
     return {"id": record.id, "title": record.title, "provider": spec["provider"],
             "name": spec["name"], "type": spec["type"], "snapshot": spec.get("snapshot"),
-            "artifact": spec.get("artifact"), "lifecycle": dict(spec.get("lifecycle") or {}),
-            "contract": dict(spec.get("contract") or {}),
-            "training": dict(spec.get("training") or {}), "used_by": used_by}
+            "artifact": _optional(spec.get("artifact"), ARTIFACT_KEYS),
+            "lifecycle": _keys(spec.get("lifecycle"), LIFECYCLE_KEYS),
+            "contract": _keys(spec.get("contract"), VENDOR_CONTRACT_KEYS),
+            # None when the Model says nothing of its training data: the card says so
+            "training": _optional(spec.get("training"), TRAINING_KEYS), "used_by": used_by}
 
 
 def eval_set(digester: Digester, record: Record) -> dict[str, Any]:
@@ -91,9 +119,9 @@ def bundle(digester: Digester, record: Record, depth: int) -> dict[str, Any]:
         "id": record.id, "title": record.title, "class": spec["class"], "depth": depth,
         "digest": digester.try_bundle(record), "model": spec["model"],
         "eval_set": spec["eval_set"], "params": dict(spec.get("params") or {}),
-        "prompt": dict(prompt) if isinstance(prompt, Mapping) else None,
-        "retrieval": dict(spec.get("retrieval") or {}) or None,
-        "tools": [dict(t) for t in spec.get("tools") or []],
+        "prompt": _optional(prompt, PROMPT_KEYS),
+        "retrieval": _optional(spec.get("retrieval"), RETRIEVAL_KEYS),
+        "tools": [_keys(t, TOOL_KEYS) for t in spec.get("tools") or []],
         "features": dict(spec.get("features") or {}) or None,
         "components": list(spec.get("components") or []),
     }
@@ -137,7 +165,7 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
         contract_ctx = {
             "id": contract.id, "title": contract.title,
             "digest": digester.try_contract(contract),
-            "on_breach": dict(contract.spec["on_breach"]),
+            "on_breach": _keys(contract.spec["on_breach"], ON_BREACH_KEYS),
             "signals": [{**s.json(), "min": s.min, "max": s.max, "window": s.window,
                          "severity": s.severity, "query": contract.spec["signals"][s.signal]
                          .get("query")} for s in signals],

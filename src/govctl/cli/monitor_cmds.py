@@ -1,0 +1,169 @@
+"""`govctl status`, `govctl explain`, `govctl export …`: monitoring and response."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
+from govctl.cli.output import print_lines, stdout_console, write
+from govctl.cli.render_cmds import ObservationsFormatOption, ObservationsOption, outside_root
+from govctl.errors import EXIT_FINDINGS, EXIT_OK
+
+PrometheusOption = Annotated[str | None, typer.Option(
+    "--prometheus", help="Query a Prometheus server (HTTP API) instead of a file: "
+    "http://host:9090.", show_default=False)]
+OutputOption = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write to FILE (outside the governance root).", show_default=False)]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing FILE.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("status")
+    def status(
+        observations: ObservationsOption = None,
+        observations_format: ObservationsFormatOption = None,
+        prometheus: PrometheusOption = None,
+        use_case: Annotated[list[str] | None, typer.Option(
+            "--use-case", help="Only these use cases (repeatable).", show_default=False)] = None,
+        team: Annotated[list[str] | None, typer.Option(
+            "--team", help="Only use cases of these teams (repeatable).",
+            show_default=False)] = None,
+        tier: Annotated[list[str] | None, typer.Option(
+            "--tier", help="Only use cases in these risk tiers (repeatable).",
+            show_default=False)] = None,
+        output_format: Annotated[str, typer.Option("--format", "-f",
+                                                   help="text | json.")] = "text",
+        fail_on: Annotated[str | None, typer.Option(
+            "--fail-on", help="Exit 1 on breach | missing | unapproved.",
+            show_default=False)] = None,
+        root: RootOption = None,
+        as_of: AsOfOption = None,
+    ) -> int:
+        """Every use case: approval state, owner, on-call, each signal vs its threshold."""
+        from govctl.errors import GovctlError
+        from govctl.repository import WorktreeSource, load_repository
+        from govctl.status import build_status, gather_latest
+        from govctl.validation import check_repository
+
+        fmt = choice(output_format, ("text", "json"), "--format")
+        gate = choice(fail_on, ("breach", "missing", "unapproved"), "--fail-on") \
+            if fail_on is not None else None
+        moment = as_of_of(as_of)
+        repo = load_repository(WorktreeSource(root_of(root)))
+        policy, _ = check_repository(repo, moment)
+        chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
+        if use_case:
+            unknown = [u for u in use_case if repo.get("UseCase", u) is None]
+            if unknown:
+                raise GovctlError(f"unknown use case {unknown[0]!r}")
+            chosen = [r for r in chosen if r.id in use_case]
+        if team:
+            chosen = [r for r in chosen if r.spec["team"] in team]
+        if tier:
+            chosen = [r for r in chosen if r.spec["risk"]["tier"] in tier]
+        latest = gather_latest(repo, chosen, moment, observations, observations_format,
+                               prometheus)
+        report = build_status(repo, policy, latest, moment, chosen)
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            write(dumps(report.json()))
+        else:
+            from govctl.report import status as status_report
+
+            console = stdout_console()
+            if console.is_terminal:
+                console.print(status_report.render_table(report))
+                for f in report.findings:
+                    console.print(f"{f.rule} {f.severity} {f.message}", style="bold red",
+                                  markup=False)
+            else:
+                print_lines(status_report.render_lines(report))
+        return EXIT_FINDINGS if gate is not None and report.trips(gate) else EXIT_OK
+
+    @app.command("explain")
+    def explain(
+        use_case: Annotated[str, typer.Argument(help="The UseCase's id.", show_default=False)],
+        observations: ObservationsOption = None,
+        observations_format: ObservationsFormatOption = None,
+        prometheus: PrometheusOption = None,
+        output_format: Annotated[str, typer.Option("--format", "-f",
+                                                   help="text | json.")] = "text",
+        root: RootOption = None,
+        as_of: AsOfOption = None,
+    ) -> int:
+        """The three answers: who approved it, how it performs, who is on the hook."""
+        from govctl.explain import explain as run_explain
+
+        fmt = choice(output_format, ("text", "json"), "--format")
+        result = run_explain(root_of(root), use_case, as_of_of(as_of), observations,
+                             observations_format, prometheus)
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            write(dumps(result.json()))
+        else:
+            from govctl.report.explain import render_text
+
+            print_lines(render_text(result))
+        return EXIT_OK
+
+    export = typer.Typer(help="Compile contracts into monitoring configuration.",
+                         no_args_is_help=True)
+    app.add_typer(export, name="export")
+
+    def _write(text: str, output: Path | None, force: bool, root: Path) -> None:
+        if output is None:
+            write(text)
+            return
+        from govctl.fsutil import write_atomic
+
+        target = outside_root(output, root, "-o")
+        write_atomic(target, text.encode("utf-8"), overwrite=force)
+        typer.echo(f"wrote {output}", err=True)
+
+    @export.command("prometheus-rules")
+    def prometheus_rules(
+        output: OutputOption = None,
+        force: ForceOption = False,
+        runbook_base: Annotated[str | None, typer.Option(
+            "--runbook-base", help="URL prefix for runbooks that are files in the repository.",
+            show_default=False)] = None,
+        root: RootOption = None,
+        as_of: AsOfOption = None,
+    ) -> int:
+        """Prometheus alerting rules: one group per use case, one alert per signal."""
+        from govctl.export import dump, prometheus_rules
+        from govctl.repository import WorktreeSource, load_repository
+        from govctl.validation import check_repository
+
+        governance_root = root_of(root)
+        moment = as_of_of(as_of)
+        repo = load_repository(WorktreeSource(governance_root))
+        policy, _ = check_repository(repo, moment)
+        rules = prometheus_rules(repo, policy, moment, runbook_base)
+        _write(dump(rules, "Generated by `govctl export prometheus-rules` from the threshold "
+                           "contracts.\nDo not edit: change the contract and regenerate."),
+               output, force, governance_root)
+        return EXIT_OK
+
+    @export.command("alertmanager-routes")
+    def alertmanager_routes(
+        output: OutputOption = None,
+        force: ForceOption = False,
+        root: RootOption = None,
+    ) -> int:
+        """An Alertmanager routing tree: each team's page alerts to its rotation."""
+        from govctl.export import alertmanager_routes as routes
+        from govctl.export import dump
+        from govctl.repository import WorktreeSource, load_repository
+
+        governance_root = root_of(root)
+        repo = load_repository(WorktreeSource(governance_root))
+        _write(dump(routes(repo), "Generated by `govctl export alertmanager-routes`.\nFill in "
+                                  "each receiver (pagerduty_configs, …) before use."),
+               output, force, governance_root)
+        return EXIT_OK
