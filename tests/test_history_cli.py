@@ -697,3 +697,48 @@ def test_trace_follows_nested_merges(govctl, factory):
     _merge(factory.root, "feature", "2026-10-06T09:00:00Z")
     payload = _trace(govctl, factory.root, digest(govctl, factory.root, "triage"))
     assert payload["first_commit"]["sha"] == introduced
+
+
+def test_long_history_is_read_in_batches_and_stays_exact(govctl, factory):
+    """Enough commits for blobs to be prefetched in one cat-file batch."""
+    init = committed(factory)
+    digests = [digest(govctl, factory.root, "triage")]
+    for i in range(1, 41):
+        text = (factory.root / CONTRACT).read_text()
+        start = text.index("drift: {metric: psi, max: ") + len("drift: {metric: psi, max: ")
+        end = text.index(",", start)
+        factory.write(CONTRACT, text[:start] + f"{0.2 + i / 1000:.3f}" + text[end:])
+        if i % 10 == 0:
+            factory.write(PROMPT, f"You triage claims ({i}).\nClaim: {{{{claim_text}}}}\n")
+        commit(factory.root, DAVE, f"2026-10-{2 + i // 2:02d}T{i % 2 + 9:02d}:00:00Z",
+               f"step {i}")
+        if i % 10 == 0:
+            digests.append(digest(govctl, factory.root, "triage"))
+    commits = _history(govctl, factory.root)["commits"]
+    assert len(commits) == 41
+    assert commits[0]["sha"] == init
+    last = _summaries(commits[-1])
+    assert last["ThresholdContract/triage-contract"] == \
+        "signals.drift.max 0.239 → 0.24 (loosened)"
+    assert PROMPT in last
+    for i, value in enumerate(digests):
+        payload = _trace(govctl, factory.root, value)
+        assert payload["current"] is (i == len(digests) - 1)
+        assert payload["first_commit"]["sha"] == (init if i == 0 else
+                                                  commits[10 * i]["sha"])
+
+
+def test_prefetch_reads_the_same_bytes_as_cat_file(factory):
+    from govctl.history import GitHistory
+
+    committed(factory)
+    for i in range(40):
+        factory.write(f"notes/n{i}.yaml", f"# note {i}\n" * (i + 1))
+    commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "notes")
+    with GitHistory(factory.root) as history:
+        tree = history.tree("HEAD")
+        shas = [sha for _mode, sha in tree.values()]
+        history.prefetch([*shas, None, "0" * 40])  # unknown ids are skipped
+        assert set(shas) <= set(history._blobs)
+        for path, (_mode, sha) in tree.items():
+            assert history.blob(sha) == (factory.root / path).read_bytes(), path

@@ -4,6 +4,7 @@ commits."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -306,9 +307,17 @@ def _ssh_keygen() -> str:
     return path
 
 
+def _git_version() -> tuple[int, ...]:
+    out = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout
+    numbers = re.findall(r"\d+", out)[:3]
+    return tuple(int(n) for n in numbers)
+
+
 def _signing_setup(root: Path, tmp: Path, who: Any) -> None:
     """A throwaway ed25519 key trusted for ``who`` through the repository's config."""
     keygen = _ssh_keygen()
+    if _git_version() < (2, 34):
+        pytest.skip("git signs with SSH keys since 2.34")
     key = tmp / "signing_key"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", who.email, "-f", str(key)],
                    check=True, capture_output=True)
@@ -350,3 +359,38 @@ def test_signed_mode_with_a_good_ssh_signature(govctl, factory, tmp_path):
     unsigned = commit(factory.root, BOB, "2026-10-03T09:00:00Z", "Conditional")
     (finding,) = gov080(govctl, factory.root)
     assert unsigned[:7] in finding["message"] and "%G? = N" in finding["message"]
+
+
+def test_moved_in_the_working_tree_keeps_the_committed_decision(govctl, factory):
+    committed(factory, BOB)
+    record = (factory.root / APPROVAL).read_text()
+    factory.remove(APPROVAL)
+    factory.write("approvals/2026/claims-triage.yaml", record)
+    assert gov080(govctl, factory.root) == []
+
+
+def test_moved_and_changed_in_the_working_tree_is_uncommitted(govctl, factory):
+    committed(factory, BOB)
+    record = (factory.root / APPROVAL).read_text().replace("decision: approved",
+                                                           "decision: conditional")
+    factory.remove(APPROVAL)
+    factory.write("approvals/2026/claims-triage.yaml", record)
+    (finding,) = gov080(govctl, factory.root)
+    assert finding["file"] == "approvals/2026/claims-triage.yaml"
+    assert "not committed" in finding["message"]
+
+
+def test_reordering_keys_and_approvers_is_not_a_new_decision(govctl, factory):
+    committed(factory, BOB)
+    text = (factory.root / APPROVAL).read_text()
+    text = text.replace("    - {person: bob, role: risk-officer}\n"
+                        "    - {person: carol, role: model-owner}\n",
+                        "    - {role: model-owner, person: carol}\n"
+                        "    - {role: risk-officer, person: bob}\n")
+    start = text.index("  bundle: {id: triage, digest: ")
+    end = text.index("\n", start)
+    digest_value = text[start:end].split("digest: ")[1].rstrip("}")
+    text = text[:start] + f"  bundle: {{digest: {digest_value}, id: triage}}" + text[end:]
+    factory.write(APPROVAL, text)
+    commit(factory.root, DAVE, "2026-10-04T09:00:00Z", "Formatter")
+    assert gov080(govctl, factory.root) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -32,7 +33,7 @@ from govctl.policy import Policy
 from govctl.provenance import ProvenanceIndex
 from govctl.records import Record, file_references
 from govctl.render import render
-from govctl.render.context import card_context
+from govctl.render.context import CONTEXT_VERSION, card_context, person
 from govctl.render.mapping import mapping
 from govctl.replay import Replay
 from govctl.repository import POLICY_FILE, Repository, load_repository
@@ -42,6 +43,8 @@ from govctl.timeutil import now, utc_date
 from govctl.validation import check_repository
 
 MANIFEST = "manifest.json"
+EVIDENCE = "evidence/"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git object ids (sha1 or sha256)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
     approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
     decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
     signatures = history.signatures({c.sha for c in decisions.values() if c is not None})
+    if card["approval"] is not None:
+        # the pack knows the current approval's commit too (the card computes it only for
+        # the working tree): "who approved" comes with the commit that proves it
+        card["approval"]["commit"] = _commit(decisions.get(card["approval"]["id"]), signatures)
     timeline_entries = []
     for a in approvals:
         commit = decisions[a.id]
@@ -124,9 +131,9 @@ def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
             "valid_until": a.spec.get("valid_until"), "supersedes": a.spec.get("supersedes"),
             "bundle_digest": a.spec["bundle"]["digest"],
             "contract_digest": a.spec["thresholds"]["digest"],
-            "approvers": [{"person": x["person"], "role": x["role"],
-                           "name": (repo.get("Person", x["person"]) or _Anon(x["person"]))
-                           .spec.get("name", x["person"])} for x in a.spec["approvers"]],
+            # the same shape as card.approval.approvers (docs/templates.md)
+            "approvers": [{**person(repo, x["person"]), "role": x["role"]}
+                          for x in a.spec["approvers"]],
             "commit": _commit(commit, signatures), "file": a.file,
         })
 
@@ -182,11 +189,6 @@ def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
     }
 
 
-class _Anon:
-    def __init__(self, person_id: str) -> None:
-        self.spec = {"name": person_id}
-
-
 def _evidence_paths(repo: Repository, use_case: Record) -> set[str]:
     """Files whose committed bytes are evidence for the use case: its dependency closure,
     the files those records reference, the Policy, and its approvals and incidents."""
@@ -210,8 +212,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def git_blob_id(data: bytes, length: int = 40) -> str:
+    """Git's object id of a blob: sha1, or sha256 in a repository with 64-digit ids."""
+    algorithm = hashlib.sha256 if length == 64 else hashlib.sha1
+    return algorithm(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _safe_relative(path: str) -> str:
@@ -273,29 +277,62 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                          in_range)
         use_cases = []
         evidence: dict[str, set[str]] = {}  # commit sha → paths
+        then: dict[str, Repository] = {}  # the repository at each approval commit
         for record in chosen:
             if progress:
                 progress(record.id)
             data = _use_case_data(shared, record)
             use_cases.append(data)
-            paths = _evidence_paths(repo, record)
             for approval in data["approval_timeline"]:
                 if approval["commit"] is not None:
-                    evidence.setdefault(approval["commit"]["sha"], set()).update(
-                        {*paths, approval["file"]})
+                    sha = approval["commit"]["sha"]
+                    evidence.setdefault(sha, set()).update(
+                        _evidence_at(history, then, sha, repo, record, approval))
 
+        files = _evidence_blobs(history, evidence)
         context = {
             "pack": {
+                "context_version": CONTEXT_VERSION,
                 "govctl_version": __version__, "generated_at": _iso(now()),
                 "as_of": _iso(as_of), "organization": policy.organization,
                 "repository": {"head": history.head(), "until": until, "since": since,
                                "root": history.prefix or "."},
                 "use_cases": use_cases,
-                "evidence": {sha: sorted(paths) for sha, paths in sorted(evidence.items())},
+                "evidence": {sha: sorted(blobs) for sha, blobs in files.items()},
                 "mapping": mapping(use_cases),
             }
         }
-        return _write_pack(history, target, request, context)
+        return _write_pack(history, target, request, context, files)
+
+
+def _evidence_at(history: GitHistory, then: dict[str, Repository], sha: str,
+                 repo: Repository, use_case: Record, approval: Mapping[str, Any]) -> set[str]:
+    """The evidence paths of one approval commit, from the records *as they were then*: a
+    prompt file renamed or a record moved later is still found under its old path."""
+    if sha not in then:
+        then[sha] = load_repository(history.tree_source(sha))
+    old = then[sha]
+    record = old.get("UseCase", use_case.id)
+    # (a use case renamed since falls back to what it names now)
+    paths = _evidence_paths(repo, use_case) if record is None else _evidence_paths(old, record)
+    held = old.get("Approval", approval["id"])
+    paths.add(held.file if held is not None else approval["file"])
+    return paths
+
+
+def _evidence_blobs(history: GitHistory, wanted: Mapping[str, set[str]]
+                    ) -> dict[str, dict[str, str]]:
+    """Commit sha → {path: blob id} of the wanted paths that exist in that commit as regular
+    files. Resolved before rendering, so the documents list exactly what is copied (a file
+    added after an approval, or a symlink, is not evidence of that approval)."""
+    out: dict[str, dict[str, str]] = {}
+    for sha, paths in sorted(wanted.items()):
+        tree = history.tree(sha)
+        present = {path: tree[path][1] for path in paths
+                   if path in tree and tree[path][0].startswith("100")}
+        if present:
+            out[sha] = dict(sorted(present.items()))
+    return out
 
 
 def _occupied(target: Path) -> bool:
@@ -318,7 +355,8 @@ def _is_pack(target: Path) -> bool:
 
 
 def _write_pack(history: GitHistory, target: Path, request: PackRequest,
-                context: dict[str, Any]) -> PackResult:
+                context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]]
+                ) -> PackResult:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -330,18 +368,13 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
             (folder / name).write_text(render(template, context, request.template_dir),
                                        encoding="utf-8")
         blobs: dict[str, dict[str, str]] = {}
-        for sha, paths in context["pack"]["evidence"].items():
-            tree = history.tree(sha)
-            for path in paths:
-                entry = tree.get(path)
-                if entry is None or not entry[0].startswith("100"):
-                    continue  # not in that commit (added later), or a symlink
-                rel = f"evidence/{sha}/{_safe_relative(path)}"
-                data = history.blob(entry[1])
+        for sha, paths in evidence.items():
+            for path, blob in paths.items():
+                rel = f"{EVIDENCE}{sha}/{_safe_relative(path)}"
                 out = folder / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(data)
-                blobs[rel] = {"blob": entry[1], "commit": sha, "path": path}
+                out.write_bytes(history.blob(blob))
+                blobs[rel] = {"blob": blob, "commit": sha, "path": path}
         manifest = _manifest(folder, context["pack"], blobs)
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
@@ -430,8 +463,18 @@ def _pack_files(pack: Path) -> dict[str, bytes]:
                 for p in sorted(pack.rglob("*")) if p.is_file()}
     try:
         with zipfile.ZipFile(pack) as archive:
-            return {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, OSError) as exc:
+            out: dict[str, bytes] = {}
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                if name in out:
+                    # two entries under one name: tools disagree on which one a reader sees,
+                    # so the second can never pass as the file the manifest vouches for
+                    name = f"{name} (duplicate entry in the zip)"
+                out[name] = archive.read(info)
+            return out
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise GovctlError(f"{pack}: not an audit pack folder or zip ({exc})") from None
 
 
@@ -444,9 +487,14 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
     try:
         manifest = json.loads(contents.pop(MANIFEST))
         listed: Mapping[str, Any] = manifest["files"]
+        if not isinstance(listed, Mapping) or not all(
+                isinstance(e, Mapping) and isinstance(e.get("sha256"), str)
+                and isinstance(e.get("git") or {}, Mapping) for e in listed.values()):
+            raise TypeError("files")
     except (ValueError, KeyError, TypeError):
         raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
     altered, repository = [], []
+    trees: dict[str, dict[str, tuple[str, str]]] = {}  # one ls-tree per evidence commit
     for name, entry in sorted(listed.items()):
         if name not in contents:
             continue
@@ -455,24 +503,30 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
             altered.append(name)
             continue
         git = entry.get("git")
-        if git and git_blob_id(data) != git.get("blob"):
+        if name.startswith(EVIDENCE) and not _evidence_entry_consistent(name, git):
+            # evidence is always copied from a named blob at evidence/<commit>/<path>: an
+            # entry without its git origin, or naming another commit or path, was edited
+            altered.append(f"{name} (manifest entry does not match its git origin)")
+            continue
+        if git and git_blob_id(data, len(str(git.get("blob")))) != git.get("blob"):
             altered.append(name)  # bytes and the recorded blob disagree: a doctored manifest
         elif git and history is not None:
+            commit = str(git["commit"])
             try:
-                tree = history.tree(git["commit"])
+                tree = trees[commit] if commit in trees else trees.setdefault(
+                    commit, history.tree(commit))
             except GovctlError:
-                repository.append(f"{name} (commit {git['commit'][:12]} is not in the "
-                                  "repository)")
+                repository.append(f"{name} (commit {commit[:12]} is not in the repository)")
                 continue
             held = tree.get(git["path"])
             if held is None or held[1] != git["blob"]:
-                repository.append(f"{name} (differs from {git['path']} at "
-                                  f"{git['commit'][:12]})")
+                repository.append(f"{name} (differs from {git['path']} at {commit[:12]})")
     removed = sorted(set(listed) - set(contents))
     added = sorted(set(contents) - set(listed))
     if history is not None:
-        head = manifest.get("repository", {}).get("until")
-        if head:
+        recorded = manifest.get("repository")
+        head = recorded.get("until") if isinstance(recorded, Mapping) else None
+        if isinstance(head, str) and head:
             try:
                 history.resolve(head)
             except GovctlError:
@@ -480,6 +534,16 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
                                   "repository)")
     return Verification(tuple(altered), tuple(added), tuple(removed), tuple(repository),
                         history is not None, len(listed))
+
+
+def _evidence_entry_consistent(name: str, git: Any) -> bool:
+    if not isinstance(git, Mapping):
+        return False
+    commit, path, blob = git.get("commit"), git.get("path"), git.get("blob")
+    if not all(isinstance(v, str) for v in (commit, path, blob)):
+        return False
+    return (_OBJECT_ID.fullmatch(commit) is not None and _OBJECT_ID.fullmatch(blob) is not None
+            and name == f"{EVIDENCE}{commit}/{path}")
 
 
 def verify(pack: Path, root: Path | None) -> Verification:

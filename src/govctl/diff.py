@@ -336,7 +336,8 @@ def _collapse_signals(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, A
     def names(leaves: dict[str, Any]) -> set[str]:
         return {p.split(".")[1] for p in leaves if p.startswith("signals.") and p.count(".") >= 1}
 
-    only_a, only_b = names(a) - names(b), names(b) - names(a)
+    in_a, in_b = names(a), names(b)
+    only_a, only_b = in_a - in_b, in_b - in_a
 
     def collapse(leaves: dict[str, Any], gone: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -9,7 +9,6 @@ digest (a Merkle tree). Nothing else is normalised: values are as YAML 1.2 core 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ class Digester:
     repo: Repository
     _bundles: dict[str, str] = field(default_factory=dict)
     _inputs: dict[str, tuple[DigestInput, ...]] = field(default_factory=dict)
+    _models: dict[str, str] = field(default_factory=dict)
 
     def file_sha256(self, ref: str) -> str:
         value = self.repo.file_sha256(ref)
@@ -71,7 +71,8 @@ class Digester:
         if model is None:
             raise DigestError(f"Model {model_id!r} does not exist")
         spec = model.spec
-        return {k: copy.deepcopy(spec[k]) for k in MODEL_IDENTITY if k in spec}
+        # shared, not copied: canonicalisation never mutates its input
+        return {k: spec[k] for k in MODEL_IDENTITY if k in spec}
 
     def eval_digest(self, eval_id: str) -> str:
         record = self.repo.get("EvalSet", eval_id)
@@ -85,11 +86,11 @@ class Digester:
         raise DigestError(f"EvalSet {eval_id!r} has neither digest nor path")
 
     def contract_spec(self, contract: Record) -> dict[str, Any]:
-        spec = copy.deepcopy(dict(contract.spec))
+        spec = dict(contract.spec)
         on_breach = spec.get("on_breach")
-        runbook = on_breach.get("runbook") if isinstance(on_breach, dict) else None
+        runbook = on_breach.get("runbook") if isinstance(on_breach, Mapping) else None
         if isinstance(runbook, str) and not is_url(runbook):
-            spec["on_breach"]["runbook"] = self._file(runbook)
+            spec["on_breach"] = {**on_breach, "runbook": self._file(runbook)}
         return spec
 
     def contract_digest(self, contract: Record) -> str:
@@ -97,23 +98,32 @@ class Digester:
 
     def bundle_spec(self, bundle: Record, _visiting: tuple[str, ...] = ()) -> dict[str, Any]:
         """The spec ``S`` that is canonicalised for the bundle digest."""
-        spec = copy.deepcopy(dict(bundle.spec))
+        # New containers only where a value is replaced; the rest is shared with the
+        # record (canonicalisation never mutates), which keeps digesting cheap.
+        spec = dict(bundle.spec)
         inputs: list[DigestInput] = []
         prompt = spec.get("prompt")
-        if isinstance(prompt, dict) and isinstance(prompt.get("template"), str):
-            prompt["template"] = self._file(prompt["template"])
-            inputs.append(DigestInput("prompt.template", "file", prompt["template"]["path"],
-                                      "sha256:" + prompt["template"]["sha256"]))
-        for i, tool in enumerate(spec.get("tools") or ()):
-            if isinstance(tool, dict) and isinstance(tool.get("schema"), str):
-                tool["schema"] = self._file(tool["schema"])
-                inputs.append(DigestInput(f"tools[{i}].schema", "file", tool["schema"]["path"],
-                                          "sha256:" + tool["schema"]["sha256"]))
+        if isinstance(prompt, Mapping) and isinstance(prompt.get("template"), str):
+            ref = self._file(prompt["template"])
+            spec["prompt"] = {**prompt, "template": ref}
+            inputs.append(DigestInput("prompt.template", "file", ref["path"],
+                                      "sha256:" + ref["sha256"]))
+        tools = spec.get("tools")
+        if isinstance(tools, list):
+            replaced = []
+            for i, tool in enumerate(tools):
+                if isinstance(tool, Mapping) and isinstance(tool.get("schema"), str):
+                    ref = self._file(tool["schema"])
+                    tool = {**tool, "schema": ref}
+                    inputs.append(DigestInput(f"tools[{i}].schema", "file", ref["path"],
+                                              "sha256:" + ref["sha256"]))
+                replaced.append(tool)
+            spec["tools"] = replaced
         if "model" in spec:
             model_id = spec["model"]
             spec["model"] = self.model_identity(model_id)
             inputs.append(DigestInput("model", "model", model_id,
-                                      of_canonical(rfc8785.dumps(spec["model"]))))
+                                      self._model_digest(model_id, spec["model"])))
         if "eval_set" in spec:
             eval_id = spec["eval_set"]
             spec["eval_set"] = self.eval_digest(eval_id)
@@ -128,6 +138,13 @@ class Digester:
             spec["components"] = resolved
         self._inputs[bundle.id] = tuple(inputs)
         return spec
+
+    def _model_digest(self, model_id: str, identity: Mapping[str, Any]) -> str:
+        """sha256 of the model identity's canonical JSON (shown by `govctl digest`)."""
+        digest = self._models.get(model_id)
+        if digest is None:
+            digest = self._models[model_id] = of_canonical(rfc8785.dumps(identity))
+        return digest
 
     def _component(self, bundle_id: str, visiting: tuple[str, ...]) -> str:
         if bundle_id in visiting:

@@ -31,8 +31,11 @@ def alert_name(use_case_id: str, signal: str) -> str:
 
 
 def _plain(text: str) -> str:
-    """Record text inside an annotation: Prometheus expands {{ }} templates, ours is data."""
-    return text.replace("{{", "{ {").replace("}}", "} }")
+    """Record text inside a label or annotation, which Prometheus expands as a Go template:
+    ours is data. Each ``{{`` becomes the template action ``{{ "{{" }}``, which prints
+    exactly ``{{``, so the alert shows the text as written (a lone ``}}`` is plain text to
+    Go templates). Splitting on ``{{`` left to right also covers ``{{{``."""
+    return '{{ "{{" }}'.join(text.split("{{"))
 
 
 def breach_expr(query: str, low: float | None, high: float | None) -> str:
@@ -84,12 +87,13 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
                                 f"{contract.spec['on_breach']['action']}"))
             annotations = {"summary": summary}
             if runbook:
-                annotations["runbook_url"] = runbook
+                annotations["runbook_url"] = _plain(runbook)
             rules.append({
                 "alert": alert_name(use_case.id, name),
                 "expr": breach_expr(query, low, high),
                 "for": window,
-                "labels": {
+                # label values are templates too: a rotation or signal name is data
+                "labels": {key: _plain(value) for key, value in {
                     "use_case": use_case.id,
                     "signal": name,
                     "severity": signal["severity"],
@@ -97,7 +101,7 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
                     "rotation": rotation,
                     "approval": approval.id if approval is not None else "none",
                     "bundle_digest": digest or "unknown",
-                },
+                }.items()},
                 "annotations": annotations,
             })
         groups.append({"name": f"govctl-{use_case.id}", "rules": rules})

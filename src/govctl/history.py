@@ -13,7 +13,7 @@ changes outside the root are dropped.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from govctl.paths import normal_form_problem
 from govctl.repository import RECORD_SUFFIXES, Source, SourceFile
 
 NULL_SHA = "0" * 40
+BLOB_CACHE_BYTES = 256 << 20  # blobs kept in memory (record versions are small)
 _FIELDS = ("%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s")
 
 
@@ -87,6 +88,7 @@ class GitHistory:
         rel = self.root.relative_to(self.top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"
         self._blobs: dict[str, bytes] = {}
+        self._blob_bytes = 0  # what the cache holds, against BLOB_CACHE_BYTES
         self._git = self.repo.git
         self._shallow: frozenset[str] | None = None
 
@@ -196,9 +198,56 @@ class GitHistory:
         data = self._blobs.get(sha)
         if data is None:
             _, _, _, data = self._git.get_object_data(sha)
-            if len(self._blobs) < 4096:
-                self._blobs[sha] = data
+            self._keep(sha, data)
         return data
+
+    def _keep(self, sha: str, data: bytes) -> bool:
+        if self._blob_bytes + len(data) > BLOB_CACHE_BYTES:
+            return False
+        self._blobs[sha] = data
+        self._blob_bytes += len(data)
+        return True
+
+    def prefetch(self, shas: Iterable[str | None]) -> None:
+        """Read many blobs through one ``git cat-file --batch`` process, in one write.
+
+        The persistent cat-file answers one blob per round trip (~0.1 ms each: half a
+        second over 5,000 record versions); timelines and replays know every blob they
+        will read from the log, so they ask for them all at once. Best effort: whatever
+        does not fit the cache is read later, one by one.
+        """
+        import subprocess
+
+        wanted = [sha for sha in dict.fromkeys(shas) if sha and sha not in self._blobs]
+        if len(wanted) < 32:
+            return
+        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
+        with subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.top, env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL) as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            # git reads requests while it writes answers: feed them from a thread so
+            # neither side blocks on a full pipe
+            import threading
+
+            payload = ("\n".join(wanted) + "\n").encode()
+            feeder = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+            feeder.start()
+            try:
+                for _ in wanted:
+                    header = proc.stdout.readline().split()
+                    if len(header) != 3:  # "<sha> missing" (or an early end)
+                        if not header:
+                            break
+                        continue
+                    size = int(header[2])
+                    data = proc.stdout.read(size)
+                    proc.stdout.read(1)  # the newline after the content
+                    if not self._keep(header[0].decode(), data):
+                        break  # the cache is full
+            finally:
+                proc.kill()
+                feeder.join()
 
     # paths -------------------------------------------------------------------------------
     def to_root(self, git_path: str) -> str | None:
@@ -361,6 +410,14 @@ def resolve_entry(entries: Mapping[str, tuple[str, str]], read: Callable[[str], 
         else:
             return None
     return None  # a symlink loop
+
+
+def _feed(pipe: Any, payload: bytes) -> None:
+    try:
+        pipe.write(payload)
+        pipe.close()
+    except (BrokenPipeError, OSError):  # the reader stopped early (cache full)
+        pass
 
 
 class GitTreeSource(Source):

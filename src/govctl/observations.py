@@ -13,10 +13,11 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from govctl.errors import GovctlError
 from govctl.timeutil import parse_timestamp
@@ -71,7 +72,10 @@ def detect_format(path: Path, text: str) -> str:
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if first.startswith("{"):
         return "jsonl"
-    if first.replace(" ", "").startswith("use_case,") or ",use_case," in first.replace(" ", ""):
+    # a CSV header names use_case and signal in any order (a sample line never has commas
+    # outside its braces, and its label names are followed by '=')
+    header = {cell.strip().strip('"') for cell in first.split(",")}
+    if {"use_case", "signal"} <= header:
         return "csv"
     if any(line.strip() == "# EOF" for line in text.splitlines()[-3:]):
         return "openmetrics"
@@ -168,63 +172,101 @@ def _csv(path: Path, text: str, mtime: datetime) -> Iterable[Observation]:
 # -- exposition formats (OpenMetrics, Prometheus) ---------------------------------------------
 
 
-def _samples(path: Path, text: str, mtime: datetime, openmetrics: bool
-             ) -> Iterable[Observation]:
+def _parser(openmetrics: bool) -> Callable[[str], Iterable[Any]]:
     if openmetrics:
         from prometheus_client.openmetrics.parser import text_string_to_metric_families
-        if not text.rstrip("\n").endswith("# EOF"):
-            raise _error(path, text.count("\n") + 1, "OpenMetrics text must end with '# EOF'")
     else:
         from prometheus_client.parser import text_string_to_metric_families
+    return text_string_to_metric_families
+
+
+def _samples(path: Path, text: str, mtime: datetime, openmetrics: bool
+             ) -> Iterable[Observation]:
+    parse = _parser(openmetrics)
+    if openmetrics and not text.rstrip("\n").endswith("# EOF"):
+        # name the last line: that is where '# EOF' is missing
+        raise _error(path, max(len(text.splitlines()), 1),
+                     "OpenMetrics text must end with '# EOF'")
     try:
-        families = list(text_string_to_metric_families(text))
+        families = list(parse(text))
     except Exception as exc:  # the parsers raise ValueError (and worse) without line numbers
         line, what = _locate_sample_error(text, openmetrics, exc)
         raise _error(path, line, what) from None
-    lines = _sample_lines(text)
-    for family in families:
-        for sample in family.samples:
-            labels = sample.labels
-            where = lines.get(sample.name, 0)
-            if "use_case" not in labels or "signal" not in labels:
-                raise _error(path, where, f"sample {sample.name} needs use_case and signal "
-                             "labels")
-            value = float(sample.value)
-            if not math.isfinite(value):
-                raise _error(path, where, f"sample {sample.name} value is not finite")
-            if sample.timestamp is None:
-                at = mtime
-            else:
-                ts = sample.timestamp
-                seconds = ts.sec + ts.nsec / 1e9 if hasattr(ts, "sec") else float(ts)
-                at = datetime.fromtimestamp(seconds, tz=timezone.utc)
-            yield Observation(labels["use_case"], labels["signal"], sample.name, value, at,
-                              labels.get("bundle_digest") or None, f"{path}:{where}")
+    samples = [sample for family in families for sample in family.samples]
+    for sample, where in zip(samples, _sample_lines(text, [s.name for s in samples]),
+                             strict=True):
+        labels = sample.labels
+        if "use_case" not in labels or "signal" not in labels:
+            raise _error(path, where, f"sample {sample.name} needs use_case and signal "
+                         "labels")
+        value = float(sample.value)
+        if not math.isfinite(value):
+            raise _error(path, where, f"sample {sample.name} value is not finite")
+        if sample.timestamp is None:
+            at = mtime
+        else:
+            ts = sample.timestamp
+            seconds = ts.sec + ts.nsec / 1e9 if hasattr(ts, "sec") else float(ts)
+            at = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        yield Observation(labels["use_case"], labels["signal"], sample.name, value, at,
+                          labels.get("bundle_digest") or None, f"{path}:{where}")
 
 
-def _sample_lines(text: str) -> dict[str, int]:
-    """Metric name → first line it appears on (for messages)."""
-    out: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if line and not line.startswith("#"):
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            out.setdefault(name, number)
-    return out
+def _sample_lines(text: str, names: list[str]) -> list[int]:
+    """The line of each parsed sample, for messages.
+
+    Both parsers keep the file's order and read one sample per line, so the n-th sample
+    is the n-th sample line; should that ever not hold, each sample is given the first
+    line of its metric name instead (a worse message, never a wrong value).
+    """
+    numbered = [(number, line.split("{", 1)[0].split(None, 1)[0])
+                for number, line in enumerate(text.splitlines(), 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if [name for _, name in numbered] == names:
+        return [number for number, _ in numbered]
+    first: dict[str, int] = {}
+    for number, name in numbered:
+        first.setdefault(name, number)
+    return [first.get(name, 1) for name in names]
 
 
 def _locate_sample_error(text: str, openmetrics: bool, exc: Exception) -> tuple[int, str]:
-    if openmetrics:
-        from prometheus_client.openmetrics.parser import text_string_to_metric_families
-    else:
-        from prometheus_client.parser import text_string_to_metric_families
-    for number, line in enumerate(text.splitlines(), 1):
+    """The first line at which the text stops parsing, and the parser's complaint there.
+
+    A line that is malformed on its own is found by parsing it alone; an error that needs
+    context (OpenMetrics' interleaved families, timestamps going backwards) by the shortest
+    prefix of the file that fails.
+    """
+    parse = _parser(openmetrics)
+    tail = "# EOF\n" if openmetrics else ""
+    lines = text.splitlines()
+
+    def fails(chunk: str) -> str | None:
+        try:
+            list(parse(chunk + "\n" + tail))
+        except Exception as chunk_exc:
+            return str(chunk_exc)
+        return None
+
+    for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
-        probe = line + ("\n# EOF\n" if openmetrics else "\n")
-        try:
-            list(text_string_to_metric_families(probe))
-        except Exception as line_exc:
-            return number, f"malformed sample line: {line_exc}"
+        complaint = fails(line)
+        if complaint is not None:
+            return number, f"malformed sample line: {complaint}"
+    content = [i for i, line in enumerate(lines) if line.strip() != "# EOF"]
+    low, high = 0, len(content)  # the first failing prefix ends within content[low:high]
+    if high and fails("\n".join(lines[i] for i in content)) is not None:
+        while low + 1 < high:
+            middle = (low + high) // 2
+            if fails("\n".join(lines[i] for i in content[:middle])) is None:
+                low = middle
+            else:
+                high = middle
+        failing = content[high - 1]
+        complaint = fails("\n".join(lines[i] for i in content[:high])) or str(exc)
+        return failing + 1, f"malformed {'OpenMetrics' if openmetrics else 'Prometheus'} " \
+            f"text: {complaint}"
     return 1, f"malformed {'OpenMetrics' if openmetrics else 'Prometheus'} text: {exc}"
 
 

@@ -9,6 +9,7 @@ highest against a ``max``, the lowest against a ``min`` (SPEC §3.3).
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import re
@@ -45,6 +46,10 @@ class Series:
 class PrometheusClient:
     def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
         parsed = urllib.parse.urlparse(url)
+        try:
+            parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            parsed = parsed._replace(netloc="")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise GovctlError(f"--prometheus {url!r}: expected an http(s) URL such as "
                               "http://prometheus:9090")
@@ -65,7 +70,8 @@ class PrometheusClient:
             detail = _error_detail(exc.read())
             raise GovctlError(f"Prometheus at {self.base} rejected the query {expr!r}: "
                               f"HTTP {exc.code}{detail}") from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, TimeoutError,
+                http.client.HTTPException) as exc:  # HTTPException: not an HTTP server
             reason = getattr(exc, "reason", exc)
             raise GovctlError(f"cannot reach Prometheus at {self.base}: {reason} (is the "
                               "server up, and the URL right?)") from None
@@ -74,23 +80,32 @@ class PrometheusClient:
         except ValueError:
             raise GovctlError(f"Prometheus at {self.base} did not answer with JSON "
                               "(is this the Prometheus HTTP API?)") from None
+        if not isinstance(payload, dict):
+            raise GovctlError(f"Prometheus at {self.base} did not answer with a JSON object "
+                              "(is this the Prometheus HTTP API?)")
         if payload.get("status") != "success":
             raise GovctlError(f"Prometheus at {self.base}: {payload.get('error', 'query failed')}"
                               f" for {expr!r}")
         data = payload.get("data") or {}
-        if data.get("resultType") not in ("vector", "scalar"):
-            raise GovctlError(f"query {expr!r} returned a {data.get('resultType')}, not an "
-                              "instant vector")
-        if data["resultType"] == "scalar":
-            ts, value = data["result"]
-            return [Series({}, float(value), _moment(ts))]
-        out = []
-        for item in data.get("result") or ():
-            ts, value = item["value"]
-            number = float(value)
-            if math.isfinite(number):
-                out.append(Series(dict(item.get("metric") or {}), number, _moment(ts)))
-        return out
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        if kind not in ("vector", "scalar"):
+            raise GovctlError(f"query {expr!r} returned a {kind}, not an instant vector")
+        try:
+            if kind == "scalar":
+                ts, value = data["result"]
+                number = float(value)
+                return [Series({}, number, _moment(ts))] if math.isfinite(number) else []
+            out = []
+            for item in data.get("result") or ():
+                ts, value = item["value"]
+                number = float(value)
+                if math.isfinite(number):
+                    out.append(Series(dict(item.get("metric") or {}), number, _moment(ts)))
+            return out
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            # a proxy or look-alike answering "success" with another shape: still one line
+            raise GovctlError(f"Prometheus at {self.base} answered {expr!r} with a result "
+                              "that is not an instant vector of [time, value] pairs") from None
 
 
 def _moment(ts: float | str) -> datetime:

@@ -9,6 +9,7 @@ approval; each approval then walks only the commits that touched its own file.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,13 +24,26 @@ from govctl.repository import RECORD_SUFFIXES, Repository
 DECISION_FIELDS = ("decision", "bundle", "thresholds", "approvers")
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def decision_of(data: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    """What the decision is, as comparable text: key order and the order of approvers are
+    layout (a formatter may change them), not a new decision."""
     if data is None:
         return None
     spec = data.get("spec")
     if not isinstance(spec, Mapping):
         return None
-    return tuple(repr(spec.get(f)) for f in DECISION_FIELDS)
+    out = []
+    for name in DECISION_FIELDS:
+        value = spec.get(name)
+        if name == "approvers" and isinstance(value, list):
+            out.append(_canonical(sorted(_canonical(entry) for entry in value)))
+        else:
+            out.append(_canonical(value))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -72,12 +86,18 @@ class ProvenanceIndex:
     def decision(self, approval: Record) -> Decision:
         """The deciding commit of a working-tree approval."""
         wanted = decision_of(approval.data)
-        head_entry = self.head_tree.get(approval.file)
-        at_head = self.approval_at(approval.file, head_entry[1] if head_entry else None,
-                                    approval.id)
+        path = approval.file
+        head_entry = self.head_tree.get(path)
+        at_head = self.approval_at(path, head_entry[1] if head_entry else None, approval.id)
+        if at_head is None:
+            # moved to another file and not committed yet: the decision itself may well be
+            # committed, in the file that holds it at HEAD
+            located = self._locate(approval.id)
+            if located is not None:
+                path, at_head = located
         if at_head is None or decision_of(at_head.data) != wanted:
             return Decision(approval.id, None, True)
-        path, after = approval.file, -1
+        after = -1
         # While walking back through versions of the file that do not parse (a YAML error
         # committed, fixed later), the decision may have changed anywhere in that stretch:
         # it is attributed to the commit that began it, never to the one that fixed the
@@ -117,6 +137,20 @@ class ProvenanceIndex:
             if decision_of(old.data) != decision_of(new.data):
                 return Decision(approval.id, commit, False)
             path, after = change.old_path or path, index
+
+    def _locate(self, approval_id: str) -> tuple[str, Record] | None:
+        """(path, record) of the approval in the revision's tree, wherever it is."""
+        needle = approval_id.encode()
+        for path in sorted(self.head_tree):
+            mode, blob = self.head_tree[path]
+            if not path.endswith(RECORD_SUFFIXES) or not mode.startswith("100") or \
+                    any(part.startswith(".") for part in path.split("/")):
+                continue
+            if needle in self.history.blob(blob):
+                record = self.approval_at(path, blob, approval_id)
+                if record is not None:
+                    return path, record
+        return None
 
     def _unreadable(self, path: str | None, blob: str | None, approval_id: str) -> bool:
         """The file version names the approval but it cannot be read from it (a YAML or

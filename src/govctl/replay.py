@@ -26,13 +26,14 @@ from govctl.repository import RECORD_SUFFIXES
 
 
 def parse_records(path: str, raw: bytes, salvaged: bool = True,
-                  check_schema: bool = True) -> list[Record]:
+                  check_schema: bool | frozenset[str] = True) -> list[Record]:
     """Records of one file as committed (the same loader and schema checks as validate).
 
     ``salvaged=False`` leaves out records cut short by a YAML error (the loader keeps what
     it read of them, marked broken): what such a version said cannot be known.
     ``check_schema=False`` skips the schema (about half the cost) for callers that only
-    compare data; every record is then marked ``valid=False``.
+    compare data; every record is then marked ``valid=False``. A set of kinds checks
+    those kinds only (the others are marked ``valid=False``).
     """
     result = loader.load_bytes(raw)
     out = []
@@ -47,15 +48,26 @@ def parse_records(path: str, raw: bytes, salvaged: bool = True,
         record_id = meta.get("id") if isinstance(meta, Mapping) else None
         if kind is None or not isinstance(record_id, str):
             continue
-        valid = check_schema and not doc.broken and not issues and \
-            not schemas.validate(kind, data)
+        checked = check_schema if isinstance(check_schema, bool) else kind in check_schema
+        valid = checked and not doc.broken and not issues and not schemas.validate(kind, data)
         out.append(Record(kind, record_id, path, doc.index, doc.line, data, valid))
     return out
 
 
+# The kinds whose validity a replay needs (digests, the use cases they serve, approvals);
+# the schema is the larger part of parsing, and people, teams, incidents and the Policy
+# are not asked about — they are kept, marked valid=False.
+REPLAYED = frozenset({"Bundle", "Model", "EvalSet", "ThresholdContract", "UseCase",
+                      "Approval"})
+
+
 @dataclass
 class State:
-    """The records of one revision; quacks like a Repository for the Digester."""
+    """The records of one revision; quacks like a Repository for the Digester.
+
+    Only the kinds in ``REPLAYED`` are schema-checked (``of_kind`` of another kind with
+    ``valid_only`` is empty).
+    """
 
     history: GitHistory
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (mode, blob)
@@ -92,7 +104,7 @@ class State:
         key = (path, blob)
         records = self._parsed.get(key)
         if records is None:
-            records = parse_records(path, self.history.blob(blob))
+            records = parse_records(path, self.history.blob(blob), check_schema=REPLAYED)
             self._parsed[key] = records
         return records
 
@@ -168,6 +180,9 @@ class Replay:
 
     def steps(self) -> Iterator[Step]:
         commits = self.history.log(rev=self.rev, first_parent=True, reverse=True)
+        self.history.prefetch(ch.new_blob for c in commits for ch in c.changes
+                              if ch.new_path is not None
+                              and ch.new_path.endswith(RECORD_SUFFIXES))
         for commit in commits:
             yield self._apply(commit)
 

@@ -240,7 +240,7 @@ class Repository:
         return self._file_sha256[ref]
 
 
-def _exclusions(source: Source) -> Any:
+def exclusions(source: Source) -> Any:
     """The Policy's ``spec.exclude`` globs as a matcher (None when there are none)."""
     raw = source.read(POLICY_FILE)
     if raw is None:
@@ -311,9 +311,54 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
     return out
 
 
-def load_repository(source: Source) -> Repository:
+def _parse_cache(source: Source) -> Any:
+    """The parse cache for a working tree, unless caching is off or would write into the
+    governance root (a cache directory configured inside it)."""
+    from govctl import cache
+
+    if not isinstance(source, WorktreeSource) or not cache.enabled():
+        return None
+    if is_inside(cache.root().resolve(), source.root):
+        return None
+    from govctl.parsecache import ParseCache
+
+    return ParseCache(source.root)
+
+
+def _read_files(source: Source, files: list[SourceFile], locator: Locator
+                ) -> list[_FileRecords]:
+    parse_cache = _parse_cache(source)
+    results: list[_FileRecords | None] = [None] * len(files)
+    todo: list[int] = []
+    for i, f in enumerate(files):
+        hit = parse_cache.lookup(f.path, f.raw) if parse_cache is not None else None
+        if hit is None:
+            todo.append(i)
+        else:
+            results[i] = _FileRecords(f.path, *hit)
+    if isinstance(source, WorktreeSource):
+        # Parsing is CPU-bound and per file: use both cores. (Not for git sources: a
+        # forked child must not talk to the parent's persistent cat-file process.)
+        from govctl.parallel import map_halves
+
+        computed = map_halves(lambda i: _read_file(files[i], locator), todo)
+    else:
+        computed = [_read_file(files[i], locator) for i in todo]
+    for i, result in zip(todo, computed, strict=True):
+        results[i] = result
+        if parse_cache is not None:
+            parse_cache.store(files[i].path, files[i].raw, result.records, result.findings)
+    if parse_cache is not None:
+        parse_cache.save()
+    return [r for r in results if r is not None]
+
+
+def load_repository(source: Source, files: list[SourceFile] | None = None) -> Repository:
+    """Read every record file of ``source`` (or the ``files`` already read from it)."""
     locator = Locator(source)
-    per_file = [_read_file(f, locator) for f in source.record_files(_exclusions(source))]
+    if files is None:
+        files = list(source.record_files(exclusions(source)))
+    per_file = _read_files(source, files, locator)
 
     # Files that records reference (prompts, schemas, eval data) are digested, never read as
     # records, even when they end in .yaml: drop what was read from them.

@@ -102,7 +102,8 @@ def approval_state(repo: Repository, policy: Policy, digester: Digester, use_cas
         return ApprovalState(approval, "stale", tuple(s.message for s in stale), bound)
     expired = expiry(policy, approval, use_case, utc_date(as_of)) if policy.valid else None
     if expired:
-        return ApprovalState(approval, "expired", (expired,), bound)
+        # the message, not the Expiry: reasons are text (explain prints and serialises them)
+        return ApprovalState(approval, "expired", (expired.message,), bound)
     return ApprovalState(approval, "current", (), bound)
 
 
@@ -130,7 +131,6 @@ class UseCaseStatus:
         return {
             "id": self.use_case.id,
             "status": self.use_case.spec["status"],
-            "tier": self.use_case.spec["risk"]["tier"],
             "owner": self.use_case.spec["owner"],
             "team": self.use_case.spec["team"],
             "oncall": oncall.get("rotation") if oncall else None,

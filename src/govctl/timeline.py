@@ -172,7 +172,11 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
         return False
 
     span = f"{since}..{rev}" if since else rev
-    for commit in history.log(rev=span, no_merges=True, reverse=True):
+    commits = history.log(rev=span, no_merges=True, reverse=True)
+    history.prefetch(blob for c in commits for ch in c.changes
+                     for path, blob in ((ch.old_path, ch.old_blob), (ch.new_path, ch.new_blob))
+                     if path is not None and path.endswith(RECORD_SUFFIXES))
+    for commit in commits:
         changes: list[TimelineChange] = []
         before: dict[tuple[str, str], Record] = {}
         after: dict[tuple[str, str], Record] = {}

@@ -1,5 +1,9 @@
 """`govctl trace DIGEST`: from a digest logged in production back to the bundle, the use
-case, the first commit with that digest, and every approval ever bound to it."""
+case, the first commit with that digest, and every approval ever bound to it.
+
+Digests are searched along HEAD's first-parent line (what was merged); when a digest
+arrived in a merge, the first commit named is the one on the merged branch that
+introduced it (the same non-merge commits `history` and provenance name)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from govctl.policy import Policy, read_policy
 from govctl.records import file_references
 from govctl.repository import Repository, WorktreeSource, load_repository
 from govctl.rules import Context, run_checks
+from govctl.timeutil import utc_date
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,41 @@ def provenance(repo: Repository, policy: Policy, root: Path) -> list[Finding]:
 
 def validate(root: Path, as_of: datetime, paths: Sequence[str] = (),
              history: bool = False) -> ValidationResult:
-    repo = load_repository(WorktreeSource(root))
-    policy, findings = check_repository(repo, as_of)
-    if history:
-        findings += provenance(repo, policy, root)
-    selected = _selected_files(repo, root, paths)
-    files = repo.files
-    if selected is not None:
-        findings = [f for f in findings if f.file in selected]
-        files = tuple(f for f in files if f in selected)
+    from govctl import resultcache
+    from govctl.repository import exclusions
+
+    source = WorktreeSource(root)
+    files = list(source.record_files(exclusions(source)))
+    cacheable = _cache_usable(root)
+    name = resultcache.key(source.root, files, utc_date(as_of)) + ".json" if cacheable else ""
+    cached = resultcache.load(name, source) if cacheable else None
+    repo: Repository | None = None
+    if cached is not None and not history:
+        findings = list(cached["findings"])
+        record_count, record_files = cached["records"], tuple(cached["files"])
+    else:
+        repo = load_repository(source, files)
+        policy, findings = check_repository(repo, as_of)
+        record_count, record_files = len(repo.records), repo.files
+        if cacheable:
+            resultcache.store(name, source, repo.referenced_files, findings, record_count,
+                              record_files)
+        if history:
+            findings += provenance(repo, policy, root)
+    if paths:
+        if repo is None:
+            repo = load_repository(source, files)
+        selected = _selected_files(repo, root, paths)
+        if selected is not None:
+            findings = [f for f in findings if f.file in selected]
+            record_files = tuple(f for f in record_files if f in selected)
     findings.sort(key=sort_key)
-    return ValidationResult(root, git_prefix(root), len(repo.records), files, tuple(findings))
+    return ValidationResult(root, git_prefix(root), record_count, record_files,
+                            tuple(findings))
+
+
+def _cache_usable(root: Path) -> bool:
+    """Caching is on, and its folder is not inside the repository it would describe."""
+    from govctl import cache
+
+    return cache.enabled() and not is_inside(cache.root().resolve(), root.resolve())

@@ -64,14 +64,35 @@ def environment(template_dir: Path | None = None) -> Any:
 
 
 def render(name: str, context: dict[str, Any], template_dir: Path | None = None) -> str:
-    from jinja2 import TemplateError
-
     env = environment(template_dir)
     try:
         return env.get_template(name).render(**context)
-    except TemplateError as exc:
-        where = f" ({template_dir})" if template_dir else ""
-        raise GovctlError(f"template {name}{where}: {type(exc).__name__}: {exc}") from None
+    except GovctlError:
+        raise
+    except Exception as exc:
+        # A custom template is user code: whatever it raises (a sandbox violation, an
+        # undefined key, a syntax error, 1/0) is one line naming the template and the line,
+        # never an "internal error" with a request to report a bug.
+        detail = " ".join(str(exc).split()) or "failed"
+        raise GovctlError(f"template {_where(exc, name)}"
+                          f"{f' ({template_dir})' if template_dir else ''}: "
+                          f"{type(exc).__name__}: {detail}") from None
+
+
+def _where(exc: BaseException, name: str) -> str:
+    """``name`` or ``name line N``: the template line that failed, when known."""
+    from jinja2 import TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError) and exc.lineno:
+        return f"{exc.name or name} line {exc.lineno}"
+    line, template = None, name
+    tb = exc.__traceback__
+    while tb is not None:  # jinja2 rewrites frames so template code shows its own lines
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(TEMPLATE_SUFFIXES):
+            line, template = tb.tb_lineno, Path(filename).name
+        tb = tb.tb_next
+    return f"{template} line {line}" if line else template
 
 
 def _short(value: Any, length: int = 19) -> str:

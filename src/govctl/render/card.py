@@ -33,9 +33,10 @@ def _iso(moment: datetime) -> str:
 
 
 def _commit_json(commit: Any, signature: str | None) -> dict[str, Any]:
+    # the same shape as an audit pack's commits (docs/templates.md)
     return {"sha": commit.sha, "short": commit.short, "author": commit.author,
-            "email": commit.email, "date": commit.date, "signature": signature,
-            "signed": signature == "G"}
+            "email": commit.email, "date": commit.date, "subject": commit.subject,
+            "signature": signature, "signed": signature == "G"}
 
 
 def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, Any]:

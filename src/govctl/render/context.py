@@ -66,6 +66,7 @@ LIFECYCLE_KEYS = ("released", "deprecation", "retirement")
 VENDOR_CONTRACT_KEYS = ("notice_days", "reapproval_on_change", "incident_cooperation")
 TRAINING_KEYS = ("summary", "datasets", "cutoff")
 ON_BREACH_KEYS = ("action", "runbook")
+ACTION_KEYS = ("at", "action", "by")
 
 
 def person(repo: Repository, person_id: Any) -> dict[str, Any]:
@@ -184,7 +185,8 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
                           for x in a["approvers"]],
             "conditions": list(a.get("conditions") or []), "notes": a.get("notes"),
             "bundle_digest": a["bundle"]["digest"], "contract_digest": a["thresholds"]["digest"],
-            "eval": {"id": (a.get("eval") or {}).get("id"), "results": results},
+            "eval": {"id": (a.get("eval") or {}).get("id"),
+                     "digest": (a.get("eval") or {}).get("digest"), "results": results},
             "supersedes": a.get("supersedes"), "state": state.state,
             "reasons": list(state.reasons), "commit": dict(approval_commit) if approval_commit
             else None,
@@ -215,16 +217,22 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
             "reported_to_authority": i.get("reported_to_authority"),
             "reporting_deadline": deadline.isoformat() if deadline else None,
             "root_cause": i.get("root_cause"), "bundle_digest": i.get("bundle_digest"),
+            "actions": [_keys(x, ACTION_KEYS) for x in i.get("actions") or []],
         })
 
     history = [{"id": a.id, "decision": a.spec["decision"], "date": a.spec["date"],
                 "current": state.approval is not None and a.id == state.approval.id}
                for a in sorted(approvals_of(repo, use_case.id),
                                key=lambda r: (r.spec["date"], r.id), reverse=True)]
+    # findings about what the card shows: its dependency closure, every Approval and
+    # Incident naming the use case — valid or not, since an invalid record is left out of
+    # the lists above and would otherwise vanish without a word — and file-level problems
+    # (a YAML syntax error has no record: it may be an incident of this use case)
+    naming = {r.ref for kind in ("Approval", "Incident")
+              for r in repo.of_kind(kind, valid_only=False)
+              if r.spec.get("use_case") == use_case.id}
     related = [finding(f) for f in findings
-               if f.record in refs or (f.record or "").split("/", 1)[-1] in
-               {a["id"] for a in history} or f.record in {f"Incident/{i['id']}"
-                                                          for i in incidents}]
+               if f.record is None or f.record in refs or f.record in naming]
     risk = spec["risk"]
     tier = policy.tiers.get(risk["tier"])
     return {

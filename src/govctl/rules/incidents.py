@@ -32,7 +32,8 @@ def serious_incident_reporting(ctx: Context) -> Iterator[Finding]:
             continue
         deadline = reporting_deadline(incident)
         detected = parse_timestamp(spec["detected"])
-        if deadline is None or detected is None or detected > ctx.as_of:
+        # UTC dates, like every date rule (SPEC §1.4): findings depend on the as-of day only
+        if deadline is None or detected is None or utc_date(detected) > ctx.today:
             continue
         kind = spec.get("serious_kind") or "other"
         rule = f"{REPORTING_DAYS.get(kind, 15)} days for {kind!r}"

@@ -1,0 +1,72 @@
+"""The whole-answer cache of `govctl validate`: when no record file, no referenced file and
+not the as-of day changed since the last run, the findings are the same — reuse them.
+
+The key hashes every record file's path and bytes (the bytes read now, not git's index),
+the root and the as-of UTC date; the entry stores, beside the findings, the hash (or the
+problem) of every file the records reference, and is used only if all of them still
+match. JSON, in the user cache; anything odd is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from govctl import cache
+from govctl.findings import Finding
+from govctl.repository import Source, SourceFile
+
+SECTION = "results"
+
+
+def key(root: Path, files: Iterable[SourceFile], day: date) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{root}\0{day.isoformat()}\0".encode("utf-8", "surrogateescape"))
+    for f in files:
+        digest.update(f.path.encode("utf-8", "surrogateescape") + b"\0")
+        if f.raw is not None:
+            digest.update(hashlib.sha256(f.raw).digest())
+        else:
+            digest.update(b"!" + (f.problem.message if f.problem else "").encode())
+    return digest.hexdigest()
+
+
+def referenced_state(source: Source, refs: Iterable[str]) -> dict[str, str]:
+    state = {}
+    for ref in sorted(refs):
+        content, problem = source.referenced_file(ref)
+        state[ref] = (hashlib.sha256(content).hexdigest() if content is not None
+                      else f"!{problem}")
+    return state
+
+
+def load(name: str, source: Source) -> Mapping[str, Any] | None:
+    raw = cache.read_bytes(SECTION, name)
+    if not raw:
+        return None
+    try:
+        entry = json.loads(raw)
+        refs = entry["referenced"]
+        if referenced_state(source, refs) != refs:
+            return None
+        entry["findings"] = [Finding(*f) for f in entry["findings"]]
+        return entry
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def store(name: str, source: Source, refs: Iterable[str], findings: Iterable[Finding],
+          records: int, files: Iterable[str]) -> None:
+    entry = {
+        "referenced": referenced_state(source, refs),
+        "findings": [[f.rule, f.severity, f.file, f.line, f.column, f.record, f.message]
+                     for f in findings],
+        "records": records,
+        "files": list(files),
+    }
+    cache.write_bytes(SECTION, name, json.dumps(entry, ensure_ascii=False).encode(
+        "utf-8", "surrogatepass"))
