@@ -507,9 +507,32 @@ def test_verify_an_intact_pack(history, govctl, pack):
     assert inside.code == 0, inside.stdout
     assert "evidence checked against the repository" in inside.stdout
     payload = verify_json(govctl, pack, cwd=history.root)
+    manifest_sha256 = sha256_file(pack / "manifest.json")
     assert payload == {"version": 1, "pack": str(pack), "intact": True,
                        "files": len(manifest_of(pack)["files"]), "altered": [], "added": [],
-                       "removed": [], "repository": [], "checked_repository": True}
+                       "removed": [], "repository": [], "checked_repository": True,
+                       "manifest_sha256": manifest_sha256}
+    assert f"manifest sha256 {manifest_sha256}" in result.stdout
+
+
+def test_the_manifest_hash_is_printed_to_be_kept_outside_the_pack(history, govctl,
+                                                                    tmp_path):
+    out = tmp_path / "pack"
+    result = govctl("audit-pack", USE_CASE, "-o", out, "--root", history.root)
+    assert result.code == 0, result.stderr
+    printed = sha256_file(out / "manifest.json")
+    assert f"manifest sha256 {printed}" in result.stdout
+    # a manifest rewritten to vouch for a forged README passes the manifest check, but
+    # not a comparison with the hash printed when the pack was built
+    forged = (out / "README.md").read_bytes() + b"\nApproved by the board.\n"
+    (out / "README.md").write_bytes(forged)
+    manifest = manifest_of(out)
+    manifest["files"]["README.md"] = {"sha256": hashlib.sha256(forged).hexdigest(),
+                                      "size": len(forged)}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    payload = verify_json(govctl, out)
+    assert payload["intact"] is True
+    assert payload["manifest_sha256"] != printed
 
 
 def test_verify_names_an_altered_byte(govctl, pack):
@@ -672,3 +695,23 @@ def test_verify_zip_variants(history, govctl, pack, tmp_path):
     result = verify(govctl, zip_of(pack, tmp_path / "nomanifest.zip",
                                    lambda f: f.pop("manifest.json")))
     assert_one_line_error(result, "no manifest.json")
+
+
+def test_evidence_is_the_records_as_they_were_at_the_approval(factory, govctl, tmp_path):
+    from tests.history_support import DAVE, commit, committed
+
+    first = committed(factory)  # Bob commits the records with the approval
+    git(factory.root, "mv", "prompts/triage.md", "prompts/claims.md")
+    factory.edit("bundles/triage.yaml", "template: prompts/triage.md",
+                 "template: prompts/claims.md")
+    commit(factory.root, DAVE, "2026-11-01T10:00:00Z", "rename the prompt")
+    out = tmp_path / "pack"
+    result = govctl("audit-pack", USE_CASE, "-o", out, "--root", factory.root, "--as-of",
+                    AS_OF)
+    assert result.code == 0, result.stderr
+    evidence = listing(out / "evidence" / first)
+    # the prompt the approval was granted for, under the name it had then
+    assert evidence["prompts/triage.md"] == git_show(factory.root, first, "prompts/triage.md")
+    assert "prompts/claims.md" not in evidence
+    assert b"template: prompts/triage.md" in evidence["bundles/triage.yaml"]
+    assert verify(govctl, out, cwd=factory.root).code == 0

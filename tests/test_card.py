@@ -357,6 +357,7 @@ def test_at_renders_the_records_as_committed_then(factory, govctl):
     assert md_row(before, "signal", "drift")[2] == "≤ 0.2"
     assert "APPROVAL STALE" not in before
     assert f"from commit `{first}` (revision `{first}`)" in before
+    assert f"Committed in `{first[:7]}` by Bob Risk <bob@acme.test>" in before
 
     relative = card(govctl, root, "--at", "HEAD~1")
     assert f"from commit `{first}` (revision `HEAD~1`)" in relative
@@ -613,3 +614,47 @@ def test_an_unreadable_or_invalid_incident_does_not_vanish_silently(factory, gov
     assert "sev9" in text
     html = Html(card(govctl, factory.root, fmt="html")).text
     assert "Open finding GOV001 (error) in incidents/broken.yaml:" in html
+
+
+def test_a_custom_template_can_wrap_the_builtin_one(repo, govctl, tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "card.md.j2").write_text(
+        '{% include "builtin/card.md.j2" %}\n## Sign-off\n\nReviewed for '
+        "{{ card.use_case.id | md }}.\n")
+    doc = card(govctl, repo.root, "--template", templates)
+    assert doc.startswith("# Model card: Claims triage\n")
+    assert "## 9. Caveats and recommendations" in doc
+    assert doc.endswith("## Sign-off\n\nReviewed for claims-triage.\n")
+    (templates / "card.html.j2").write_text(
+        '{% include "builtin/card.html.j2" %}<p>{{ card.use_case.intended_use }}</p>')
+    html = card(govctl, repo.root, "--template", templates, fmt="html")
+    assert "<h1>Model card: Claims triage</h1>" in html
+
+
+def test_an_invalid_bundle_is_shown_with_its_finding(factory, govctl):
+    factory.build()
+    factory.edit("bundles/triage.yaml", "  eval_set: claims-eval\n", "")
+    text = markdown_text(card(govctl, factory.root))
+    assert "Bundle triage — Claims triage assistant (generative), digest cannot be " \
+           "computed." in text
+    assert "Open finding GOV010 (error) in bundles/triage.yaml:" in text
+    assert "missing required field 'eval_set'" in text
+    html = Html(card(govctl, factory.root, fmt="html")).text
+    assert "Open finding GOV010 (error)" in html
+
+
+def test_earlier_decisions_are_listed(factory, govctl):
+    factory.build()
+    factory.edit("prompts/triage.md", "You triage claims.", "You triage home claims.")
+    approve = govctl("approve", "claims-triage", "--approver", "bob:risk-officer",
+                     "--approver", "carol:model-owner", "--as-of", AS_OF, "--root",
+                     factory.root)
+    assert approve.code == 0, approve.stderr
+    doc = card(govctl, factory.root)
+    text = markdown_text(doc)
+    assert "Approval claims-triage-2026-11-27 — approved on 2026-11-27" in text
+    assert "State: current." in text
+    assert "Earlier decisions: claims-triage-2026-10-01 (approved, 2026-10-01)." in text
+    html = Html(card(govctl, factory.root, fmt="html")).text
+    assert "Earlier decisions: claims-triage-2026-10-01 (approved, 2026-10-01)." in html

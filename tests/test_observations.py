@@ -18,7 +18,6 @@ from tests.observation_support import (
     Row,
     ago,
     assert_usage_error,
-    render,
     rfc3339,
     signals,
     states,
@@ -258,9 +257,29 @@ def test_a_missing_observations_file_is_a_usage_error(govctl, root, tmp_path):
     assert_usage_error(result, str(missing), "not found")
 
 
-def test_the_renderers_agree_on_the_data(tmp_path):
-    """Guard for the helpers above: every format carries every row."""
-    for fmt in FORMATS:
-        text = render(MIXED, fmt)
-        for row in MIXED:
-            assert row.metric_name in text
+
+
+# -- the example observations (README) ----------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_the_example_observations_agree_and_show_one_breach_and_one_stale_signal(govctl):
+    reports = []
+    for name in ("northwind.jsonl", "northwind.prom"):
+        payload = status_json(govctl, EXAMPLES / "governance-repo", "--observations",
+                              EXAMPLES / "observations" / name)
+        reports.append(payload)
+    jsonl, prom = reports
+    assert jsonl == prom
+    assert jsonl["findings"] == []  # every row carries its approved digest
+    production = [u for u in jsonl["use_cases"] if u["status"] == "production"]
+    assert len(production) == 3
+    assert all(u["approval"]["state"] == "current" for u in production)
+    by_state: dict[str, list[str]] = {}
+    for u in production:
+        for s in u["signals"]:
+            by_state.setdefault(s["state"], []).append(f"{u['id']}/{s['signal']}")
+    assert by_state.pop("breach") == ["member-support-assistant/latency"]
+    assert by_state.pop("stale") == ["claims-complaints-agent/goodwill_paid"]
+    assert list(by_state) == ["ok"]

@@ -444,3 +444,28 @@ def test_explain_json_has_no_commit_while_the_approval_is_uncommitted(govctl, fa
 def test_explain_an_unknown_use_case_is_a_usage_error(govctl, root):
     result = govctl("explain", "claims-triag", "--root", root)
     assert_usage_error(result, "claims-triag")
+
+
+def test_explain_text_says_why_an_approval_expired(govctl, root):
+    result = govctl("explain", "claims-triage", "--root", root, "--as-of", "2027-03-02")
+    assert result.code == 0, result.stderr
+    assert "EXPIRED" in result.stdout
+    assert "valid_until 2027-03-01 has passed" in result.stdout
+    assert "Expiry(" not in result.stdout
+
+
+def test_explain_text_says_why_an_approval_is_stale(govctl, factory, root):
+    factory.edit("prompts/triage.md", "You triage claims.", "You triage claims at once.")
+    result = govctl("explain", "claims-triage", "--root", root, "--as-of", AS_OF_TEXT)
+    assert result.code == 0, result.stderr
+    assert "STALE" in result.stdout
+    assert "stale approval: Bundle 'triage' digest is now" in result.stdout
+
+
+def test_a_use_case_whose_contract_is_invalid_is_listed_without_signals(govctl, factory, root):
+    factory.edit("thresholds/triage.yaml", "severity: ticket", "severity: tickt")
+    payload = status_json(govctl, root)
+    assert use_case_entry(payload)["signals"] == []
+    text = govctl("status", "--root", root, "--as-of", AS_OF_TEXT)
+    assert text.code == 0
+    assert "no contract" in text.stdout

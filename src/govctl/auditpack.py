@@ -64,6 +64,9 @@ class PackResult:
     path: Path
     files: int
     use_cases: tuple[str, ...]
+    # the manifest vouches for every other file; nothing in the pack vouches for the
+    # manifest, so its hash is printed for the user to keep outside the pack
+    manifest_sha256: str
 
 
 def _iso(moment: datetime) -> str:
@@ -376,14 +379,16 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                 out.write_bytes(history.blob(blob))
                 blobs[rel] = {"blob": blob, "commit": sha, "path": path}
         manifest = _manifest(folder, context["pack"], blobs)
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+        manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+        (folder / MANIFEST).write_bytes(manifest_bytes)
         produced = work / "pack.zip" if request.zip else folder
         if request.zip:
             _zip(folder, produced)
         _install(produced, target, request.force)
-        return PackResult(target, len(manifest["files"]) + 1,
-                          tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]))
+        # the count `govctl verify` reports: the files the manifest lists (not itself)
+        return PackResult(target, len(manifest["files"]),
+                          tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]),
+                          hashlib.sha256(manifest_bytes).hexdigest())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -450,6 +455,7 @@ class Verification:
     repository: tuple[str, ...]  # evidence that does not match the repository's blobs
     checked_repository: bool
     files: int
+    manifest_sha256: str  # compare with the value printed when the pack was built
 
     @property
     def intact(self) -> bool:
@@ -484,8 +490,9 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
     contents = _pack_files(pack)
     if MANIFEST not in contents:
         raise GovctlError(f"{pack}: no {MANIFEST}; not an audit pack")
+    raw_manifest = contents.pop(MANIFEST)
     try:
-        manifest = json.loads(contents.pop(MANIFEST))
+        manifest = json.loads(raw_manifest)
         listed: Mapping[str, Any] = manifest["files"]
         if not isinstance(listed, Mapping) or not all(
                 isinstance(e, Mapping) and isinstance(e.get("sha256"), str)
@@ -533,7 +540,8 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
                 repository.append(f"{MANIFEST} (records commit {head[:12]}, which is not in the "
                                   "repository)")
     return Verification(tuple(altered), tuple(added), tuple(removed), tuple(repository),
-                        history is not None, len(listed))
+                        history is not None, len(listed),
+                        hashlib.sha256(raw_manifest).hexdigest())
 
 
 def _evidence_entry_consistent(name: str, git: Any) -> bool:

@@ -396,9 +396,12 @@ def _records(repo: Repository) -> dict[tuple[str, str], Record]:
     return {(r.kind, r.id): r for kinds in repo.index.values() for r in kinds.values()}
 
 
-def diff_records(old_repo: Repository, new_repo: Repository) -> list[RecordChange]:
+def diff_records(old_repo: Repository, new_repo: Repository,
+                 old_digester: Digester | None = None, new_digester: Digester | None = None,
+                 ) -> list[RecordChange]:
     old, new = _records(old_repo), _records(new_repo)
-    old_digester, new_digester = Digester(old_repo), Digester(new_repo)
+    old_digester = old_digester or Digester(old_repo)
+    new_digester = new_digester or Digester(new_repo)
     changes: list[RecordChange] = []
     for key in sorted(set(old) | set(new)):
         kind, record_id = key
@@ -411,7 +414,9 @@ def diff_records(old_repo: Repository, new_repo: Repository) -> list[RecordChang
             continue
         assert a is not None and b is not None
         fields = field_changes(kind, a.data, b.data)
-        if kind == "Bundle" and a.valid and b.valid:
+        if kind == "Bundle" and a.valid and b.valid and \
+                old_digester.try_bundle(a) != new_digester.try_bundle(b):
+            # only a changed digest can have changed inputs (digests are memoised)
             ia, ib = _safe_inputs(old_digester, a), _safe_inputs(new_digester, b)
             if ia is not None and ib is not None:
                 explained = {f.path for f in fields}
@@ -445,10 +450,11 @@ def impacts(old_findings: list[Finding], new_findings: list[Finding]) -> list[Fi
 
 def diff_repositories(old_repo: Repository, new_repo: Repository, base: str, head: str,
                       as_of: datetime) -> DiffResult:
-    _, old_findings = check_repository(old_repo, as_of)
-    _, new_findings = check_repository(new_repo, as_of)
-    return DiffResult(base, head, tuple(diff_records(old_repo, new_repo)),
-                      tuple(impacts(old_findings, new_findings)))
+    old_digester, new_digester = Digester(old_repo), Digester(new_repo)
+    _, old_findings = check_repository(old_repo, as_of, old_digester)
+    _, new_findings = check_repository(new_repo, as_of, new_digester)
+    changes = diff_records(old_repo, new_repo, old_digester, new_digester)
+    return DiffResult(base, head, tuple(changes), tuple(impacts(old_findings, new_findings)))
 
 
 def describe(change: FieldChange) -> str:

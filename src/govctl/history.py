@@ -261,9 +261,10 @@ class GitHistory:
     # log -----------------------------------------------------------------------------------
     def log(self, paths: Sequence[str] = (), *, rev: str = "HEAD", first_parent: bool = False,
             no_merges: bool = False, reverse: bool = False, signatures: bool = False,
-            raw: bool = True) -> list[Commit]:
+            raw: bool = True, single: bool = False) -> list[Commit]:
         """Commits reachable from ``rev`` touching ``paths`` (root-relative; default: the
-        whole root), with their changes inside the root — one git process."""
+        whole root), with their changes inside the root — one git process. ``single``:
+        just ``rev`` itself (its changes within the root)."""
         fields = [*_FIELDS[:-1], *(["%G?"] if signatures else []), _FIELDS[-1]]
         args = ["log", "-z", "--no-abbrev", "--no-color", "--no-ext-diff", "--no-textconv",
                 "--format=%x1e" + "%x1f".join(fields)]
@@ -279,6 +280,8 @@ class GitHistory:
             args.append("--no-merges")
         if reverse:
             args.append("--reverse")
+        if single:
+            args.append("-1")
         if rev.startswith("-"):
             raise GovctlError(f"{rev!r} is not a revision")
         git_paths = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
@@ -344,9 +347,11 @@ class GitHistory:
         return states
 
     # trees ---------------------------------------------------------------------------------
-    def tree(self, rev: str) -> dict[str, tuple[str, str]]:
-        """Root-relative path → (mode, blob sha) of every file under the root at ``rev``."""
-        out = self._run("ls-tree", "-r", "-z", "--full-tree", rev, "--", self.prefix or ".")
+    def tree(self, rev: str, paths: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
+        """Root-relative path → (mode, blob sha) of every file under the root at ``rev``
+        (or of ``paths`` only)."""
+        where = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
+        out = self._run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *where)
         entries: dict[str, tuple[str, str]] = {}
         for line in out.split(b"\x00"):
             if not line:

@@ -56,7 +56,8 @@ class ObservationSet:
 
 
 def _error(path: Path, line: int, what: str) -> GovctlError:
-    return GovctlError(f"{path}:{line}: {what}")
+    # one line, always: a parser's complaint may quote the offending text with its newline
+    return GovctlError(f"{path}:{line}: {' '.join(what.split())}")
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -254,20 +255,22 @@ def _locate_sample_error(text: str, openmetrics: bool, exc: Exception) -> tuple[
         complaint = fails(line)
         if complaint is not None:
             return number, f"malformed sample line: {complaint}"
+    kind = "OpenMetrics" if openmetrics else "Prometheus"
     content = [i for i, line in enumerate(lines) if line.strip() != "# EOF"]
-    low, high = 0, len(content)  # the first failing prefix ends within content[low:high]
-    if high and fails("\n".join(lines[i] for i in content)) is not None:
-        while low + 1 < high:
-            middle = (low + high) // 2
-            if fails("\n".join(lines[i] for i in content[:middle])) is None:
-                low = middle
-            else:
-                high = middle
-        failing = content[high - 1]
-        complaint = fails("\n".join(lines[i] for i in content[:high])) or str(exc)
-        return failing + 1, f"malformed {'OpenMetrics' if openmetrics else 'Prometheus'} " \
-            f"text: {complaint}"
-    return 1, f"malformed {'OpenMetrics' if openmetrics else 'Prometheus'} text: {exc}"
+
+    def prefix(count: int) -> str:
+        return "\n".join(lines[i] for i in content[:count])
+
+    low, high = 0, len(content)  # invariant: prefix(low) parses, prefix(high) fails
+    if not high or fails(prefix(high)) is None:
+        return 1, f"malformed {kind} text: {exc}"
+    while low + 1 < high:
+        middle = (low + high) // 2
+        if fails(prefix(middle)) is None:
+            low = middle
+        else:
+            high = middle
+    return content[high - 1] + 1, f"malformed {kind} text: {fails(prefix(high)) or exc}"
 
 
 def _openmetrics(path: Path, text: str, mtime: datetime) -> Iterable[Observation]:

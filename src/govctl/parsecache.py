@@ -77,9 +77,19 @@ class ParseCache:
             self.used[file_key(path, raw)] = _encode(records, findings)
 
     def save(self) -> None:
+        """Keep what this run used, then older entries up to a cap: a `diff` of an old
+        revision must not evict the working tree's entries (nor the cache grow forever)."""
         if self.used.keys() == self.entries.keys():
             return  # nothing new, nothing gone
-        document = {"root": str(self.root), "files": self.used}
+        keep = dict(self.used)
+        cap = max(20_000, 3 * len(self.used))
+        for key, entry in self.entries.items():
+            if len(keep) >= cap:
+                break
+            keep.setdefault(key, entry)
+        if keep.keys() == self.entries.keys():
+            return
+        document = {"root": str(self.root), "files": keep}
         cache.write_bytes(SECTION, self.name,
                           json.dumps(document, ensure_ascii=False, separators=(",", ":"))
                           .encode("utf-8", "surrogatepass"))

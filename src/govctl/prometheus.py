@@ -19,7 +19,8 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from govctl.errors import GovctlError
 from govctl.observations import Observation
@@ -58,7 +59,7 @@ class PrometheusClient:
 
     def query(self, expr: str, at: datetime) -> list[Series]:
         # POST: a batched query over thousands of use cases does not fit in a URL
-        form = urllib.parse.urlencode({"query": expr, "time": f"{at.timestamp():.3f}"})
+        form = urllib.parse.urlencode({"query": expr, "time": api_time(at)})
         request = urllib.request.Request(
             f"{self.base}/api/v1/query", data=form.encode(), method="POST",
             headers={"Accept": "application/json", "User-Agent": "govctl",
@@ -70,11 +71,14 @@ class PrometheusClient:
             detail = _error_detail(exc.read())
             raise GovctlError(f"Prometheus at {self.base} rejected the query {expr!r}: "
                               f"HTTP {exc.code}{detail}") from None
-        except (urllib.error.URLError, OSError, TimeoutError,
-                http.client.HTTPException) as exc:  # HTTPException: not an HTTP server
+        except http.client.HTTPException as exc:  # something listens, but not an HTTP server
+            raise GovctlError(f"Prometheus at {self.base} did not answer in HTTP "
+                              f"({type(exc).__name__}: {_one_line(exc)}); is the URL right?"
+                              ) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise GovctlError(f"cannot reach Prometheus at {self.base}: {reason} (is the "
-                              "server up, and the URL right?)") from None
+            raise GovctlError(f"cannot reach Prometheus at {self.base}: {_one_line(reason)} "
+                              "(is the server up, and the URL right?)") from None
         try:
             payload = json.loads(body)
         except ValueError:
@@ -84,12 +88,13 @@ class PrometheusClient:
             raise GovctlError(f"Prometheus at {self.base} did not answer with a JSON object "
                               "(is this the Prometheus HTTP API?)")
         if payload.get("status") != "success":
-            raise GovctlError(f"Prometheus at {self.base}: {payload.get('error', 'query failed')}"
-                              f" for {expr!r}")
+            raise GovctlError(f"Prometheus at {self.base}: "
+                              f"{_one_line(payload.get('error', 'query failed'))} for {expr!r}")
         data = payload.get("data") or {}
         kind = data.get("resultType") if isinstance(data, dict) else None
         if kind not in ("vector", "scalar"):
-            raise GovctlError(f"query {expr!r} returned a {kind}, not an instant vector")
+            raise GovctlError(f"Prometheus at {self.base} answered {expr!r} with a {kind}, "
+                              "not an instant vector")
         try:
             if kind == "scalar":
                 ts, value = data["result"]
@@ -108,13 +113,29 @@ class PrometheusClient:
                               "that is not an instant vector of [time, value] pairs") from None
 
 
+def api_time(at: datetime) -> str:
+    """The instant as the API's seconds with milliseconds (Prometheus' resolution), rounded
+    down: ``--as-of 2026-11-27`` is 23:59:59.999999, which must not become the next day's
+    midnight (observations after --as-of are ignored). Integer arithmetic: no float error."""
+    ms = (at - _EPOCH) // timedelta(milliseconds=1)
+    return f"{Decimal(ms).scaleb(-3):f}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _moment(ts: float | str) -> datetime:
     return datetime.fromtimestamp(float(ts), tz=timezone.utc)
 
 
+def _one_line(reason: object) -> str:
+    """Errors are one line: a server's reply quoted in a reason may carry CR/LF."""
+    return " ".join(str(reason).split())[:200]
+
+
 def _error_detail(body: bytes) -> str:
     try:
-        return f": {json.loads(body).get('error')}"
+        return f": {_one_line(json.loads(body).get('error'))}"
     except (ValueError, AttributeError):
         return ""
 

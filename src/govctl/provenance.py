@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +53,19 @@ class Decision:
     uncommitted: bool
 
 
+class Widen(Exception):
+    """A path-limited index met a record that came from a file outside its paths."""
+
+
 class ProvenanceIndex:
-    def __init__(self, history: GitHistory, rev: str = "HEAD") -> None:
+    """The non-merge history of the root (or, with ``paths``, of those files only: cheap
+    for a few approvals; a move from another file raises :class:`Widen`)."""
+
+    def __init__(self, history: GitHistory, rev: str = "HEAD",
+                 paths: Sequence[str] | None = None) -> None:
         self.history = history
-        self.commits = history.log(rev=rev, no_merges=True)  # newest first
+        self.paths = set(paths) if paths is not None else None
+        self.commits = history.log(list(paths or ()), rev=rev, no_merges=True)  # newest first
         # path → [(commit index, change)] in commit order (newest first)
         self.by_path: dict[str, list[tuple[int, FileChange]]] = defaultdict(list)
         for index, commit in enumerate(self.commits):
@@ -65,7 +74,7 @@ class ProvenanceIndex:
                     self.by_path[change.new_path].append((index, change))
         self._parsed: dict[tuple[str, str], dict[str, Record]] = {}
         head = history.head() if rev == "HEAD" else history.resolve(rev)
-        self.head_tree = history.tree(head) if head else {}
+        self.head_tree = history.tree(head, paths) if head else {}
 
     def _records(self, path: str, blob: str | None) -> dict[str, Record]:
         if blob is None:
@@ -187,11 +196,16 @@ class ProvenanceIndex:
     def _moved_from(self, commit: Commit, approval_id: str, landing: FileChange
                     ) -> tuple[str, Record] | None:
         """Another file of the same commit that held the record before (a move)."""
-        for change in commit.changes:
+        changes = commit.changes
+        if self.paths is not None:  # a limited log shows only some files of the commit
+            changes = self.history.log(rev=commit.sha, no_merges=True, single=True)[0].changes
+        for change in changes:
             if change is landing or change.old_path is None:
                 continue
             record = self.approval_at(change.old_path, change.old_blob, approval_id)
             if record is not None:
+                if self.paths is not None and change.old_path not in self.paths:
+                    raise Widen(change.old_path)
                 return change.old_path, record
         return None
 

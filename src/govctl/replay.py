@@ -76,6 +76,7 @@ class State:
     index: dict[str, dict[str, Record]] = field(default_factory=lambda: defaultdict(dict))
     _parsed: dict[tuple[str, str], list[Record]] = field(default_factory=dict)
     _hashes: dict[str, str] = field(default_factory=dict)
+    _parse_cache: Any = False  # not looked up yet
 
     # the Repository interface the Digester and graph helpers use -----------------------
     def get(self, kind: str, record_id: Any) -> Record | None:
@@ -104,9 +105,29 @@ class State:
         key = (path, blob)
         records = self._parsed.get(key)
         if records is None:
-            records = parse_records(path, self.history.blob(blob), check_schema=REPLAYED)
+            raw = self.history.blob(blob)
+            cached = self._cache().lookup(path, raw) if self._cache() is not None else None
+            # the working tree's parse cache knows most committed files already (their
+            # bytes are unchanged); it is only read here: replayed parses check fewer kinds
+            records = cached[0] if cached is not None else parse_records(
+                path, raw, check_schema=REPLAYED)
             self._parsed[key] = records
         return records
+
+    def _cache(self) -> Any:
+        if self._parse_cache is False:
+            from govctl import cache
+            from govctl.paths import is_inside
+
+            usable = cache.enabled() and not is_inside(cache.root().resolve(),
+                                                       self.history.root)
+            if usable:
+                from govctl.parsecache import ParseCache
+
+                self._parse_cache = ParseCache(self.history.root)
+            else:
+                self._parse_cache = None
+        return self._parse_cache
 
     def remove_file(self, path: str) -> list[Record]:
         self.files.pop(path, None)
@@ -173,6 +194,8 @@ class Replay:
         self.rev = rev
         self.state = State(history)
         self.digests: dict[str, str] = {}  # bundle id → digest in the current state
+        self.deps: dict[str, set[tuple[str, str]]] = {}  # bundle → what its digest read
+        self.rdeps: dict[tuple[str, str], set[str]] = defaultdict(set)  # and back
         if start is not None:
             for path, (mode, blob) in history.tree(start).items():
                 self.state.add_file(path, blob, mode)
@@ -215,50 +238,68 @@ class Replay:
         return Step(commit, frozenset(changed), frozenset(removed), frozenset(changed_files),
                     digests)
 
+    def _dependencies(self, bundle: Record) -> set[tuple[str, str]]:
+        """Everything the bundle's digest reads: its model and eval set records, every
+        path on the way to its files (symlinks too), and its components."""
+        state = self.state
+        spec = bundle.spec
+        keys: set[tuple[str, Any]] = {("Model", spec.get("model")),
+                                      ("EvalSet", spec.get("eval_set"))}
+        refs = set(_file_refs(spec))
+        eval_set = state.get("EvalSet", spec.get("eval_set"))
+        if eval_set is not None and isinstance(eval_set.spec.get("path"), str):
+            refs.add(eval_set.spec["path"])
+        for ref in refs:
+            keys.update(("file", path) for path in state.depends_on(ref))
+        components = spec.get("components")
+        if isinstance(components, list):
+            keys.update(("Bundle", c) for c in components)
+        return {k for k in keys if isinstance(k[1], str)}
+
+    def _track(self, bundle_id: str, deps: set[tuple[str, str]]) -> None:
+        for key in self.deps.pop(bundle_id, set()) - deps:
+            self.rdeps[key].discard(bundle_id)
+        for key in deps:
+            self.rdeps[key].add(bundle_id)
+        if deps:
+            self.deps[bundle_id] = deps
+
     def _redigest(self, changed: set[tuple[str, str]], files: set[str]) -> dict[str, str]:
-        """Digest again every bundle whose inputs changed (and every bundle above it)."""
+        """Digest again every bundle whose inputs changed, and every bundle above it.
+
+        Reverse dependencies (``rdeps``: what was read → the bundles that read it) are
+        recorded whenever a bundle is digested, so finding the affected bundles costs what
+        changed, not every bundle on every commit.
+        """
         state = self.state
         affected: set[str] = set()
-        if not changed and not files:
-            return {}
-        # Which bundles depend on what changed. Scanning bundles is cheap next to parsing,
-        # and it keeps no reverse index that could drift from the state.
-        bundles = state.of_kind("Bundle")
-        eval_files = {e.id: e.spec.get("path") for e in state.of_kind("EvalSet")}
-
-        def touched(ref: Any) -> bool:
-            # a reference reads through symlinks: a change to the link or its target counts
-            return isinstance(ref, str) and any(p in files for p in state.depends_on(ref))
-
-        for bundle in bundles:
-            spec = bundle.spec
-            if (("Bundle", bundle.id) in changed
-                    or ("Model", spec.get("model")) in changed
-                    or ("EvalSet", spec.get("eval_set")) in changed
-                    or (files and (any(touched(ref) for ref in _file_refs(spec))
-                                   or touched(eval_files.get(spec.get("eval_set")))))):
-                affected.add(bundle.id)
-        # parents of affected bundles, transitively
-        parents: dict[str, set[str]] = defaultdict(set)
-        for bundle in bundles:
-            for component in bundle.spec.get("components") or ():
-                parents[component].add(bundle.id)
+        for key in changed:
+            if key[0] == "Bundle":
+                affected.add(key[1])
+            affected |= self.rdeps.get(key, set())
+        for path in files:
+            affected |= self.rdeps.get(("file", path), set())
         stack = list(affected)
-        while stack:
-            for parent in parents.get(stack.pop(), ()):
+        while stack:  # bundles composing an affected one change with it
+            for parent in self.rdeps.get(("Bundle", stack.pop()), ()):
                 if parent not in affected:
                     affected.add(parent)
                     stack.append(parent)
-        for gone in [b for b in self.digests if state.get("Bundle", b) is None]:
-            del self.digests[gone]
+        if not affected:
+            return {}
         digester = Digester(state)  # type: ignore[arg-type]
         out: dict[str, str] = {}
-        for bundle_id in affected:
+        for bundle_id in sorted(affected):
             bundle = state.get("Bundle", bundle_id)
-            if bundle is None or not bundle.valid:
+            if bundle is None:
+                self.digests.pop(bundle_id, None)
+                self._track(bundle_id, set())
                 continue
-            digest = digester.try_bundle(bundle)
-            if digest is not None and self.digests.get(bundle_id) != digest:
+            self._track(bundle_id, self._dependencies(bundle))
+            digest = digester.try_bundle(bundle) if bundle.valid else None
+            if digest is None:
+                self.digests.pop(bundle_id, None)
+            elif self.digests.get(bundle_id) != digest:
                 self.digests[bundle_id] = digest
                 out[bundle_id] = digest
         return out

@@ -312,17 +312,19 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
 
 
 def _parse_cache(source: Source) -> Any:
-    """The parse cache for a working tree, unless caching is off or would write into the
-    governance root (a cache directory configured inside it)."""
+    """The parse cache of the governance root (shared by the working tree and its git
+    revisions: entries are keyed by path and bytes), unless caching is off or its folder
+    would be inside the governance root."""
     from govctl import cache
 
-    if not isinstance(source, WorktreeSource) or not cache.enabled():
-        return None
-    if is_inside(cache.root().resolve(), source.root):
+    root = getattr(source, "root", None)  # the working tree's, or the git source's root
+    if root is None and hasattr(source, "history"):
+        root = source.history.root
+    if root is None or not cache.enabled() or is_inside(cache.root().resolve(), root):
         return None
     from govctl.parsecache import ParseCache
 
-    return ParseCache(source.root)
+    return ParseCache(root)
 
 
 def _read_files(source: Source, files: list[SourceFile], locator: Locator

@@ -63,11 +63,13 @@ class _Relevance:
     def __init__(self, use_case_id: str, closure: Iterable[Record]) -> None:
         self.use_case = use_case_id
         self.refs: set[tuple[str, str]] = set()
+        self._needles: tuple[bytes, ...] | None = None
         self.files: dict[str, str] = {}  # referenced file → "Kind/id field"
         for record in closure:
             self.learn(record.kind, record.id, record.data)
 
     def learn(self, kind: str, record_id: str, data: Mapping[str, Any] | None) -> None:
+        self._needles = None  # what to look for may grow
         self.refs.add((kind, record_id))
         spec = data.get("spec") if isinstance(data, Mapping) else None
         if not isinstance(spec, Mapping):
@@ -88,11 +90,32 @@ class _Relevance:
             field = dotted(ref.path[1:])
             self.files.setdefault(ref.target, f"{kind}/{record_id} {field}")
 
+    def needles(self) -> tuple[bytes, ...]:
+        if self._needles is None:
+            ids = {record_id for _, record_id in self.refs} | {self.use_case}
+            self._needles = tuple(i.encode("utf-8", "surrogateescape") for i in sorted(ids))
+        return self._needles
+
     def wants(self, record: Record) -> bool:
         if (record.kind, record.id) in self.refs:
             return True
         return record.kind in ("Approval", "Incident") and \
             record.spec.get("use_case") == self.use_case
+
+
+def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
+    """Whether either version of a changed record file spells an id the use case cares
+    about. A relevant record names one (its own id, or the use case it belongs to), so
+    files that do not are skipped unparsed; a backslash (a YAML escape could spell an id
+    differently) always parses."""
+    needles = relevance.needles()
+    for path, blob in ((change.old_path, change.old_blob), (change.new_path, change.new_blob)):
+        if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
+            continue
+        raw = history.blob(blob)
+        if b"\\" in raw or any(needle in raw for needle in needles):
+            return True
+    return False
 
 
 def _approvers(worktree: Repository, data: Mapping[str, Any]) -> str:
@@ -181,6 +204,8 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
         before: dict[tuple[str, str], Record] = {}
         after: dict[tuple[str, str], Record] = {}
         for change in commit.changes:
+            if not _mentions(history, relevance, change):
+                continue  # neither version names anything of this use case: not parsed
             before.update(records(history, change.old_path, change.old_blob))
             after.update(records(history, change.new_path, change.new_blob))
         for key in sorted(set(before) | set(after)):

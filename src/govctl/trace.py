@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from govctl.digest import Digester
+from govctl.digestindex import digest_index
 from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.history import Commit, GitHistory
-from govctl.provenance import ProvenanceIndex, decision_of
+from govctl.provenance import ProvenanceIndex, Widen, decision_of
 from govctl.records import Record
 from govctl.replay import Replay
 from govctl.repository import WorktreeSource, load_repository
@@ -82,32 +83,23 @@ def trace(root: Path, digest_text: str) -> TraceResult:
     digest = normalise_digest(digest_text)
     worktree = load_repository(WorktreeSource(root))
     with GitHistory(root) as history:
-        replay = Replay(history)
-        first: dict[str, Commit] = {}  # bundle id → first commit with the digest
-        # bundle id → position of that commit in the replay: the first-parent order is the
-        # order in which the digests landed (dates can be skewed or carry mixed offsets)
-        position: dict[str, int] = {}
-        use_cases: dict[str, str | None] = {}
-        approvals: dict[str, Record] = {}  # every approval version bound to the digest
-        commits = 0
-        for step in replay.steps():
-            commits += 1
-            for bundle_id, value in step.digests.items():
-                if value == digest and bundle_id not in first:
-                    first[bundle_id] = step.commit
-                    position[bundle_id] = commits
-                    use_cases[bundle_id] = _serving(replay.state.of_kind("UseCase"), bundle_id)
-            for kind, record_id in step.changed:
-                if kind == "Approval":
-                    record = replay.state.get(kind, record_id)
-                    if record is not None and record.valid and \
-                            record.spec["bundle"]["digest"] == digest:
-                        # the latest version still bound to the digest: its approvers
-                        # and decision are what was last approved for it
-                        approvals[record_id] = record
+        index = digest_index(history)  # cached per HEAD: a repeated trace is cheap
+        commits = index.commits
+        # bundle id → first commit with the digest, and its position in the replay: the
+        # first-parent order is the order in which digests landed (dates can be skewed)
+        found = index.first.get(digest, {})
+        first: dict[str, Commit] = {b: c for b, (_, c, _) in found.items()}
+        position: dict[str, int] = {b: pos for b, (pos, _, _) in found.items()}
+        use_cases: dict[str, str | None] = {b: uc for b, (_, _, uc) in found.items()}
+        # every approval bound to the digest, in its latest version so bound
+        approvals: dict[str, Record] = dict(index.approvals.get(digest, {}))
 
         digester = Digester(worktree)
-        now = [b.id for b in worktree.of_kind("Bundle") if digester.try_bundle(b) == digest]
+        # "current": does a working-tree bundle have the digest now? The bundles that ever
+        # had it are the candidates; only an unknown digest needs every bundle digested.
+        candidates = [b for b in (worktree.get("Bundle", i) for i in first) if b] or \
+            worktree.of_kind("Bundle")
+        now = [b.id for b in candidates if digester.try_bundle(b) == digest]
         for bundle_id in now:
             if bundle_id not in use_cases or use_cases[bundle_id] is None:
                 use_cases[bundle_id] = _serving(worktree.of_kind("UseCase"), bundle_id)
@@ -177,18 +169,28 @@ def _traced_approvals(history: GitHistory, worktree: Any,
                       approvals: dict[str, Record]) -> tuple[TracedApproval, ...]:
     if not approvals:
         return ()
-    index = ProvenanceIndex(history)
+    def deciding(index: ProvenanceIndex) -> dict[str, Commit | None]:
+        commits: dict[str, Commit | None] = {}
+        for approval_id, record in approvals.items():
+            in_tree = worktree.get("Approval", approval_id)
+            if in_tree is not None and in_tree.valid and \
+                    decision_of(in_tree.data) == decision_of(record.data):
+                commits[approval_id] = index.decision(in_tree).commit
+            else:
+                # removed since, or rebound in place to another digest: the working tree's
+                # deciding commit would be the one that replaced this decision
+                commits[approval_id] = index.version_commit(record)
+        return commits
+
+    # Only the files holding these approvals: a short log even over a long history. A
+    # record that moved in from another file needs the whole root's history after all.
+    files = {r.file for r in approvals.values()}
+    files |= {a.file for a in (worktree.get("Approval", i) for i in approvals) if a}
+    try:
+        commits = deciding(ProvenanceIndex(history, paths=sorted(files)))
+    except Widen:
+        commits = deciding(ProvenanceIndex(history))
     out = []
-    commits: dict[str, Commit | None] = {}
-    for approval_id, record in approvals.items():
-        in_tree = worktree.get("Approval", approval_id)
-        if in_tree is not None and in_tree.valid and \
-                decision_of(in_tree.data) == decision_of(record.data):
-            commits[approval_id] = index.decision(in_tree).commit
-        else:
-            # removed since, or rebound in place to another digest: the working tree's
-            # deciding commit would be the one that replaced this decision
-            commits[approval_id] = index.version_commit(record)
     signatures = history.signatures({c.sha for c in commits.values() if c is not None})
     for approval_id, record in sorted(approvals.items(),
                                       key=lambda kv: (kv[1].spec["date"], kv[0])):

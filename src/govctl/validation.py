@@ -44,10 +44,13 @@ def git_prefix(root: Path) -> str:
     return ""
 
 
-def check_repository(repo: Repository, as_of: datetime) -> tuple[Policy, list[Finding]]:
-    """All findings of the repository with the Policy's severity overrides applied."""
+def check_repository(repo: Repository, as_of: datetime, digester: Digester | None = None
+                     ) -> tuple[Policy, list[Finding]]:
+    """All findings of the repository with the Policy's severity overrides applied.
+    A ``digester`` passed in keeps the digests computed on the way (for `diff`)."""
     policy = read_policy(repo.policy)
-    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of, Digester(repo)))]
+    digester = digester if digester is not None else Digester(repo)
+    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of, digester))]
     return policy, apply_severities(findings, policy.rules)
 
 

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         """A tamper-evident audit pack: the three answers, timelines, evidence, mapping."""
         import sys
 
-        from govctl.auditpack import PackRequest, build_audit_pack
+        from govctl.auditpack import MANIFEST, PackRequest, build_audit_pack
 
         if output is None:
             raise GovctlError("-o DIR is required: where to write the pack")
@@ -120,9 +120,11 @@ def register(app: typer.Typer) -> None:
                 result = build_audit_pack(governance_root, request, as_of_of(as_of), advance)
         else:
             result = build_audit_pack(governance_root, request, as_of_of(as_of))
-        typer.echo(f"wrote {result.path}: {result.files} files for "
+        typer.echo(f"wrote {result.path}: {result.files} files and {MANIFEST} for "
                    f"{len(result.use_cases)} use case(s); check it with `govctl verify "
                    f"{result.path}`")
+        typer.echo(f"manifest sha256 {result.manifest_sha256} (keep it outside the pack: "
+                   "`govctl verify` prints it, so a rewritten manifest shows)")
         return EXIT_OK
 
     @app.command("verify")
@@ -156,7 +158,8 @@ def register(app: typer.Typer) -> None:
                          "files": result.files, "altered": list(result.altered),
                          "added": list(result.added), "removed": list(result.removed),
                          "repository": list(result.repository),
-                         "checked_repository": result.checked_repository}))
+                         "checked_repository": result.checked_repository,
+                         "manifest_sha256": result.manifest_sha256}))
         else:
             for label, names in (("altered", result.altered), ("added", result.added),
                                  ("removed", result.removed),
@@ -167,4 +170,5 @@ def register(app: typer.Typer) -> None:
                        else "; evidence not checked against git (run inside the repository)")
             verdict = "intact" if result.intact else "NOT intact"
             typer.echo(f"{pack}: {verdict} ({result.files} files in the manifest{checked})")
+            typer.echo(f"manifest sha256 {result.manifest_sha256}")
         return EXIT_OK if result.intact else 1

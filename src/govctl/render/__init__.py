@@ -37,7 +37,7 @@ ESCAPED_EXTENSIONS = (".html", ".htm", ".xml", ".svg")
 
 
 def environment(template_dir: Path | None = None) -> Any:
-    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
     loaders = []
@@ -46,6 +46,9 @@ def environment(template_dir: Path | None = None) -> Any:
             raise GovctlError(f"--template {template_dir}: no such directory")
         loaders.append(FileSystemLoader(str(template_dir)))
     loaders.append(FileSystemLoader(str(BUILTIN)))
+    # "builtin/card.md.j2" is always the built-in template, so that a custom card.md.j2
+    # can include or extend the one it replaces without including itself
+    loaders.append(PrefixLoader({"builtin": FileSystemLoader(str(BUILTIN))}))
     env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=autoescaped,

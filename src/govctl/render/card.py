@@ -75,8 +75,10 @@ def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, An
             raise GovctlError(f"UseCase {request.use_case!r} ({use_case.file}) has errors; "
                               "run `govctl validate`", exit_code=1)
         commit_info = None
-        if history is not None and request.at is None:
-            commit_info = _approval_commit(history, repo, policy, use_case, as_of)
+        if history is not None:
+            # the deciding commit as seen from the revision rendered (HEAD for the tree)
+            commit_info = _approval_commit(history, repo, policy, use_case, as_of,
+                                           generated["commit"] or "HEAD")
         return card_context(repo, policy, use_case, as_of, findings, latest, generated,
                             commit_info)
     finally:
@@ -85,7 +87,7 @@ def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, An
 
 
 def _approval_commit(history: Any, repo: Any, policy: Any, use_case: Any,
-                     as_of: datetime) -> dict[str, Any] | None:
+                     as_of: datetime, rev: str) -> dict[str, Any] | None:
     from govctl.approvals import current_approval
     from govctl.provenance import ProvenanceIndex
     from govctl.timeutil import utc_date
@@ -93,7 +95,7 @@ def _approval_commit(history: Any, repo: Any, policy: Any, use_case: Any,
     approval = current_approval(repo, use_case.id, utc_date(as_of))
     if approval is None or history.head() is None:
         return None
-    decision = ProvenanceIndex(history).decision(approval)
+    decision = ProvenanceIndex(history, rev).decision(approval)
     if decision.commit is None:
         return None
     signature = history.signatures({decision.commit.sha}).get(decision.commit.sha)

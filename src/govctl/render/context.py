@@ -39,7 +39,9 @@ MITCHELL_SECTIONS = (
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    # whole seconds, as everywhere in the documents: "--as-of 2026-11-27" is the end of
+    # that day, which would otherwise show as 23:59:59.999999Z
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 def _keys(value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -114,12 +116,15 @@ def eval_set(digester: Digester, record: Record) -> dict[str, Any]:
 
 
 def bundle(digester: Digester, record: Record, depth: int) -> dict[str, Any]:
+    # .get, not []: an invalid Bundle (say, without eval_set) is still shown, with its
+    # GOV010 finding among the card's findings, instead of failing the whole card
     spec = record.spec
     prompt = spec.get("prompt")
     return {
-        "id": record.id, "title": record.title, "class": spec["class"], "depth": depth,
-        "digest": digester.try_bundle(record), "model": spec["model"],
-        "eval_set": spec["eval_set"], "params": dict(spec.get("params") or {}),
+        "id": record.id, "title": record.title, "class": spec.get("class"), "depth": depth,
+        "digest": digester.try_bundle(record) if record.valid else None,
+        "model": spec.get("model"), "eval_set": spec.get("eval_set"),
+        "params": dict(spec.get("params") or {}),
         "prompt": _optional(prompt, PROMPT_KEYS),
         "retrieval": _optional(spec.get("retrieval"), RETRIEVAL_KEYS),
         "tools": [_keys(t, TOOL_KEYS) for t in spec.get("tools") or []],
@@ -152,10 +157,10 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
     models: dict[str, dict[str, Any]] = {}
     evals: dict[str, dict[str, Any]] = {}
     for b in chain:
-        m = repo.get("Model", b.spec["model"])
+        m = repo.get("Model", b.spec.get("model"))
         if m is not None and m.valid:
             models.setdefault(m.id, model(m, []))["used_by"].append(b.id)
-        e = repo.get("EvalSet", b.spec["eval_set"])
+        e = repo.get("EvalSet", b.spec.get("eval_set"))
         if e is not None and e.valid:
             evals.setdefault(e.id, eval_set(digester, e))
 

@@ -78,6 +78,8 @@ def render_lines(report: StatusReport) -> list[Text]:
         head.append(f"  owner: {uc.spec['owner']}  team: {uc.spec['team']}  on call: "
                     f"{oncall.get('rotation') if oncall else 'none'}")
         lines.append(head)
+        if not entry.signals:  # as the table says: an invalid or unknown contract
+            lines.append(Text("    no contract", style="red"))
         for s in entry.signals:
             line = Text("    ")
             line.append_text(signal_text(s))

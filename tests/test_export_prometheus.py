@@ -1,0 +1,739 @@
+"""Contracts as technical controls (SPEC §3.3, §5): `status`/`explain` reading a Prometheus
+server over its HTTP API (a canned one here), `export prometheus-rules` checked and
+unit-tested with the real promtool, `export alertmanager-routes` checked with the real
+amtool, and one end-to-end run against a real Prometheus scraping a test exporter."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import require_program
+from tests.observation_support import (
+    AS_OF,
+    AS_OF_TEXT,
+    METRICS,
+    assert_usage_error,
+    signals,
+    states,
+    status_json,
+)
+
+APPROVAL_FILE = "approvals/claims-triage-2026-10-01.yaml"
+APPROVAL_ID = "claims-triage-2026-10-01"
+CONTRACT_FILE = "thresholds/triage.yaml"
+BAND = ("fallback: {metric: human_handoff_rate, max: 0.3,",
+        "fallback: {metric: human_handoff_rate, min: 0.05, max: 0.3,")
+
+DOCS_USE_CASE = """\
+apiVersion: govctl/v1
+kind: UseCase
+metadata: {id: doc-summary}
+spec:
+  owner: carol
+  team: docs-ml
+  status: intake
+  risk: {tier: limited}
+  population: Claims handlers, Nordics
+  intended_use: Summarise claim documents for handlers.
+  bundle: triage
+  thresholds: triage-contract
+"""
+DOCS_TEAM = """\
+apiVersion: govctl/v1
+kind: Team
+metadata: {id: docs-ml}
+spec:
+  members: [carol]
+  oncall: {rotation: docs-ml-primary}
+"""
+
+
+def approved_digest(root: Path) -> str:
+    return yaml.safe_load((root / APPROVAL_FILE).read_text())["spec"]["bundle"]["digest"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def root(factory: Any) -> Path:
+    return factory.build().root
+
+
+# == a canned Prometheus HTTP API ============================================================
+
+Answer = Callable[[str, str], tuple[int, bytes]]  # (query, time) → (HTTP status, body)
+
+
+class FakePrometheus:
+    """A loopback HTTP server answering /api/v1/query; records every request."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.requests: list[dict[str, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, params: dict[str, str]) -> None:
+                fake.requests.append({"method": self.command, "path": self.path, **params})
+                if urllib.parse.urlparse(self.path).path != "/api/v1/query":
+                    status, body = 404, b"404 page not found"
+                else:
+                    status, body = answer(params.get("query", ""), params.get("time", ""))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                self._answer({k: v[0] for k, v in form.items()})
+
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                self._answer({k: v[0] for k, v in query.items()})
+
+            def log_message(self, *args: Any) -> None:  # keep the test output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    @property
+    def queries(self) -> list[str]:
+        return [r["query"] for r in self.requests]
+
+
+@pytest.fixture
+def fake_prometheus() -> Iterator[Callable[[Answer], FakePrometheus]]:
+    started: list[FakePrometheus] = []
+
+    def start(answer: Answer) -> FakePrometheus:
+        server = FakePrometheus(answer)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+Series = list[tuple[dict[str, str], float]]
+
+
+def vectors(by_metric: dict[str, Series], by_query: dict[str, Series] | None = None) -> Answer:
+    """Answer a query with the series canned for it: by exact query, else by metric name."""
+
+    def answer(query: str, at: str) -> tuple[int, bytes]:
+        series = (by_query or {}).get(query)
+        if series is None:
+            series = by_metric.get(query.split("{", 1)[0], [])
+        result = [{"metric": {"__name__": query.split("{", 1)[0], **labels},
+                   "value": [float(at), repr(float(value))]} for labels, value in series]
+        return 200, json.dumps({"status": "success",
+                                "data": {"resultType": "vector", "result": result}}).encode()
+
+    return answer
+
+
+def one(value: float, **labels: str) -> Series:
+    return [({"use_case": "claims-triage", **labels}, value)]
+
+
+def many(*values: float) -> Series:
+    return [({"use_case": "claims-triage", "instance": f"pod-{i}"}, v)
+            for i, v in enumerate(values)]
+
+
+def prometheus_status(govctl: Any, root: Path, url: str, *args: object,
+                      as_of: str = AS_OF_TEXT) -> dict[str, Any]:
+    return status_json(govctl, root, "--prometheus", url, *args, as_of=as_of)
+
+
+def test_states_from_prometheus(govctl, root, fake_prometheus):
+    server = fake_prometheus(vectors({
+        "p95_latency_ms": one(2600), "triage_agreement": one(0.95), "psi": one(0.2),
+        "human_handoff_rate": one(0.1)}))  # injection_rate: an empty vector
+    payload = prometheus_status(govctl, root, server.url)
+    assert states(payload) == {"latency": "breach", "accuracy_proxy": "ok", "drift": "ok",
+                               "abuse": "missing", "fallback": "ok"}
+    observed = signals(payload)
+    assert observed["latency"]["value"] == 2600
+    assert observed["latency"]["observed_at"] == AS_OF_TEXT  # the instant evaluated
+    assert observed["drift"]["value"] == 0.2  # at the bound: ok
+
+
+def test_time_sent_is_the_as_of_instant(govctl, root, fake_prometheus):
+    server = fake_prometheus(vectors({}))
+    prometheus_status(govctl, root, server.url)
+    assert server.requests
+    for request in server.requests:
+        assert request["method"] == "POST" and request["path"] == "/api/v1/query"
+        assert float(request["time"]) == AS_OF.timestamp()
+    # a date means the end of that UTC day, never the next day's first millisecond
+    server.requests.clear()
+    prometheus_status(govctl, root, server.url, as_of="2026-11-27")
+    end_of_day = datetime(2026, 11, 28, tzinfo=timezone.utc).timestamp()
+    assert {r["time"] for r in server.requests} == {f"{end_of_day - 0.001:.3f}"}
+
+
+def test_several_series_the_worst_counts(govctl, factory, root, fake_prometheus):
+    factory.edit(CONTRACT_FILE, *BAND)
+    server = fake_prometheus(vectors({
+        "p95_latency_ms": many(1000, 2700, 1500),  # the highest against max
+        "triage_agreement": many(0.95, 0.85, 0.99),  # the lowest against min
+        "psi": many(0.1, 0.15),  # all fine: the highest is shown
+        "injection_rate": many(0.001, 0.01),  # the highest, at the bound
+        "human_handoff_rate": many(0.1, 0.02, 0.2),  # band: the one outside
+    }))
+    observed = signals(prometheus_status(govctl, root, server.url))
+    assert {k: (s["value"], s["state"]) for k, s in observed.items()} == {
+        "latency": (2700, "breach"), "accuracy_proxy": (0.85, "breach"),
+        "drift": (0.15, "ok"), "abuse": (0.01, "ok"), "fallback": (0.02, "breach")}
+
+
+def test_several_series_band_breached_above(govctl, factory, root, fake_prometheus):
+    factory.edit(CONTRACT_FILE, *BAND)
+    server = fake_prometheus(vectors({"human_handoff_rate": many(0.1, 0.4, 0.06)}))
+    fallback = signals(prometheus_status(govctl, root, server.url))["fallback"]
+    assert (fallback["value"], fallback["state"]) == (0.4, "breach")
+
+
+def test_default_queries_are_batched_per_metric_with_a_regex(govctl, factory, fake_prometheus):
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM
+    root = factory.build().root
+    server = fake_prometheus(vectors({
+        "psi": [({"use_case": "claims-triage"}, 0.5), ({"use_case": "doc-summary"}, 0.1)]}))
+    payload = prometheus_status(govctl, root, server.url)
+    assert sorted(server.queries) == sorted(
+        f'{metric}{{use_case=~"claims-triage|doc-summary"}}' for metric in METRICS.values())
+    assert states(payload)["drift"] == "breach"  # each use case gets its own series
+    assert states(payload, "doc-summary")["drift"] == "ok"
+
+
+def test_a_custom_query_is_sent_as_written(govctl, factory, root, fake_prometheus):
+    custom = ('max by (use_case) (histogram_quantile(0.95, sum by (le, use_case) '
+              '(rate(triage_seconds_bucket{use_case="claims-triage"}[5m])))) * 1000')
+    factory.edit(CONTRACT_FILE, "latency: {metric: p95_latency_ms, max: 2500,",
+                 f"latency: {{metric: p95_latency_ms, query: '{custom}', max: 2500,")
+    server = fake_prometheus(vectors({}, by_query={custom: one(3100)}))
+    observed = signals(prometheus_status(govctl, root, server.url))
+    assert custom in server.queries
+    assert not any(q.startswith("p95_latency_ms") for q in server.queries)
+    assert (observed["latency"]["value"], observed["latency"]["state"]) == (3100, "breach")
+
+
+def test_explain_reads_prometheus_too(govctl, root, fake_prometheus):
+    server = fake_prometheus(vectors({"psi": one(0.35)}))
+    result = govctl("explain", "claims-triage", "--root", root, "--as-of", AS_OF_TEXT,
+                    "--prometheus", server.url, "--format", "json")
+    assert result.code == 0, result.stderr
+    drift = {s["signal"]: s for s in result.json()["signals"]}["drift"]
+    assert (drift["value"], drift["state"]) == (0.35, "breach")
+
+
+def test_an_unreachable_prometheus_is_a_usage_error(govctl, root):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there any more
+    result = govctl("status", "--root", root, "--prometheus", url)
+    assert_usage_error(result, "cannot reach Prometheus", url)
+
+
+def test_a_query_error_is_a_usage_error(govctl, root, fake_prometheus):
+    body = json.dumps({"status": "error", "errorType": "bad_data",
+                       "error": "1:15: parse error: unexpected <op:{>"}).encode()
+    server = fake_prometheus(lambda query, at: (400, body))
+    result = govctl("status", "--root", root, "--prometheus", server.url)
+    assert_usage_error(result, "HTTP 400", "parse error")
+
+
+def test_an_answer_that_is_not_json_is_a_usage_error(govctl, root, fake_prometheus):
+    server = fake_prometheus(lambda query, at: (200, b"<html>Grafana login</html>"))
+    result = govctl("status", "--root", root, "--prometheus", server.url)
+    assert_usage_error(result, "did not answer with JSON")
+
+
+@pytest.mark.parametrize("body", [
+    b"[1, 2, 3]",
+    b'{"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}}',
+    b'{"status": "success", "data": {"resultType": "vector", "result": [{"value": 5}]}}',
+    b'{"status": "success", "data": {"resultType": "matrix", "result": []}}',
+    b'{"status": "success", "data": "nope"}',
+])
+def test_an_unexpected_json_answer_is_a_usage_error(govctl, root, fake_prometheus, body):
+    server = fake_prometheus(lambda query, at: (200, body))
+    assert_usage_error(govctl("status", "--root", root, "--prometheus", server.url),
+                       "Prometheus")
+
+
+def test_a_server_that_does_not_speak_http_is_a_usage_error(govctl, root):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def babble() -> None:  # an SSH server's greeting, then hang up
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    thread = threading.Thread(target=babble, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        assert_usage_error(govctl("status", "--root", root, "--prometheus", url),
+                           "did not answer in HTTP", url)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+@pytest.mark.parametrize("url", ["prometheus:9090", "ftp://prometheus", "http://host:port"])
+def test_a_prometheus_url_that_is_not_http_is_a_usage_error(govctl, root, url):
+    assert_usage_error(govctl("status", "--root", root, "--prometheus", url), "--prometheus")
+
+
+def test_observations_and_prometheus_together_are_a_usage_error(govctl, root, tmp_path):
+    path = tmp_path / "o.jsonl"
+    path.write_text("")
+    result = govctl("status", "--root", root, "--prometheus", "http://127.0.0.1:9",
+                    "--observations", path)
+    assert_usage_error(result, "not both")
+
+
+# == export prometheus-rules ===================================================================
+
+
+def export_rules(govctl: Any, root: Path, out: Path, *args: object) -> dict[str, Any]:
+    result = govctl("export", "prometheus-rules", "--root", root, "--as-of", "2026-11-27",
+                    "-o", out, *args)
+    assert result.code == 0, result.stderr
+    document = yaml.safe_load(out.read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+def camel(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text))
+
+
+def alert(signal: str, use_case: str = "claims-triage") -> str:
+    return f"Govctl{camel(use_case)}{camel(signal)}Breach"
+
+
+def contract_signals(root: Path) -> dict[str, dict[str, Any]]:
+    spec = yaml.safe_load((root / CONTRACT_FILE).read_text())["spec"]
+    return dict(spec["signals"])
+
+
+def test_rules_have_one_group_per_use_case_and_one_alert_per_signal(govctl, factory,
+                                                                     tmp_path):
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM
+    root = factory.build().root
+    rules = export_rules(govctl, root, tmp_path / "rules.yml")
+    assert [g["name"] for g in rules["groups"]] == ["govctl-claims-triage", "govctl-doc-summary"]
+    group = rules["groups"][0]["rules"]
+    assert [r["alert"] for r in group] == [alert(s) for s in METRICS]
+    by_signal = {r["labels"]["signal"]: r for r in group}
+    assert by_signal["latency"]["expr"] == '(p95_latency_ms{use_case="claims-triage"}) > 2500'
+    assert by_signal["accuracy_proxy"]["expr"] == \
+        '(triage_agreement{use_case="claims-triage"}) < 0.9'
+    assert [by_signal[s]["for"] for s in METRICS] == ["5m", "1d", "1d", "1h", "1h"]
+    assert by_signal["abuse"]["labels"] == {
+        "use_case": "claims-triage", "signal": "abuse", "severity": "page",
+        "team": "claims-ml", "rotation": "claims-ml-primary", "approval": APPROVAL_ID,
+        "bundle_digest": approved_digest(root)}
+    assert by_signal["drift"]["labels"]["severity"] == "ticket"
+    assert set(by_signal["drift"]["annotations"]) == {"summary", "runbook_url"}
+    assert by_signal["drift"]["annotations"]["runbook_url"] == "runbooks/triage.md"
+    docs = rules["groups"][1]["rules"][0]["labels"]
+    assert (docs["team"], docs["rotation"], docs["approval"]) == ("docs-ml", "docs-ml-primary",
+                                                                  "none")
+    # retired use cases are not monitored
+    factory.edit("use-cases/docs.yaml", "status: intake", "status: retired")
+    rules = export_rules(govctl, root, tmp_path / "rules2.yml")
+    assert [g["name"] for g in rules["groups"]] == ["govctl-claims-triage"]
+
+
+def test_rules_runbook_base_makes_file_runbooks_urls(govctl, root, tmp_path):
+    rules = export_rules(govctl, root, tmp_path / "rules.yml", "--runbook-base",
+                         "https://git.acme.test/governance/blob/main/")
+    for rule in rules["groups"][0]["rules"]:
+        assert rule["annotations"]["runbook_url"] == \
+            "https://git.acme.test/governance/blob/main/runbooks/triage.md"
+
+
+def test_rules_refuse_to_overwrite_and_stay_outside_the_root(govctl, root, tmp_path):
+    out = tmp_path / "rules.yml"
+    export_rules(govctl, root, out)
+    again = govctl("export", "prometheus-rules", "--root", root, "-o", out)
+    assert again.code == 2 and "Traceback" not in again.stderr
+    forced = govctl("export", "prometheus-rules", "--root", root, "-o", out, "--force")
+    assert forced.code == 0
+    inside = govctl("export", "prometheus-rules", "--root", root, "-o", root / "rules.yml")
+    assert inside.code == 2 and not (root / "rules.yml").exists()
+
+
+@pytest.mark.external("promtool")
+def test_rules_pass_promtool_check_rules(govctl, factory, tmp_path):
+    promtool = require_program("promtool")
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM
+    root = factory.build().root
+    factory.edit(CONTRACT_FILE, *BAND)
+    out = tmp_path / "rules.yml"
+    export_rules(govctl, root, out)
+    check = subprocess.run([promtool, "check", "rules", str(out)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 10 rules found" in check.stdout + check.stderr
+
+
+# -- promtool test rules, with a unit-test file written from the contract ---------------------
+
+
+def go_float(value: float) -> str:
+    """Go's %v of a float64 (what {{ $value }} prints), for values of a few digits."""
+    return format(value, "g")
+
+
+def expand(template: str, value: float) -> str:
+    """What Prometheus' template expansion makes of our annotation for ``value``."""
+    return template.replace("{{ $value }}", go_float(value)).replace('{{ "{{" }}', "{{")
+
+
+def breaching(signal: dict[str, Any]) -> list[float]:
+    out = []
+    if "max" in signal:
+        out.append(signal["max"] * 2 if signal["max"] else 1.0)
+    if "min" in signal:
+        out.append(signal["min"] / 2 if signal["min"] > 0 else signal["min"] - 1)
+    return out
+
+
+def healthy(signal: dict[str, Any]) -> float:
+    if "min" in signal and "max" in signal:
+        return (signal["min"] + signal["max"]) / 2
+    return signal["max"] / 2 if "max" in signal else signal["min"] * 1.05
+
+
+def bounds(signal: dict[str, Any]) -> list[float]:
+    return [signal[k] for k in ("min", "max") if k in signal]
+
+
+def minutes(window: str) -> int:
+    units = {"m": 1, "h": 60, "d": 1440}
+    return int(window[:-1]) * units[window[-1]]
+
+
+def unit_tests(rules_file: Path, rules: dict[str, Any], contract: dict[str, dict[str, Any]],
+               labels: dict[str, str], use_case: str = "claims-triage") -> dict[str, Any]:
+    """A promtool unit-test file: per signal, a breaching series fires after `for:` (and not
+    a minute before), a healthy series and one exactly at each bound never fire."""
+    by_alert = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    scenarios: dict[str, list[tuple[str, dict[str, Any], float, bool]]] = {}
+    for name, signal in contract.items():
+        for i, value in enumerate(breaching(signal)):
+            scenarios.setdefault(f"breach-{i}", []).append((name, signal, value, True))
+        scenarios.setdefault("healthy", []).append((name, signal, healthy(signal), False))
+        for i, value in enumerate(bounds(signal)):
+            scenarios.setdefault(f"bound-{i}", []).append((name, signal, value, False))
+    tests = []
+    for cases in scenarios.values():
+        span = max(minutes(s.get("window", "1h")) for _, s, _, _ in cases) + 5
+        series, checks = [], []
+        for name, signal, value, fires in cases:
+            query = signal.get("query") or f'{signal["metric"]}{{use_case="{use_case}"}}'
+            series.append({"series": query, "values": f"{value!r}+0x{span}"})
+            rule = by_alert[alert(name, use_case)]
+            window = minutes(signal.get("window", "1h"))
+            expected = [{"exp_labels": {**labels, "use_case": use_case, "signal": name,
+                                        "severity": signal["severity"]},
+                         "exp_annotations": {k: expand(v, value)
+                                             for k, v in rule["annotations"].items()}}]
+            checks.append({"alertname": rule["alert"], "eval_time": f"{window - 1}m",
+                           "exp_alerts": []})
+            checks.append({"alertname": rule["alert"], "eval_time": f"{window + 1}m",
+                           "exp_alerts": expected if fires else []})
+        tests.append({"interval": "1m", "input_series": series, "alert_rule_test": checks})
+    return {"rule_files": [rules_file.name], "evaluation_interval": "1m", "tests": tests}
+
+
+def promtool_test(promtool: str, folder: Path, document: dict[str, Any]
+                  ) -> subprocess.CompletedProcess[str]:
+    test_file = folder / "rules_test.yml"
+    test_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    return subprocess.run([promtool, "test", "rules", test_file.name], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.external("promtool")
+def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, factory,
+                                                                      tmp_path):
+    promtool = require_program("promtool")
+    factory.build()
+    factory.edit(CONTRACT_FILE, *BAND)  # a band, breached on both sides
+    factory.bind()  # and re-approved under the new contract
+    root = factory.root
+    out = tmp_path / "rules.yml"
+    rules = export_rules(govctl, root, out)
+    labels = {"team": "claims-ml", "rotation": "claims-ml-primary", "approval": APPROVAL_ID,
+              "bundle_digest": approved_digest(root)}
+    contract = contract_signals(root)
+    assert contract["fallback"]["min"] == 0.05 and contract["fallback"]["max"] == 0.3
+    document = unit_tests(out, rules, contract, labels)
+    fired = [c for t in document["tests"] for c in t["alert_rule_test"] if c["exp_alerts"]]
+    assert len(fired) == len(contract) + 1  # every signal, and the band twice
+    result = promtool_test(promtool, tmp_path, document)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+    # the unit tests have teeth: one wrong expectation fails them (only the first alert's
+    # checks, which end a few minutes in, to keep this quick)
+    wrong = json.loads(json.dumps(document))
+    wrong["tests"] = wrong["tests"][:1]
+    checks = wrong["tests"][0]["alert_rule_test"] = wrong["tests"][0]["alert_rule_test"][:2]
+    checks[1]["exp_alerts"][0]["exp_labels"]["rotation"] = "claims-ml-secondary"
+    failed = promtool_test(promtool, tmp_path, wrong)
+    assert failed.returncode != 0
+    assert "claims-ml-secondary" in failed.stdout + failed.stderr
+
+
+@pytest.mark.external("promtool")
+def test_template_braces_in_records_do_not_break_the_rules(govctl, factory, tmp_path):
+    promtool = require_program("promtool")
+    factory.build()
+    metric = "score_{{ $labels.instance }}_{{{x}}}"
+    rotation = "claims-{{ .Labels.team }}-primary"
+    factory.edit("use-cases/triage.yaml", "title: Claims triage",
+                 "title: 'Claims {{ triage }} {{'")
+    factory.edit("teams/claims.yaml", "rotation: claims-ml-primary", f"rotation: '{rotation}'")
+    factory.edit(CONTRACT_FILE, "  on_breach:", "    'quality{{ $value }}': "
+                 f"{{metric: '{metric}', query: 'quality_score{{use_case=\"claims-triage\"}}', "
+                 "max: 1, window: 5m, severity: page}\n  on_breach:")
+    factory.edit(CONTRACT_FILE, "runbook: runbooks/triage.md",
+                 "runbook: 'https://wiki.acme.test/{{ runbook }}'")
+    factory.bind()
+    out = tmp_path / "rules.yml"
+    rules = export_rules(govctl, factory.root, out)
+    check = subprocess.run([promtool, "check", "rules", str(out)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    contract = {k: v for k, v in contract_signals(factory.root).items()
+                if k in ("quality{{ $value }}", "latency")}
+    labels = {"team": "claims-ml", "rotation": rotation, "approval": APPROVAL_ID,
+              "bundle_digest": approved_digest(factory.root)}
+    document = unit_tests(out, rules, contract, labels)
+    summaries = [a["exp_annotations"]["summary"] for t in document["tests"]
+                 for c in t["alert_rule_test"] for a in c["exp_alerts"]]
+    assert any(metric in s for s in summaries)  # the text, exactly as written
+    result = promtool_test(promtool, tmp_path, document)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# == export alertmanager-routes ================================================================
+
+
+@pytest.mark.external("amtool")
+def test_routes_pass_amtool_and_page_the_rotation(govctl, factory, tmp_path):
+    amtool = require_program("amtool")
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM
+    root = factory.build().root
+    out = tmp_path / "alertmanager.yml"
+    result = govctl("export", "alertmanager-routes", "--root", root, "-o", out)
+    assert result.code == 0, result.stderr
+    check = subprocess.run([amtool, "check-config", str(out)], capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS" in check.stdout
+
+    def route(*labels: str) -> str:
+        proc = subprocess.run([amtool, "config", "routes", "test", f"--config.file={out}",
+                               *labels], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout.strip()
+
+    assert route("severity=page", "team=claims-ml") == "claims-ml-primary"
+    assert route("severity=page", "team=docs-ml") == "docs-ml-primary"
+    assert route("severity=ticket", "team=claims-ml") != "claims-ml-primary"
+    assert route("severity=page", "team=unknown") != "claims-ml-primary"
+
+
+@pytest.mark.external("amtool")
+def test_teams_sharing_a_rotation_share_one_receiver(govctl, factory, tmp_path):
+    amtool = require_program("amtool")
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM.replace("docs-ml-primary", "claims-ml-primary")
+    root = factory.build().root
+    out = tmp_path / "alertmanager.yml"
+    assert govctl("export", "alertmanager-routes", "--root", root, "-o", out).code == 0
+    receivers = [r["name"] for r in yaml.safe_load(out.read_text())["receivers"]]
+    assert receivers.count("claims-ml-primary") == 1
+    check = subprocess.run([amtool, "check-config", str(out)], capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+# == a real Prometheus ========================================================================
+
+EXPORTED = {  # what the test's exporter serves: drift breaches, the rest is healthy
+    "p95_latency_ms": 1200, "triage_agreement": 0.95, "psi": 0.35, "injection_rate": 0.001,
+    "human_handoff_rate": 0.1}
+SIGNAL_OF = {metric: signal for signal, metric in METRICS.items()}
+
+
+class Exporter:
+    """A /metrics endpoint in the Prometheus text format, on loopback."""
+
+    def __init__(self) -> None:
+        body = "".join(
+            f"# TYPE {metric} gauge\n"
+            f'{metric}{{use_case="claims-triage",signal="{SIGNAL_OF[metric]}"}} {value}\n'
+            for metric, value in EXPORTED.items()).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def query(url: str, expr: str) -> list[dict[str, Any]]:
+    form = urllib.parse.urlencode({"query": expr}).encode()
+    with urllib.request.urlopen(f"{url}/api/v1/query", data=form, timeout=2) as response:
+        payload = json.loads(response.read())
+    return list(payload["data"]["result"])
+
+
+def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path,
+             timeout: float = 30.0) -> None:
+    """Poll ``ready`` until it holds; fail early (with the server's log) if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"prometheus exited ({proc.returncode}) before {what}:\n"
+                        f"{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if ready():
+                return
+        except (OSError, ValueError, KeyError):
+            pass  # not listening yet, or no answer yet
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}:\n"
+                f"{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.mark.external("prometheus")
+def test_status_against_a_real_prometheus(govctl, root, tmp_path):
+    prometheus = require_program("prometheus")
+    rules = tmp_path / "rules.yml"
+    export_rules(govctl, root, rules)
+    exporter = Exporter()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(rules)],
+        "scrape_configs": [{"job_name": "govctl-test",
+                            "static_configs": [{"targets": [exporter.address]}]}],
+    }))
+    log = tmp_path / "prometheus.log"
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with log.open("wb") as sink:
+            proc = subprocess.Popen([prometheus, f"--config.file={config}",
+                                     f"--storage.tsdb.path={tmp_path / 'data'}",
+                                     f"--web.listen-address=127.0.0.1:{port}"],
+                                    stdout=sink, stderr=subprocess.STDOUT)
+        wait_for("every metric to be scraped",
+                 lambda: len(query(url, '{use_case="claims-triage"}')) == len(EXPORTED),
+                 proc, log)
+        # the exported rules loaded into a real server
+        with urllib.request.urlopen(f"{url}/api/v1/rules", timeout=5) as response:
+            groups = json.loads(response.read())["data"]["groups"]
+        assert [g["name"] for g in groups] == ["govctl-claims-triage"]
+        assert len(groups[0]["rules"]) == len(METRICS)
+
+        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        payload = status_json(govctl, root, "--prometheus", url, as_of=now)
+        observed = signals(payload)
+        assert {k: s["state"] for k, s in observed.items()} == {
+            "latency": "ok", "accuracy_proxy": "ok", "drift": "breach", "abuse": "ok",
+            "fallback": "ok"}
+        assert observed["drift"]["value"] == 0.35
+        assert observed["latency"]["value"] == 1200
+        assert all(s["observed_at"] is not None for s in observed.values())
+
+        gated = govctl("status", "--root", root, "--prometheus", url, "--as-of", now,
+                       "--fail-on", "breach")
+        assert gated.code == 1
+        assert any("BREACH" in line and "drift" in line for line in gated.stdout.splitlines())
+
+        # time= is honoured: an hour ago the server had nothing yet
+        before = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+        earlier = status_json(govctl, root, "--prometheus", url, as_of=before)
+        assert set(states(earlier).values()) == {"missing"}
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+        exporter.close()
