@@ -33,7 +33,10 @@ spec:
   organization: Benchmark Corp
   risk_tiers:
     prohibited: {allowed: false, approvals: [], max_validity_days: 0}
-    high: {allowed: true, approvals: [{role: risk-officer}, {role: model-owner}], max_validity_days: 365}
+    high:
+      allowed: true
+      approvals: [{role: risk-officer}, {role: model-owner}]
+      max_validity_days: 365
     limited: {allowed: true, approvals: [{role: model-owner}], max_validity_days: 365}
     minimal: {allowed: true, approvals: [{role: model-owner}], max_validity_days: 365}
   eval_max_age_days: 365
@@ -195,7 +198,7 @@ def fast_import(root: Path, n: int, commits: int, seed: int = 7) -> None:
         stream.extend(b"\n")
 
     commit("Initial governance records", files, authors[0])
-    for k in range(commits - 1):
+    for _ in range(commits - 1):
         i = rng.randrange(n)
         s = state[i]
         kind = rng.random()

@@ -6,6 +6,7 @@ import typer
 
 from govctl import __version__
 from govctl.cli import (
+    SUMMARY,
     approve_cmd,
     digest_cmd,
     history_cmds,
@@ -25,8 +26,7 @@ def _version(value: bool) -> None:
 
 app = typer.Typer(
     name="govctl",
-    help="Executable AI governance: who approved this model for this use case, how it is "
-         "performing against the thresholds it was approved under, and who is on the hook.",
+    help=SUMMARY,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

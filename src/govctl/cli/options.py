@@ -8,9 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from govctl.repository import find_root
-from govctl.timeutil import parse_as_of
-
 RootOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
     typer.Option("--root", help="Governance root (default: nearest folder upward with "
@@ -23,11 +20,18 @@ AsOfOption = Annotated[
 ]
 
 
+# Imports inside the functions: `govctl --help` must not load the YAML loader or schemas.
+
+
 def root_of(root: Path | None) -> Path:
+    from govctl.repository import find_root
+
     return find_root(Path.cwd(), root)
 
 
 def as_of_of(text: str | None) -> datetime:
+    from govctl.timeutil import parse_as_of
+
     return parse_as_of(text)
 
 

@@ -1,0 +1,257 @@
+"""govctl's benchmarks: one run, one table, ratios against the floor and against peers.
+
+    python benchmarks/run.py [--sizes 200,2000,10000] [--commits 5000] [--repeat 3]
+
+Every figure is the best of ``--repeat`` runs of a fresh process (wall clock), so Python's
+start-up is in every number, the floors' included. Measured on the same files in one run:
+
+* govctl validate, cold (empty user cache) and warm (nothing changed since the last run);
+* the floor: parsing the same files with libyaml (``yaml.CSafeLoader``) in one Python
+  process, and reading their bytes;
+* check-jsonschema validating only the record envelope (what a user would pick instead for
+  a pre-commit schema check), when installed (``pip install check-jsonschema``);
+* ``govctl --version`` / ``--help`` start-up;
+* ``trace``, ``history``, ``diff`` on a repository with ``--commits`` commits, beside the
+  bare ``git log`` over the same paths;
+* ``status`` over N × 5 observations.
+
+Results go to stdout (markdown) and ``benchmarks/out/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+OUT = HERE / "out"
+ENVELOPE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {"apiVersion": {"const": "govctl/v1"},
+                   "kind": {"type": "string"},
+                   "metadata": {"type": "object", "required": ["id"],
+                                "properties": {"id": {"type": "string"}}},
+                   "spec": {"type": "object"}},
+}
+FLOOR_PARSE = """
+import sys, os, yaml
+n = 0
+for folder, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = [d for d in dirs if not d.startswith('.')]
+    for name in files:
+        if name.endswith(('.yaml', '.yml')):
+            with open(os.path.join(folder, name), 'rb') as handle:
+                n += len(list(yaml.load_all(handle.read(), Loader=yaml.CSafeLoader)))
+print(n)
+"""
+FLOOR_READ = """
+import sys, os
+n = 0
+for folder, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = [d for d in dirs if not d.startswith('.')]
+    for name in files:
+        if name.endswith(('.yaml', '.yml')):
+            with open(os.path.join(folder, name), 'rb') as handle:
+                n += len(handle.read())
+print(n)
+"""
+
+
+def govctl_command() -> list[str]:
+    found = shutil.which("govctl") or str(Path(sys.executable).parent / "govctl")
+    return [found] if Path(found).exists() else [sys.executable, "-m", "govctl"]
+
+
+def timed(cmd: list[str], repeat: int, cwd: Path | None = None, env: dict | None = None,
+          before: object = None, ok: tuple[int, ...] = (0, 1)) -> float:
+    """Best wall time of ``repeat`` runs; ``before()`` runs (untimed) before each."""
+    best = float("inf")
+    for _ in range(repeat):
+        if callable(before):
+            before()
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if proc.returncode not in ok:
+            raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}): "
+                             f"{proc.stderr.decode()[-500:]}")
+        best = min(best, elapsed)
+    return best
+
+
+def repo_of(n: int, commits: int = 0) -> Path:
+    root = OUT / (f"repo-{n}" + (f"-{commits}c" if commits else ""))
+    if not (root / "governance.yaml").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        if commits:
+            generate.fast_import(root, n, commits)
+        else:
+            generate.write_tree(root, generate.generate_tree(n))
+    return root
+
+
+def observations(root: Path, n: int) -> Path:
+    path = OUT / f"observations-{n}.jsonl"
+    if not path.exists():
+        signals = [("latency", "p95_latency_ms", 1800), ("accuracy_proxy", "acceptance", 0.9),
+                   ("drift", "psi", 0.1), ("abuse", "injection_rate", 0.001),
+                   ("fallback", "handoff_rate", 0.1)]
+        with path.open("w") as handle:
+            for i in range(n):
+                for signal, metric, value in signals:
+                    handle.write(json.dumps({"use_case": f"uc-{i:05d}", "signal": signal,
+                                             "metric": metric, "value": value,
+                                             "at": "2026-11-27T11:00:00Z"}) + "\n")
+    return path
+
+
+def validate_row(n: int, repeat: int, cjs_max: int) -> dict:
+    root = repo_of(n)
+    govctl = govctl_command()
+    files = [str(p) for p in root.rglob("*.yaml")]
+    cache = Path(tempfile.mkdtemp(prefix="govctl-bench-cache-"))
+
+    def empty_cache() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    cmd = [*govctl, "validate", "--root", str(root), "--as-of", "2026-11-27"]
+    row = {"n": n, "files": len(files)}
+    row["cold"] = timed(cmd, repeat, env={"GOVCTL_CACHE_DIR": str(cache)}, before=empty_cache)
+    timed(cmd, 1, env={"GOVCTL_CACHE_DIR": str(cache)})  # fill it
+    row["warm"] = timed(cmd, repeat, env={"GOVCTL_CACHE_DIR": str(cache)})
+    row["floor_parse"] = timed([sys.executable, "-c", FLOOR_PARSE, str(root)], repeat)
+    row["floor_read"] = timed([sys.executable, "-c", FLOOR_READ, str(root)], repeat)
+    cjs = shutil.which("check-jsonschema") or str(Path(sys.executable).parent /
+                                                  "check-jsonschema")
+    if Path(cjs).exists() and n <= cjs_max:
+        schema = OUT / "envelope.json"
+        schema.write_text(json.dumps(ENVELOPE))
+        row["check_jsonschema"] = timed([cjs, "--schemafile", str(schema), *files],
+                                        1 if n > 500 else repeat)
+    obs = observations(root, n)
+    status = [*govctl, "status", "--root", str(root), "--observations", str(obs),
+              "--format", "json", "--as-of", "2026-11-27T12:00:00Z"]
+    row["status"] = timed(status, repeat, env={"GOVCTL_CACHE_DIR": str(cache)})
+    empty_cache()
+    return row
+
+
+def history_row(n: int, commits: int, repeat: int) -> dict:
+    root = repo_of(n, commits)
+    govctl = govctl_command()
+    cache = Path(tempfile.mkdtemp(prefix="govctl-bench-cache-"))
+    env = {"GOVCTL_CACHE_DIR": str(cache)}
+    first = subprocess.run(["git", "log", "--reverse", "--format=%H", "--",
+                            "approvals/uc-00100-2026-10-15.yaml"], cwd=root,
+                           capture_output=True, text=True, check=True).stdout.split()[0]
+    old = subprocess.run(["git", "show", f"{first}:approvals/uc-00100-2026-10-15.yaml"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    digest = next(part.strip('"},') for part in old.split() if part.startswith('"sha256:'))
+
+    def empty_cache() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    trace = [*govctl, "trace", digest, "--root", str(root)]
+    row = {"n": n, "commits": commits}
+    row["trace_cold"] = timed(trace, repeat, env=env, before=empty_cache)
+    row["trace_warm"] = timed(trace, repeat, env=env)
+    row["history"] = timed([*govctl, "history", "uc-00100", "--root", str(root), "--format",
+                            "json"], repeat, env=env)
+    row["diff"] = timed([*govctl, "diff", "HEAD~1000", "HEAD", "--root", str(root),
+                         "--format", "json"], repeat, env=env)
+    row["git_log"] = timed(["git", "log", "--raw", "--no-abbrev", "--", "."], repeat, cwd=root)
+    empty_cache()
+    return row
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "os": f"{platform.system()} {platform.release()}", "git": git}
+
+
+def fmt(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds:.2f} s"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "—" if a is None or b is None else f"{a / b:.2f}×"
+
+
+def report(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['os']}, "
+             f"{m['git']}. Best of {results['repeat']} fresh processes, wall clock.", "",
+             "| use cases | record files | validate cold | validate warm | libyaml floor | "
+             "read floor | check-jsonschema | cold / libyaml | warm / read | "
+             "check-jsonschema / cold | status (N×5 obs.) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["validate"]:
+        cjs = r.get("check_jsonschema")
+        lines.append(
+            f"| {r['n']:,} | {r['files']:,} | {fmt(r['cold'])} | {fmt(r['warm'])} | "
+            f"{fmt(r['floor_parse'])} | {fmt(r['floor_read'])} | {fmt(cjs)} | "
+            f"{ratio(r['cold'], r['floor_parse'])} | {ratio(r['warm'], r['floor_read'])} | "
+            f"{ratio(cjs, r['cold'])} | {fmt(r['status'])} |")
+    s = results["startup"]
+    lines += ["", f"Start-up: `govctl --version` {s['version'] * 1000:.0f} ms, "
+                  f"`govctl --help` {s['help'] * 1000:.0f} ms.", ""]
+    for h in results.get("history", []):
+        lines += [f"History ({h['n']:,} use cases, {h['commits']:,} commits):", "",
+                  "| trace (cold) | trace (warm: digest index) | history | diff (1,000 commits) "
+                  "| bare git log --raw |", "|---|---|---|---|---|",
+                  f"| {fmt(h['trace_cold'])} | {fmt(h['trace_warm'])} | {fmt(h['history'])} | "
+                  f"{fmt(h['diff'])} | {fmt(h['git_log'])} |", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,2000,10000")
+    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--history-size", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--check-jsonschema-max", type=int, default=2000,
+                        help="largest N to run check-jsonschema on (it is slow)")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    govctl = govctl_command()
+    results: dict = {"machine": machine(), "repeat": args.repeat, "validate": []}
+    results["startup"] = {"version": timed([*govctl, "--version"], 5),
+                          "help": timed([*govctl, "--help"], 5)}
+    for n in (int(x) for x in args.sizes.split(",") if x):
+        print(f"validate, N = {n} …", file=sys.stderr)
+        results["validate"].append(validate_row(n, args.repeat, args.check_jsonschema_max))
+    if args.commits:
+        print(f"history, {args.commits} commits …", file=sys.stderr)
+        results["history"] = [history_row(args.history_size, args.commits, args.repeat)]
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
