@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from govctl.digest import Digester
 from govctl.policy import Policy, RoleRequirement
@@ -66,8 +67,10 @@ class Staleness:
 
 
 def staleness(repo: Repository, digester: Digester, approval: Record,
-              use_case: Record) -> list[Staleness]:
-    """Why the approval no longer describes what the use case runs (GOV031/GOV032)."""
+              use_case: Record, baseline: Any = None) -> list[Staleness]:
+    """Why the approval no longer describes what the use case runs (GOV031/GOV032).
+    ``baseline`` (a :class:`govctl.baseline.HeadBaseline`) lets the messages name the
+    change when HEAD still matches the approval."""
     out: list[Staleness] = []
     spec = approval.spec
     bound_bundle = spec["bundle"]
@@ -82,7 +85,8 @@ def staleness(repo: Repository, digester: Digester, approval: Record,
         now = digester.try_bundle(bundle) if bundle is not None and bundle.valid else None
         if now is not None and now != bound_bundle["digest"]:
             out.append(Staleness("GOV031", ("spec", "bundle", "digest"),
-                                 _bundle_message(digester, approval, bundle, now), now))
+                                 _bundle_message(digester, approval, bundle, now, baseline),
+                                 now))
     bound_contract = spec["thresholds"]
     if bound_contract["id"] != use_case.spec["thresholds"]:
         out.append(Staleness("GOV032", ("spec", "thresholds", "id"),
@@ -94,30 +98,84 @@ def staleness(repo: Repository, digester: Digester, approval: Record,
         now = (digester.try_contract(contract) if contract is not None and contract.valid
                else None)
         if now is not None and now != bound_contract["digest"]:
+            approved = bound_contract["digest"]
+            what = _contract_changes(contract, approved, baseline) or \
+                f"digest now {now}, approved {approved}"
             out.append(Staleness(
                 "GOV032", ("spec", "thresholds", "digest"),
                 f"stale approval: ThresholdContract {contract.id!r} changed since approval "
-                f"(digest now {now}, approved {bound_contract['digest']}); re-approve under "
-                "the new thresholds or revert", now))
+                f"({what}); re-approve under the new thresholds or revert", now))
     return out
 
 
-def _bundle_message(digester: Digester, approval: Record, bundle: Record, now: str) -> str:
-    """Name what changed where the approval itself records it (the eval digest); else list
-    the inputs the digest covers. (With git, `govctl diff`/`history` show the exact change.)"""
+def _at_approval(baseline: Any, kind: str, record_id: str, approved: str
+                 ) -> tuple[Record, Digester] | None:
+    """The record as it was when approved, if HEAD still has the approved digest."""
+    found = baseline.get() if baseline is not None else None
+    if found is None:
+        return None
+    head_repo, head_digester = found
+    record = head_repo.get(kind, record_id)
+    if record is None or not record.valid:
+        return None
+    digest = (head_digester.try_bundle(record) if kind == "Bundle"
+              else head_digester.try_contract(record))
+    return (record, head_digester) if digest == approved else None
+
+
+def _described(changes: list[Any]) -> str:
+    from govctl.diff import describe
+
+    shown = [describe(c) for c in changes[:4]]
+    if len(changes) > 4:
+        shown.append(f"and {len(changes) - 4} more")
+    return "; ".join(shown)
+
+
+def _contract_changes(contract: Record, approved: str, baseline: Any) -> str:
+    then = _at_approval(baseline, "ThresholdContract", contract.id, approved)
+    if then is None:
+        return ""
+    from govctl.diff import field_changes
+
+    changes = [c for c in field_changes("ThresholdContract", then[0].data, contract.data)
+               if not c.path.startswith("metadata.")]
+    return _described(changes) if changes else "its runbook file changed"
+
+
+def _bundle_message(digester: Digester, approval: Record, bundle: Record, now: str,
+                    baseline: Any = None) -> str:
+    """Name what changed: against HEAD when HEAD still matches the approval (the usual
+    case before a commit), else what the approval itself records (the eval digest), else
+    the inputs the digest covers (`govctl history` shows the exact change)."""
+    approved = approval.spec["bundle"]["digest"]
     changed = []
+    then = _at_approval(baseline, "Bundle", bundle.id, approved)
+    if then is not None:
+        from govctl.diff import _input_changes, field_changes
+
+        old_bundle, old_digester = then
+        fields = [c for c in field_changes("Bundle", old_bundle.data, bundle.data)
+                  if not c.path.startswith("metadata.")]
+        explained = {c.path for c in fields}
+        inputs = [c for c in _input_changes(old_digester.bundle_inputs(old_bundle),
+                                            digester.bundle_inputs(bundle), old_digester,
+                                            digester) if c.path not in explained]
+        if fields or inputs:
+            changed.append("changed since the approval: " + _described([*fields, *inputs]))
     bound_eval = approval.spec.get("eval")
-    if isinstance(bound_eval, Mapping) and bound_eval.get("id") == bundle.spec.get("eval_set"):
+    if not changed and isinstance(bound_eval, Mapping) and \
+            bound_eval.get("id") == bundle.spec.get("eval_set"):
         eval_now = digester.try_eval(bound_eval["id"])
         if eval_now is not None and eval_now != bound_eval["digest"]:
             changed.append(f"eval set {bound_eval['id']!r} changed")
     if not changed:
         inputs = ", ".join(i.path for i in digester.bundle_inputs(bundle))
         changed.append("something in its spec or inputs changed"
-                       + (f" ({inputs} or the spec itself)" if inputs else ""))
+                       + (f" ({inputs} or the spec itself)" if inputs else "")
+                       + "; `govctl history` shows which")
     return (f"stale approval: Bundle {bundle.id!r} digest is now {now}, approved "
-            f"{approval.spec['bundle']['digest']}: {'; '.join(changed)}; re-approve with "
-            "`govctl approve` or revert")
+            f"{approved}: {'; '.join(changed)}; re-approve with `govctl approve` or revert")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,17 @@ def check_repository(repo: Repository, as_of: datetime, digester: Digester | Non
     A ``digester`` passed in keeps the digests computed on the way (for `diff`)."""
     policy = read_policy(repo.policy)
     digester = digester if digester is not None else Digester(repo)
-    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of, digester))]
+    baseline = None
+    if isinstance(repo.source, WorktreeSource):  # name what changed since approvals
+        from govctl.baseline import for_root
+
+        baseline = for_root(repo.source.root)
+    try:
+        findings = [*repo.findings,
+                    *run_checks(Context(repo, policy, as_of, digester, baseline))]
+    finally:
+        if baseline is not None:
+            baseline.close()
     return policy, apply_severities(findings, policy.rules)
 
 

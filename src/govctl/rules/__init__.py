@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
+from typing import Any
 
 from govctl.approvals import current_approvals
 from govctl.digest import Digester
@@ -29,6 +30,7 @@ class Context:
     policy: Policy
     as_of: datetime  # aware, UTC
     digester: Digester
+    baseline: Any = None  # HeadBaseline: the records at HEAD, loaded only when needed
 
     @property
     def today(self) -> date:

@@ -46,7 +46,7 @@ def missing_approval(ctx: Context) -> Iterator[Finding]:
 @check("GOV031", "GOV032")
 def stale_approvals(ctx: Context) -> Iterator[Finding]:
     for use_case, approval in _current_pairs(ctx):
-        for stale in staleness(ctx.repo, ctx.digester, approval, use_case):
+        for stale in staleness(ctx.repo, ctx.digester, approval, use_case, ctx.baseline):
             yield ctx.finding(stale.rule, approval, stale.path, stale.message)
 
 
