@@ -220,3 +220,38 @@ def test_digest_cli_unknown_bundle_exits_2(govctl):
     assert "unknown bundle 'claims-agnet'" in result.stderr
     assert "did you mean 'claims-agent'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- the fast canonical JSON equals the rfc8785 reference -------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from govctl.digest import jcs  # noqa: E402
+
+_JSON = st.recursive(
+    st.none() | st.booleans()
+    | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(_JSON)
+def test_fast_canonical_json_equals_rfc8785(value):
+    import rfc8785
+
+    assert jcs(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize("value", [1.0, -0.0, 0.5, 1e-4, 9.9e-5, 1e-7, 1e15, 1e16, 1.5e20,
+                                   2.0**53, 2.0**60, 123456789.125, 2.5e-3, {"é": 1, "a": 2},
+                                   {"\U0001f600": 1, "\ue000": 2}, "\x00\x1f\"\\\u2028\x7f"])
+def test_fast_canonical_json_edge_values(value):
+    import rfc8785
+
+    assert jcs(value) == rfc8785.dumps(value)

@@ -11,6 +11,7 @@ from govctl.approvals import current_approvals
 from govctl.digest import Digester
 from govctl.errors import GovctlError
 from govctl.findings import Finding
+from govctl.policy import read_policy
 from govctl.render.context import person, team
 from govctl.repository import WorktreeSource, load_repository
 from govctl.schemas import suggest
@@ -22,7 +23,6 @@ from govctl.status import (
     gather_latest,
 )
 from govctl.timeutil import utc_date
-from govctl.validation import check_repository
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def explain(root: Path, use_case_id: str, as_of: datetime, observations: Path | 
             observations_format: str | None = None, prometheus: str | None = None
             ) -> Explanation:
     repo = load_repository(WorktreeSource(root))
-    policy, _ = check_repository(repo, as_of)
+    policy = read_policy(repo.policy)
     use_case = repo.get("UseCase", use_case_id)
     if use_case is None:
         raise GovctlError(f"unknown use case {use_case_id!r}"
