@@ -10,6 +10,7 @@ affected use case must be re-approvable on its own.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from govctl.errors import GovctlError
 from govctl.findings import ERROR, Finding, apply_severities, sort_key
 from govctl.fsutil import write_atomic
 from govctl.graph import use_case_closure
+from govctl.paths import is_inside
 from govctl.records import API_VERSION, Record
 from govctl.repository import WorktreeSource, load_repository
 from govctl.rules import Context
@@ -31,6 +33,7 @@ from govctl.schemas import suggest
 from govctl.timeutil import add_days, utc_date
 from govctl.validation import check_repository
 
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 FIXES = frozenset(("GOV030", "GOV031", "GOV032", "GOV033"))  # what approving repairs
 DECISIONS = ("approved", "conditional", "rejected")
 
@@ -81,7 +84,25 @@ def parse_eval_result(text: str) -> tuple[str, float]:
     return metric, value
 
 
+def _require_text(request: ApprovalRequest) -> None:
+    """Command-line text goes into a UTF-8 file: bytes that are not UTF-8 (a shell passes
+    them through as surrogates) are a usage error, not a crash while writing."""
+    given = [("use case", request.use_case), ("--supersedes", request.supersedes),
+             ("--notes", request.notes)]
+    given += [("--approver", f"{p}:{r}") for p, r in request.approvers]
+    given += [("--condition", c) for c in request.conditions]
+    given += [("--eval-result", m) for m in request.eval_results]
+    for option, value in given:
+        if value is None:
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise GovctlError(f"{option} {value!r}: not valid UTF-8 text") from None
+
+
 def plan_approval(root: Path, request: ApprovalRequest, as_of: datetime) -> ApprovalPlan:
+    _require_text(request)
     if request.decision not in DECISIONS:
         raise GovctlError(f"--decision {request.decision!r}: one of {', '.join(DECISIONS)}")
     if request.valid_days is not None and request.valid_days < 1:
@@ -165,14 +186,19 @@ def plan_approval(root: Path, request: ApprovalRequest, as_of: datetime) -> Appr
 
 def _free_name(root: Path, repo: Any, use_case_id: str, day: str) -> tuple[str, str]:
     """approvals/<use case>-<date>[-N].yaml whose stem is a free Approval id."""
+    # The id becomes part of a file name: checked here, not only by the schema, whose
+    # pattern's "$" lets a final newline through under Python's re.search
+    if _ID.fullmatch(use_case_id) is None:
+        raise GovctlError(f"use case id {use_case_id!r} cannot name an approval file")
     base = f"{use_case_id}-{day}"
     for n in range(1, 1000):
         stem = base if n == 1 else f"{base}-{n}"
         if len(stem) > 128:
             raise GovctlError(f"approval id {stem!r} would be longer than 128 characters; "
                               "use a shorter use case id")
-        if not (root / "approvals" / f"{stem}.yaml").exists() and \
-                repo.get("Approval", stem) is None:
+        path = root / "approvals" / f"{stem}.yaml"
+        # (a dangling symlink takes the name too: the no-clobber write would refuse it)
+        if not (path.exists() or path.is_symlink()) and repo.get("Approval", stem) is None:
             return f"approvals/{stem}.yaml", stem
     raise GovctlError(f"too many approvals of {use_case_id!r} on {day}")
 
@@ -189,5 +215,11 @@ def write_approval(root: Path, plan: ApprovalPlan) -> Path:
     if plan.refused:
         raise GovctlError("refused approvals are never written", exit_code=1)
     target = root / plan.file
+    # approvals/ may be a symlink in a repository someone else prepared: the approval is
+    # written into the governance root, never through a link to somewhere else
+    folder = target.parent.resolve()
+    if not is_inside(folder, root.resolve()):
+        raise GovctlError(f"{target.parent} resolves to {folder}, outside the governance root; "
+                          "not writing the approval there")
     write_atomic(target, plan.text.encode("utf-8"), overwrite=False)
     return target

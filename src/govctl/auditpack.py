@@ -1,7 +1,9 @@
 """`govctl audit-pack`: tamper-evident evidence folders (SPEC §4) and `govctl verify`.
 
 A pack is rendered into a temporary folder beside the target and renamed into place only
-when complete; the governance repository is never written. ``manifest.json`` lists every
+when complete; the governance repository is never written. A killed run can leave only
+hidden ``.<target>.govctl-<host>-<pid>.*`` entries beside the target, which the next run for
+that target cleans up (see :func:`recover_interrupted`). ``manifest.json`` lists every
 file's sha256 (and, for evidence, the git blob id and commit it was copied from), so
 `govctl verify` finds altered, added and removed files — and, with the repository at
 hand, a manifest edited to match.
@@ -14,9 +16,12 @@ import json
 import os
 import re
 import shutil
+import socket
+import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -26,6 +31,7 @@ from govctl import __version__
 from govctl.approvals import approvals_of
 from govctl.diff import LOOSENED, TIGHTENED
 from govctl.errors import GovctlError
+from govctl.fsutil import flush_file_system, fsync_dir, reason
 from govctl.graph import use_case_closure
 from govctl.history import Commit, GitHistory
 from govctl.paths import is_inside
@@ -100,6 +106,8 @@ class _Shared:
     provenance: ProvenanceIndex
     versions: dict[str, list[tuple[Commit, str]]] = field(default_factory=dict)
     in_range: set[str] = field(default_factory=set)
+    # file versions parsed by one use case's timeline, reused by the next one's
+    parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def _bundle_versions(history: GitHistory, until: str) -> dict[str, list[tuple[Commit, str]]]:
@@ -160,7 +168,8 @@ def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
                 "in_range": in_range,
             })
 
-    timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since)
+    timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since,
+                           parsed=shared.parsed)
     contract_id = use_case.spec["thresholds"]
     threshold_changes = []
     for entry in timeline.entries:
@@ -242,8 +251,11 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
         # --force moves the old target aside and deletes it: never the repository itself
         raise GovctlError(f"-o {request.output} contains the governance root; audit packs are "
                           "written outside the repository they document")
+    restored = any(note.startswith("restored") for note in recover_interrupted(target))
     if _occupied(target) and not request.force:
-        raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
+        again = " (put back after an interrupted --force run)" if restored else ""
+        raise GovctlError(f"{target} exists and is not empty{again}; not overwriting "
+                          "(use --force)")
     if _occupied(target) and not _is_pack(target):
         # --force replaces an earlier pack; a folder or file that is not one (a typo such as
         # `-o ~`) is never deleted
@@ -360,37 +372,114 @@ def _is_pack(target: Path) -> bool:
 def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                 context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]]
                 ) -> PackResult:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix(target)}work.", suffix=".tmp",
+                                     dir=target.parent))
+    except OSError as exc:
+        raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
     try:
         folder = work / "pack"
         folder.mkdir()
         for name, template in (("README.md", "pack_readme.md.j2"),
                                ("index.html", "pack_index.html.j2"),
                                ("mapping.md", "pack_mapping.md.j2")):
-            (folder / name).write_text(render(template, context, request.template_dir),
-                                       encoding="utf-8")
+            _write_file(folder / name, render(template, context, request.template_dir)
+                        .encode("utf-8"))
         blobs: dict[str, dict[str, str]] = {}
         for sha, paths in evidence.items():
             for path, blob in paths.items():
                 rel = f"{EVIDENCE}{sha}/{_safe_relative(path)}"
                 out = folder / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(history.blob(blob))
+                _write_file(out, history.blob(blob))
                 blobs[rel] = {"blob": blob, "commit": sha, "path": path}
         manifest = _manifest(folder, context["pack"], blobs)
         manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
-        (folder / MANIFEST).write_bytes(manifest_bytes)
+        _write_file(folder / MANIFEST, manifest_bytes)
         produced = work / "pack.zip" if request.zip else folder
         if request.zip:
             _zip(folder, produced)
+        # on disk before the rename publishes it: a power cut after the rename must not
+        # leave an installed pack of empty files
+        flush_file_system(work)
         _install(produced, target, request.force)
         # the count `govctl verify` reports: the files the manifest lists (not itself)
         return PackResult(target, len(manifest["files"]),
                           tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]),
                           hashlib.sha256(manifest_bytes).hexdigest())
+    except OSError as exc:
+        raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+
+
+# -- leftovers of interrupted runs ---------------------------------------------------------------
+#
+# A run works in hidden entries beside the target, named after the target, this host and
+# this process: ".<target>.govctl-<host>-<pid>.work.XXXX.tmp" (the pack being built) and
+# ".<target>.govctl-<host>-<pid>.old" (the previous pack, moved aside by --force until the
+# new one is in place). Only a SIGKILL or a power cut leaves them behind; the next
+# audit-pack run for the same target on the same host removes the work folders of dead
+# processes and puts a moved-aside pack back if the new one never arrived (the interrupted
+# run is undone), or removes it if the new one did.
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _scratch_prefix(target: Path) -> str:
+    return f".{target.name}.govctl-{_host()}-{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (EPERM: someone else's process, alive)
+        return True
+    return True
+
+
+def recover_interrupted(target: Path) -> list[str]:
+    """Clean up after runs for ``target`` that were killed on this host; what was done.
+
+    Entries of processes still running (or of other hosts, on a shared file system) are
+    never touched: their owner may still be working in them.
+    """
+    pattern = re.compile(re.escape(f".{target.name}.govctl-{_host()}-") +
+                         r"(\d+)\.(work\..+\.tmp|old)")
+    done: list[str] = []
+    try:
+        entries = sorted(target.parent.iterdir()) if target.parent.is_dir() else []
+    except OSError:
+        return done
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            if match.group(2) == "old" and not (target.exists() or target.is_symlink()):
+                os.replace(entry, target)  # the new pack never arrived: undo the run
+                done.append(f"restored {target} from an interrupted --force run")
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            done.append(f"removed {entry.name}, left by an interrupted run")
+        except OSError:
+            continue  # best effort: it is hidden and harmless
+    return done
 
 
 def _manifest(folder: Path, pack: Mapping[str, Any], blobs: Mapping[str, Mapping[str, str]]
@@ -426,10 +515,10 @@ def _install(produced: Path, target: Path, force: bool) -> None:
     """Rename the finished pack into place; with --force the old one is moved aside first
     and removed only after the new one is in place."""
     aside = None
-    if target.exists():
+    if target.exists() or target.is_symlink():
         if not force and _occupied(target):
             raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
-        aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+        aside = target.with_name(f"{_scratch_prefix(target)}old")
         os.replace(target, aside)
     try:
         os.replace(produced, target)
@@ -437,8 +526,9 @@ def _install(produced: Path, target: Path, force: bool) -> None:
         if aside is not None:
             os.replace(aside, target)
         raise
+    fsync_dir(target.parent)
     if aside is not None:
-        if aside.is_dir():
+        if aside.is_dir() and not aside.is_symlink():
             shutil.rmtree(aside, ignore_errors=True)
         else:
             aside.unlink(missing_ok=True)
@@ -462,74 +552,183 @@ class Verification:
         return not (self.altered or self.added or self.removed or self.repository)
 
 
-def _pack_files(pack: Path) -> dict[str, bytes]:
-    """Every file of a pack folder or zip, by its path inside the pack."""
-    if pack.is_dir():
-        return {p.relative_to(pack).as_posix(): p.read_bytes()
-                for p in sorted(pack.rglob("*")) if p.is_file()}
-    try:
-        with zipfile.ZipFile(pack) as archive:
-            out: dict[str, bytes] = {}
-            for info in archive.infolist():
+@dataclass(frozen=True)
+class _Member:
+    """A file found in a pack: its size, or why it cannot be one of the pack's files."""
+
+    size: int
+    problem: str | None = None  # "a symbolic link", … : never read, never trusted
+
+
+@dataclass(frozen=True)
+class _Hashes:
+    sha256: str
+    blobs: dict[int, str]  # git blob id by length: 40 (sha1) and 64 (sha256 repositories)
+
+
+_CHUNK = 1 << 16
+
+
+def _hash_stream(chunks: Iterator[bytes], size: int) -> _Hashes:
+    """sha256 of the bytes and their git blob ids, in one pass without holding the file."""
+    header = b"blob %d\0" % size
+    plain, sha1, sha256 = hashlib.sha256(), hashlib.sha1(header), hashlib.sha256(header)
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        for digest in (plain, sha1, sha256):
+            digest.update(chunk)
+    if seen != size:  # changed while being read: no hash can vouch for it
+        raise OSError(f"{seen} bytes read, {size} expected")
+    return _Hashes(plain.hexdigest(), {40: sha1.hexdigest(), 64: sha256.hexdigest()})
+
+
+class _PackReader:
+    """The files of a pack folder or zip. A pack is untrusted input: nothing is followed
+    (symbolic links, devices and pipes are reported, never read), files are hashed as
+    streams, and a file is only read when its size is the one the manifest records — so a
+    link to /dev/zero or a zip bomb costs nothing."""
+
+    def __init__(self, pack: Path) -> None:
+        self.pack = pack
+        self.archive: zipfile.ZipFile | None = None
+        self.members: dict[str, _Member] = {}
+        self._infos: dict[str, zipfile.ZipInfo] = {}
+        if pack.is_dir():
+            self._scan_folder()
+        else:
+            self._scan_zip()
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    def __enter__(self) -> _PackReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _scan_folder(self) -> None:
+        kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"),
+                 (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                 (stat.S_ISBLK, "a device"))
+        for folder, dirs, files in os.walk(self.pack):  # (os.walk never follows links)
+            here = Path(folder)
+            for name in sorted([*files, *(d for d in dirs if (here / d).is_symlink())]):
+                path = here / name
+                st = os.lstat(path)
+                rel = path.relative_to(self.pack).as_posix()
+                problem = next((what for test, what in kinds if test(st.st_mode)), None)
+                if problem is None and not stat.S_ISREG(st.st_mode):
+                    problem = "not a regular file"
+                self.members[rel] = _Member(st.st_size, problem)
+
+    def _scan_zip(self) -> None:
+        try:
+            self.archive = zipfile.ZipFile(self.pack)
+            for info in self.archive.infolist():
                 if info.is_dir():
                     continue
                 name = info.filename
-                if name in out:
-                    # two entries under one name: tools disagree on which one a reader sees,
-                    # so the second can never pass as the file the manifest vouches for
+                if name in self.members:
+                    # two entries under one name: tools disagree on which one a reader
+                    # sees, so the second can never pass as the file the manifest vouches for
                     name = f"{name} (duplicate entry in the zip)"
-                out[name] = archive.read(info)
-            return out
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
-        raise GovctlError(f"{pack}: not an audit pack folder or zip ({exc})") from None
+                self.members[name] = _Member(info.file_size)
+                self._infos[name] = info
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            self.close()
+            raise GovctlError(f"{self.pack}: not an audit pack folder or zip ({exc})") from None
+
+    def _chunks(self, name: str) -> Iterator[bytes]:
+        if self.archive is None:
+            with (self.pack / name).open("rb") as handle:
+                yield from iter(lambda: handle.read(_CHUNK), b"")
+        else:
+            with self.archive.open(self._infos[name]) as handle:
+                yield from iter(lambda: handle.read(_CHUNK), b"")
+
+    def hashes(self, name: str) -> _Hashes | str:
+        """The file's hashes, or why it could not be read (a reason to call it altered)."""
+        try:
+            return _hash_stream(self._chunks(name), self.members[name].size)
+        except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+                zlib.error) as exc:
+            return f"unreadable: {' '.join(str(exc).split())}"
+
+    def read_manifest(self, limit: int = 64 << 20) -> bytes:
+        member = self.members.get(MANIFEST)
+        if member is None:
+            raise GovctlError(f"{self.pack}: no {MANIFEST}; not an audit pack")
+        if member.problem is not None or member.size > limit:
+            raise GovctlError(f"{self.pack}/{MANIFEST}: not a govctl manifest "
+                              f"({member.problem or 'too large'})")
+        try:
+            return b"".join(self._chunks(MANIFEST))
+        except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+                zlib.error) as exc:
+            raise GovctlError(f"{self.pack}/{MANIFEST}: unreadable ({exc})") from None
 
 
 def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
     if not pack.exists():
         raise GovctlError(f"{pack}: no such audit pack")
-    contents = _pack_files(pack)
-    if MANIFEST not in contents:
-        raise GovctlError(f"{pack}: no {MANIFEST}; not an audit pack")
-    raw_manifest = contents.pop(MANIFEST)
-    try:
-        manifest = json.loads(raw_manifest)
-        listed: Mapping[str, Any] = manifest["files"]
-        if not isinstance(listed, Mapping) or not all(
-                isinstance(e, Mapping) and isinstance(e.get("sha256"), str)
-                and isinstance(e.get("git") or {}, Mapping) for e in listed.values()):
-            raise TypeError("files")
-    except (ValueError, KeyError, TypeError):
-        raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
-    altered, repository = [], []
-    trees: dict[str, dict[str, tuple[str, str]]] = {}  # one ls-tree per evidence commit
-    for name, entry in sorted(listed.items()):
-        if name not in contents:
-            continue
-        data = contents[name]
-        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-            altered.append(name)
-            continue
-        git = entry.get("git")
-        if name.startswith(EVIDENCE) and not _evidence_entry_consistent(name, git):
-            # evidence is always copied from a named blob at evidence/<commit>/<path>: an
-            # entry without its git origin, or naming another commit or path, was edited
-            altered.append(f"{name} (manifest entry does not match its git origin)")
-            continue
-        if git and git_blob_id(data, len(str(git.get("blob")))) != git.get("blob"):
-            altered.append(name)  # bytes and the recorded blob disagree: a doctored manifest
-        elif git and history is not None:
-            commit = str(git["commit"])
-            try:
-                tree = trees[commit] if commit in trees else trees.setdefault(
-                    commit, history.tree(commit))
-            except GovctlError:
-                repository.append(f"{name} (commit {commit[:12]} is not in the repository)")
+    with _PackReader(pack) as reader:
+        raw_manifest = reader.read_manifest()
+        members = {k: v for k, v in reader.members.items() if k != MANIFEST}
+        try:
+            manifest = json.loads(raw_manifest)
+            listed: Mapping[str, Any] = manifest["files"]
+            if not isinstance(listed, Mapping) or not all(
+                    isinstance(e, Mapping) and isinstance(e.get("sha256"), str)
+                    and isinstance(e.get("git") or {}, Mapping) for e in listed.values()):
+                raise TypeError("files")
+        except (ValueError, KeyError, TypeError):
+            raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
+        altered, repository = [], []
+        trees: dict[str, dict[str, tuple[str, str]]] = {}  # one ls-tree per evidence commit
+        for name, entry in sorted(listed.items()):
+            member = members.get(name)
+            if member is None:
                 continue
-            held = tree.get(git["path"])
-            if held is None or held[1] != git["blob"]:
-                repository.append(f"{name} (differs from {git['path']} at {commit[:12]})")
-    removed = sorted(set(listed) - set(contents))
-    added = sorted(set(contents) - set(listed))
+            if member.problem is not None:
+                altered.append(f"{name} ({member.problem})")
+                continue
+            size = entry.get("size")
+            if isinstance(size, int) and size != member.size:
+                altered.append(name)  # (not even read: the size already tells)
+                continue
+            hashes = reader.hashes(name)
+            if isinstance(hashes, str):
+                altered.append(f"{name} ({hashes})")
+                continue
+            if hashes.sha256 != entry["sha256"]:
+                altered.append(name)
+                continue
+            git = entry.get("git")
+            if (git or name.startswith(EVIDENCE)) and not _evidence_entry_consistent(name, git):
+                # evidence is always copied from a named blob at evidence/<commit>/<path>,
+                # and nothing else has a git origin: an entry without its origin, naming
+                # another commit or path, or a git origin on a document, was edited
+                altered.append(f"{name} (manifest entry does not match its git origin)")
+                continue
+            if git and hashes.blobs.get(len(git["blob"])) != git["blob"]:
+                altered.append(name)  # bytes and the recorded blob disagree: a doctored manifest
+            elif git and history is not None:
+                commit = git["commit"]
+                try:
+                    tree = trees[commit] if commit in trees else trees.setdefault(
+                        commit, history.tree(commit))
+                except GovctlError:
+                    repository.append(f"{name} (commit {commit[:12]} is not in the repository)")
+                    continue
+                held = tree.get(git["path"])
+                if held is None or held[1] != git["blob"]:
+                    repository.append(f"{name} (differs from {git['path']} at {commit[:12]})")
+    removed = sorted(set(listed) - set(members))
+    added = sorted(f"{name} ({member.problem})" if member.problem else name
+                   for name, member in members.items() if name not in listed)
     if history is not None:
         recorded = manifest.get("repository")
         head = recorded.get("until") if isinstance(recorded, Mapping) else None

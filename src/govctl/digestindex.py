@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -27,8 +26,50 @@ def _commit_json(commit: Commit) -> dict[str, Any]:
     return {f.name: getattr(commit, f.name) for f in fields(Commit) if f.name != "changes"}
 
 
-def _commit(data: Mapping[str, Any]) -> Commit:
+_COMMIT_TEXT = tuple(f.name for f in fields(Commit)
+                     if f.name not in ("parents", "signature", "changes"))
+
+
+def _commit(data: Any) -> Commit:
+    """A commit as _commit_json wrote it, or ValueError (a damaged entry is rebuilt)."""
+    if not (isinstance(data, dict) and all(isinstance(data.get(k), str) for k in _COMMIT_TEXT)
+            and isinstance(data.get("parents"), list)
+            and all(isinstance(p, str) for p in data["parents"])
+            and (data.get("signature") is None or isinstance(data["signature"], str))
+            and set(data) == {*_COMMIT_TEXT, "parents", "signature"}):
+        raise ValueError("not a commit")
     return Commit(**{**data, "parents": tuple(data["parents"]), "changes": ()})
+
+
+def _approval(approval_id: Any, entry: Any) -> Record:
+    if not (isinstance(approval_id, str) and isinstance(entry, list) and len(entry) == 4):
+        raise ValueError("not an approval")
+    file, doc, line, data = entry
+    if not (isinstance(file, str) and _is_int(doc) and _is_int(line)
+            and _readable_approval(approval_id, data)):
+        raise ValueError("not an approval")
+    return Record("Approval", approval_id, file, doc, line, data, True)
+
+
+def _readable_approval(approval_id: str, data: Any) -> bool:
+    """What trace reads of an indexed approval without checking it (the index only holds
+    valid ones). Not the whole schema: that costs ~50 µs an approval, on every trace."""
+    if not (isinstance(data, dict) and data.get("kind") == "Approval"):
+        return False
+    meta, spec = data.get("metadata"), data.get("spec")
+    if not (isinstance(meta, dict) and meta.get("id") == approval_id
+            and isinstance(spec, dict)):
+        return False
+    bundle, approvers = spec.get("bundle"), spec.get("approvers")
+    return (all(isinstance(spec.get(k), str) for k in ("use_case", "decision", "date"))
+            and isinstance(bundle, dict) and isinstance(bundle.get("digest"), str)
+            and isinstance(approvers, list)
+            and all(isinstance(a, dict) and isinstance(a.get("person"), str)
+                    and isinstance(a.get("role"), str) for a in approvers))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -50,16 +91,30 @@ class DigestIndex:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DigestIndex:
-        if data.get("format") != FORMAT:
+    def from_json(cls, data: Any) -> DigestIndex:
+        """The index as json() wrote it; ValueError for anything else (then rebuilt)."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("another index format")
-        index = cls(data["head"], data["commits"])
-        for digest, bundles in data["first"].items():
-            index.first[digest] = {b: (pos, _commit(c), uc) for b, (pos, c, uc)
-                                   in bundles.items()}
-        for digest, approvals in data["approvals"].items():
-            index.approvals[digest] = {a: Record("Approval", a, file, doc, line, rec, True)
-                                       for a, (file, doc, line, rec) in approvals.items()}
+        head, commits = data.get("head"), data.get("commits")
+        first, approvals = data.get("first"), data.get("approvals")
+        if not (isinstance(head, str) and _is_int(commits) and isinstance(first, dict)
+                and isinstance(approvals, dict)):
+            raise ValueError("not a digest index")
+        index = cls(head, commits)
+        for digest, bundles in first.items():
+            if not isinstance(bundles, dict):
+                raise ValueError("not a digest index")
+            found: dict[str, tuple[int, Commit, str | None]] = {}
+            for bundle_id, entry in bundles.items():
+                if not (isinstance(entry, list) and len(entry) == 3 and _is_int(entry[0])
+                        and (entry[2] is None or isinstance(entry[2], str))):
+                    raise ValueError("not a digest index")
+                found[bundle_id] = (entry[0], _commit(entry[1]), entry[2])
+            index.first[digest] = found
+        for digest, bound in approvals.items():
+            if not isinstance(bound, dict):
+                raise ValueError("not a digest index")
+            index.approvals[digest] = {a: _approval(a, entry) for a, entry in bound.items()}
         return index
 
 
@@ -96,7 +151,11 @@ def build(history: GitHistory, head: str) -> DigestIndex:
 
 
 def _name(history: GitHistory, head: str) -> str:
-    where = f"{history.top}\0{history.prefix}".encode("utf-8", "surrogateescape")
+    # HEAD's sha names its whole history, except in a shallow clone: the same HEAD after
+    # `git fetch --unshallow` has older commits, and an index built while the history was
+    # cut off would name the cut-off commit as where a digest first appeared
+    cut = ",".join(sorted(history.shallow_boundaries()))
+    where = f"{history.top}\0{history.prefix}\0{cut}".encode("utf-8", "surrogateescape")
     return f"{hashlib.sha256(where).hexdigest()[:16]}-{head}.json"
 
 
@@ -110,7 +169,7 @@ def digest_index(history: GitHistory) -> DigestIndex:
     if raw:
         try:
             return DigestIndex.from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             pass  # a damaged or older entry: rebuild it
     index = build(history, head)
     cache.write_bytes(SECTION, name, json.dumps(index.json(), ensure_ascii=False).encode(

@@ -93,6 +93,13 @@ RULES: dict[str, Rule] = {
 }
 
 
+def quote(value: object, limit: int = 140) -> str:
+    """``repr(value)`` for a message, clipped: record text may be megabytes long (the limit
+    leaves any valid 128-character id whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "..." + text[-1]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem. ``file`` is relative to the governance root (POSIX)."""

@@ -45,7 +45,12 @@ from yaml.events import (
 
 try:  # libyaml's C parser; PyYAML's pure-Python parser has the same event interface
     from yaml.cyaml import CParser as _Parser
+
+    # libyaml's reader reports a forbidden character at its offset in the UTF-8 bytes it
+    # was given (marks count characters); PyYAML's own reader counts characters
+    _READER_OFFSET_IN_BYTES = True
 except ImportError:  # pragma: no cover - exercised only where libyaml is missing
+    _READER_OFFSET_IN_BYTES = False
     from yaml.parser import Parser as _ParserBase
     from yaml.reader import Reader
     from yaml.scanner import Scanner
@@ -63,11 +68,18 @@ except ImportError:  # pragma: no cover - exercised only where libyaml is missin
 MAX_FILE_SIZE = 5 * 1024 * 1024
 MAX_DEPTH = 100
 ALIAS_BUDGET = 10_000  # nodes that aliases may add to one document by expansion
+# Characters of scalar text that aliases may add to one file by expansion. Counting nodes
+# alone lets 10,000 aliases of one 4 MB string through: the data then stands for 40 GB of
+# text, which every consumer that writes it out (the JCS of a bundle digest, a finding's
+# message, a JSON report) would build in memory. Per file, so that many small documents
+# cannot multiply it either.
+ALIAS_TEXT_BUDGET = 1_000_000
 MAX_SAFE_INTEGER = 2**53 - 1
 
 _STD = "tag:yaml.org,2002:"
 _BOM = "\ufeff"
 _YAML11_BREAKS = re.compile("[\x85\u2028\u2029]")
+_LINE_BREAKS = re.compile("\r\n|\r|\n")
 
 Path = tuple[str | int, ...]
 # key line, key column, value line, value column (1-based; key = value for list items/roots)
@@ -201,13 +213,16 @@ _SEQ_TAGS = frozenset((None, "!", _STD + "seq"))
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     """1-based line and column (in characters, like every other position) of a byte offset
-    whose preceding bytes are valid UTF-8."""
-    line_start = raw.rfind(b"\n", 0, offset) + 1
-    before = raw[line_start:offset].decode("utf-8", errors="replace")
+    whose preceding bytes are valid UTF-8. Lines end at LF, CRLF or a lone CR (YAML 1.2),
+    as for every other position."""
+    head = raw[:offset]
+    line_start = max(head.rfind(b"\n"), head.rfind(b"\r")) + 1
+    before = head[line_start:].decode("utf-8", errors="replace")
     if line_start == 0:
         before = before.removeprefix(_BOM)  # positions are counted after the BOM
     column = len(before) + 1
-    return raw.count(b"\n", 0, offset) + 1, column
+    breaks = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n")
+    return breaks + 1, column
 
 
 def decode(raw: bytes, max_size: int = MAX_FILE_SIZE) -> str | Problem:
@@ -238,8 +253,8 @@ def decode(raw: bytes, max_size: int = MAX_FILE_SIZE) -> str | Problem:
 
 
 class _Frame:
-    __slots__ = ("anchor", "column", "height", "is_key", "key", "key_col", "key_line",
-                 "key_lines", "line", "obj", "path", "size")
+    __slots__ = ("anchor", "chars", "column", "height", "is_key", "key", "key_col",
+                 "key_line", "key_lines", "line", "obj", "path", "size")
 
     def __init__(self, obj: Any, line: int, column: int, anchor: str | None, is_key: bool,
                  path: Path) -> None:
@@ -250,6 +265,7 @@ class _Frame:
         self.is_key = is_key
         self.path = path
         self.size = 1
+        self.chars = 0  # characters of scalar text below (keys included)
         # levels of collections from this one down (1 for a collection of scalars): an
         # alias inserts its anchor's whole height, so depth is checked on aliases too
         self.height = 1
@@ -279,18 +295,23 @@ class _Builder:
         self.doc_index = -1
         # character index where libyaml gave up on its own nesting limit (see run())
         self.libyaml_depth_index: int | None = None
+        self.expanded_chars = 0  # for ALIAS_TEXT_BUDGET: per file, never reset
         # libyaml (YAML 1.1) also ends lines at NEL, LS and PS; editors, git, GitHub and
-        # YAML 1.2 do not. When the text has one, positions are recomputed from the
-        # character index against the offsets of its line feeds.
-        self.line_feeds: list[int] | None = None
-        if _YAML11_BREAKS.search(text):
-            self.line_feeds = [m.start() for m in re.finditer("\n", text)]
+        # YAML 1.2 do not. When the text has one, every position is recomputed from the
+        # character index against the offsets of the YAML 1.2 line breaks (LF, CRLF, CR).
+        self.recount = bool(_YAML11_BREAKS.search(text))
+        # libyaml also pretends a text that does not end with a line break has one at the
+        # end, so a mark at the end of such a text (an unclosed "{") would name a line
+        # after the last one: positions at or past ``eof_index`` are recomputed as well.
+        ends_in_break = not text or text[-1] in "\r\n"
+        self.eof_index = float("inf") if ends_in_break or self.recount else len(text)
+        self.line_breaks: list[int] | None = None  # computed on first use
         self._reset_document()
 
     def _reset_document(self) -> None:
         self.stack: list[_Frame] = []
-        # anchor → (value, nodes it stands for, collection height)
-        self.anchors: dict[str, tuple[Any, int, int]] = {}
+        # anchor → (value, nodes it stands for, collection height, characters of its text)
+        self.anchors: dict[str, tuple[Any, int, int, int]] = {}
         self.pending_anchors: set[str] = set()
         self.expanded = 0
         self.broken = False
@@ -299,11 +320,21 @@ class _Builder:
         self.doc_positions: dict[Path, Position] = {}
 
     def position_of(self, index: int) -> tuple[int, int]:
-        """1-based line and column of a character index, counting only line feeds."""
-        feeds = self.line_feeds or []
-        before = bisect.bisect_left(feeds, index)
-        line_start = feeds[before - 1] + 1 if before else 0
+        """1-based line and column of a character index, counting YAML 1.2 line breaks."""
+        breaks = self.line_breaks
+        if breaks is None:
+            # the offset of each break's last character (the LF of a CRLF)
+            breaks = self.line_breaks = [m.end() - 1 for m in _LINE_BREAKS.finditer(self.text)]
+        index = min(index, len(self.text))
+        before = bisect.bisect_left(breaks, index)
+        line_start = breaks[before - 1] + 1 if before else 0
         return before + 1, index - line_start + 1
+
+    def mark_position(self, mark: Any) -> tuple[int, int]:
+        """1-based line and column of a libyaml mark (see ``recount`` and ``eof_index``)."""
+        if self.recount or mark.index >= self.eof_index:
+            return self.position_of(mark.index)
+        return mark.line + 1, mark.column + 1
 
     # problems ---------------------------------------------------------------------------
     def problem(self, rule: str, line: int, column: int, message: str) -> None:
@@ -317,13 +348,14 @@ class _Builder:
 
     # attaching values to their parent -----------------------------------------------------
     def attach(self, value: Any, size: int, line: int, col: int, text: str | None = None,
-               plain: bool = False, reported: bool = False) -> None:
+               plain: bool = False, reported: bool = False, chars: int = 0) -> None:
         """Put a finished node into its parent.
 
         ``text`` is a scalar's source text (for messages about keys), ``plain`` whether it
         was an untagged plain scalar (only a plain ``<<`` is a merge key), ``reported``
         whether a problem was already raised for this node (a key is then dropped
-        without a second, cascading problem).
+        without a second, cascading problem), ``chars`` the characters of scalar text the
+        node holds (for ``ALIAS_TEXT_BUDGET``).
         """
         stack = self.stack
         if not stack:
@@ -333,6 +365,7 @@ class _Builder:
                 self.doc_positions[()] = (line, col, line, col)
             return
         parent = stack[-1]
+        parent.chars += chars
         obj = parent.obj
         if type(obj) is list:
             if self.with_positions:
@@ -400,9 +433,7 @@ class _Builder:
     # scalars ------------------------------------------------------------------------------
     def scalar(self, ev: ScalarEvent) -> None:
         mark = ev.start_mark
-        line, col = mark.line + 1, mark.column + 1
-        if self.line_feeds is not None:
-            line, col = self.position_of(mark.index)
+        line, col = self.mark_position(mark)
         tag = ev.tag
         text = ev.value
         plain = False
@@ -443,15 +474,13 @@ class _Builder:
             self.problem("GOV010", line, col, message)
             reported = True
         if ev.anchor is not None:
-            self.anchors[ev.anchor] = (value, 1, 0)
-        self.attach(value, 1, line, col, text, plain, reported)
+            self.anchors[ev.anchor] = (value, 1, 0, len(text))
+        self.attach(value, 1, line, col, text, plain, reported, len(text))
 
     # collections ----------------------------------------------------------------------------
     def start(self, ev: MappingStartEvent | SequenceStartEvent, is_map: bool) -> None:
         mark = ev.start_mark
-        line, col = mark.line + 1, mark.column + 1
-        if self.line_feeds is not None:
-            line, col = self.position_of(mark.index)
+        line, col = self.mark_position(mark)
         if len(self.stack) >= MAX_DEPTH:
             self.too_deep(line, col)
         tag = ev.tag
@@ -473,20 +502,18 @@ class _Builder:
     def end(self) -> None:
         frame = self.stack.pop()
         if frame.anchor is not None:
-            self.anchors[frame.anchor] = (frame.obj, frame.size, frame.height)
+            self.anchors[frame.anchor] = (frame.obj, frame.size, frame.height, frame.chars)
             self.pending_anchors.discard(frame.anchor)
         if self.stack:
             parent = self.stack[-1]
             if frame.height >= parent.height:
                 parent.height = frame.height + 1
         value: Any = _COLLECTION_KEY if frame.is_key else frame.obj
-        self.attach(value, frame.size, frame.line, frame.column)
+        self.attach(value, frame.size, frame.line, frame.column, chars=frame.chars)
 
     def alias(self, ev: AliasEvent) -> None:
         mark = ev.start_mark
-        line, col = mark.line + 1, mark.column + 1
-        if self.line_feeds is not None:
-            line, col = self.position_of(mark.index)
+        line, col = self.mark_position(mark)
         anchor = ev.anchor
         found = self.anchors.get(anchor)
         if found is None:
@@ -497,12 +524,18 @@ class _Builder:
                 self.problem("GOV001", line, col, f"alias *{anchor} has no anchor &{anchor}")
             self.attach(None, 1, line, col, reported=True)
             return
-        value, size, height = found
+        value, size, height, chars = found
         self.expanded += size
         if self.expanded > ALIAS_BUDGET:
             self.problem("GOV003", line, col,
                          f"aliases expand this document beyond {ALIAS_BUDGET:,} nodes "
                          "(possible alias bomb); write the values out")
+            raise _Abort
+        self.expanded_chars += chars
+        if self.expanded_chars > ALIAS_TEXT_BUDGET:
+            self.problem("GOV003", line, col,
+                         f"aliases expand this file by more than {ALIAS_TEXT_BUDGET:,} "
+                         "characters of text (possible alias bomb); write the values out")
             raise _Abort
         if height:
             # the aliased collection lands below the open ones: a chain of aliases could
@@ -513,7 +546,7 @@ class _Builder:
                 parent = self.stack[-1]
                 if height >= parent.height:
                     parent.height = height + 1
-        self.attach(value, size, line, col)
+        self.attach(value, size, line, col, chars=chars)
 
     # documents ----------------------------------------------------------------------------
     def document_start(self) -> None:
@@ -536,8 +569,8 @@ class _Builder:
         except yaml.YAMLError as exc:
             line, col, message = _syntax_error(exc, self.text)
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            if self.line_feeds is not None and isinstance(getattr(mark, "index", None), int):
-                line, col = self.position_of(mark.index)
+            if isinstance(getattr(mark, "index", None), int):
+                line, col = self.mark_position(mark)
             # libyaml stops at its own nesting limit (1,000) before we see the events: its
             # scanner reads ahead up to ~1,024 characters in flow context. For SPEC §1.1 that
             # is deep nesting (GOV003), not a syntax error; load_text() then re-reads the
@@ -621,9 +654,15 @@ def _syntax_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
         return mark.line + 1, mark.column + 1, message
     position = getattr(exc, "position", None)  # ReaderError: a character YAML forbids
     if isinstance(position, int):
+        if _READER_OFFSET_IN_BYTES:
+            # a byte offset: every multi-byte character before it (an accented name, an
+            # emoji) would otherwise push the position lines or columns too far
+            position = len(text.encode("utf-8", "surrogatepass")[:position]
+                           .decode("utf-8", "ignore"))
         before = text[:position]
-        line = before.count("\n") + 1
-        col = position - (before.rfind("\n") + 1) + 1
+        breaks = [m.end() for m in _LINE_BREAKS.finditer(before)]
+        line = len(breaks) + 1
+        col = position - (breaks[-1] if breaks else 0) + 1
         char = getattr(exc, "character", "")
         code = ord(char) if isinstance(char, str) and len(char) == 1 else char
         shown = f"#x{code:04x}" if isinstance(code, int) else str(code)

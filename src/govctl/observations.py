@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from govctl.timeutil import parse_timestamp
 
 FORMATS = ("jsonl", "csv", "openmetrics", "prometheus")
 COLUMNS = ("use_case", "signal", "metric", "value", "at", "bundle_digest")
+_LINE_BREAK = re.compile("\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,16 @@ class ObservationSet:
         return out
 
 
+def _lines(text: str) -> list[str]:
+    """Physical lines, ended by LF, CRLF or a lone CR — never by the other characters
+    ``str.splitlines`` also breaks at (NEL, LS, PS, VT, FF, FS…), which may stand unescaped
+    inside a JSON string or a CSV field and would cut a valid row in two."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the break ending the last line does not start another one
+    return lines
+
+
 def _error(path: Path, line: int, what: str) -> GovctlError:
     # one line, always: a parser's complaint may quote the offending text with its newline
     return GovctlError(f"{path}:{line}: {' '.join(what.split())}")
@@ -70,7 +82,7 @@ def detect_format(path: Path, text: str) -> str:
         return "openmetrics"
     if suffix in (".prom", ".metrics"):
         return "prometheus"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    first = next((line.strip() for line in _lines(text) if line.strip()), "")
     if first.startswith("{"):
         return "jsonl"
     # a CSV header names use_case and signal in any order (a sample line never has commas
@@ -78,7 +90,7 @@ def detect_format(path: Path, text: str) -> str:
     header = {cell.strip().strip('"') for cell in first.split(",")}
     if {"use_case", "signal"} <= header:
         return "csv"
-    if any(line.strip() == "# EOF" for line in text.splitlines()[-3:]):
+    if any(line.strip() == "# EOF" for line in _lines(text)[-3:]):
         return "openmetrics"
     return "prometheus"
 
@@ -138,7 +150,7 @@ def _row(path: Path, line: int, row: Mapping[str, object], mtime: datetime) -> O
 
 
 def _jsonl(path: Path, text: str, mtime: datetime) -> Iterable[Observation]:
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -151,14 +163,17 @@ def _jsonl(path: Path, text: str, mtime: datetime) -> Iterable[Observation]:
 
 
 def _csv(path: Path, text: str, mtime: datetime) -> Iterable[Observation]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in ("use_case", "signal", "value") if c not in header]
-    if missing:
-        raise _error(path, 1, f"CSV header lacks {', '.join(missing)} (columns: "
-                     f"{', '.join(COLUMNS)})")
-    reader.fieldnames = header
+    # newline="": the csv module splits rows itself (CRLF, lone CR, line breaks inside
+    # quoted fields); a StringIO translating or splitting lines first makes a file with
+    # lone-CR line endings raise csv.Error ("new-line character seen in unquoted field").
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
+        header = [(h or "").strip() for h in reader.fieldnames or []]
+        missing = [c for c in ("use_case", "signal", "value") if c not in header]
+        if missing:
+            raise _error(path, 1, f"CSV header lacks {', '.join(missing)} (columns: "
+                         f"{', '.join(COLUMNS)})")
+        reader.fieldnames = header
         for row in reader:
             if None in row:
                 raise _error(path, reader.line_num, "more fields than the header has")
@@ -167,7 +182,7 @@ def _csv(path: Path, text: str, mtime: datetime) -> Iterable[Observation]:
             yield _row(path, reader.line_num, {k: (v or "").strip() for k, v in row.items()},
                        mtime)
     except csv.Error as exc:
-        raise _error(path, reader.line_num, f"malformed CSV ({exc})") from None
+        raise _error(path, max(reader.line_num, 1), f"malformed CSV ({exc})") from None
 
 
 # -- exposition formats (OpenMetrics, Prometheus) ---------------------------------------------
@@ -184,9 +199,13 @@ def _parser(openmetrics: bool) -> Callable[[str], Iterable[Any]]:
 def _samples(path: Path, text: str, mtime: datetime, openmetrics: bool
              ) -> Iterable[Observation]:
     parse = _parser(openmetrics)
+    # The parsers split lines at LF only: a CRLF file then fails on "Invalid timestamp
+    # '1\r'", and in a lone-CR file everything after the first sample is silently dropped.
+    # Lines end where an editor ends them (and where _lines counts them).
+    text = _LINE_BREAK.sub("\n", text)
     if openmetrics and not text.rstrip("\n").endswith("# EOF"):
         # name the last line: that is where '# EOF' is missing
-        raise _error(path, max(len(text.splitlines()), 1),
+        raise _error(path, max(len(_lines(text)), 1),
                      "OpenMetrics text must end with '# EOF'")
     try:
         families = list(parse(text))
@@ -200,15 +219,25 @@ def _samples(path: Path, text: str, mtime: datetime, openmetrics: bool
         if "use_case" not in labels or "signal" not in labels:
             raise _error(path, where, f"sample {sample.name} needs use_case and signal "
                          "labels")
-        value = float(sample.value)
+        try:
+            value = float(sample.value)
+        except (OverflowError, ValueError):  # an integer beyond a double
+            value = math.inf
         if not math.isfinite(value):
             raise _error(path, where, f"sample {sample.name} value is not finite")
         if sample.timestamp is None:
             at = mtime
         else:
             ts = sample.timestamp
-            seconds = ts.sec + ts.nsec / 1e9 if hasattr(ts, "sec") else float(ts)
-            at = datetime.fromtimestamp(seconds, tz=timezone.utc)
+            try:
+                seconds = ts.sec + ts.nsec / 1e9 if hasattr(ts, "sec") else float(ts)
+                at = datetime.fromtimestamp(seconds, tz=timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                # beyond a double or the years datetime holds (1e20), or NaN: the parsers
+                # accept any number here
+                shown = str(ts) if len(str(ts)) <= 40 else str(ts)[:37] + "..."
+                raise _error(path, where, f"sample {sample.name} timestamp {shown} is out of "
+                             "range") from None
         yield Observation(labels["use_case"], labels["signal"], sample.name, value, at,
                           labels.get("bundle_digest") or None, f"{path}:{where}")
 
@@ -220,8 +249,10 @@ def _sample_lines(text: str, names: list[str]) -> list[int]:
     is the n-th sample line; should that ever not hold, each sample is given the first
     line of its metric name instead (a worse message, never a wrong value).
     """
-    numbered = [(number, line.split("{", 1)[0].split(None, 1)[0])
-                for number, line in enumerate(text.splitlines(), 1)
+    # a line the parser accepted may still start with "{" (OpenMetrics 2 / Prometheus 3
+    # quoted metric names, {"name",...}): such a line has no name before its labels
+    numbered = [(number, (line.split("{", 1)[0].split(None, 1) or [""])[0])
+                for number, line in enumerate(_lines(text), 1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if [name for _, name in numbered] == names:
         return [number for number, _ in numbered]
@@ -240,7 +271,7 @@ def _locate_sample_error(text: str, openmetrics: bool, exc: Exception) -> tuple[
     """
     parse = _parser(openmetrics)
     tail = "# EOF\n" if openmetrics else ""
-    lines = text.splitlines()
+    lines = _lines(text)
 
     def fails(chunk: str) -> str | None:
         try:

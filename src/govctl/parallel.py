@@ -9,9 +9,12 @@ change speed, never results.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -24,7 +27,10 @@ MIN_ITEMS = 400  # below this, forking costs more than it saves
 def _usable() -> bool:
     return (sys.platform.startswith("linux") and hasattr(os, "fork")
             and (os.cpu_count() or 1) > 1
-            and os.environ.get("GOVCTL_PARALLEL", "1") != "0")
+            and os.environ.get("GOVCTL_PARALLEL", "1") != "0"
+            # a fork copies only this thread: a lock another thread holds (logging, an
+            # import) would stay locked in the child forever, and the parent waits on it
+            and threading.active_count() == 1)
 
 
 def map_halves(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -50,10 +56,22 @@ def map_halves(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
             status = 1
         os._exit(status)
     os.close(write_end)
-    first = [function(item) for item in items[:half]]
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    done = False
+    try:
+        first = [function(item) for item in items[:half]]
+        with os.fdopen(read_end, "rb") as pipe:
+            read_end = -1  # the file object owns it now
+            payload = pipe.read()
+        done = True
+    finally:
+        # also when the first half raised (or Ctrl-C): stop the child and reap it, so it
+        # neither lingers as a zombie nor blocks forever writing to a pipe nobody reads
+        if read_end >= 0:
+            os.close(read_end)
+        if not done:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     second: list[R] | None = None
     if status == 0 and payload:
         try:

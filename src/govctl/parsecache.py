@@ -16,7 +16,7 @@ from typing import Any
 
 from govctl import cache
 from govctl.findings import Finding
-from govctl.records import Record
+from govctl.records import KINDS, Record
 
 SECTION = "parse"
 
@@ -35,14 +35,43 @@ def _encode(records: Sequence[Record], findings: Sequence[Finding]) -> list[Any]
              for f in findings]]
 
 
+def decode_finding(f: Any) -> Finding:
+    """A finding as stored, or ValueError: a wrong type here would only fail later, in
+    sorting or a reporter, far from the cache."""
+    if not (isinstance(f, list) and len(f) == 7):
+        raise ValueError("not a finding")
+    rule, severity, file, line, column, record, message = f
+    if not (isinstance(rule, str) and isinstance(severity, str) and isinstance(file, str)
+            and _is_int(line) and _is_int(column) and isinstance(message, str)
+            and (record is None or isinstance(record, str))):
+        raise ValueError("not a finding")
+    return Finding(rule, severity, file, line, column, record, message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record(path: str, r: Any) -> Record:
+    if not (isinstance(r, list) and len(r) == 6):
+        raise ValueError("not a record")
+    kind, rid, doc, line, data, valid = r
+    if not (kind in KINDS and isinstance(rid, str) and _is_int(doc) and _is_int(line)
+            and isinstance(data, dict) and isinstance(valid, bool)):
+        raise ValueError("not a record")
+    return Record(kind, rid, path, doc, line, data, valid)
+
+
 def _decode(path: str, entry: Any) -> tuple[list[Record], list[Finding]] | None:
+    """The entry's records and findings, or None when it is not exactly what _encode
+    writes (a damaged or foreign cache is a miss, never a crash or a wrong answer)."""
     try:
-        records = [Record(kind, rid, path, doc, line, data, bool(valid))
-                   for kind, rid, doc, line, data, valid in entry[0]]
-        findings = [Finding(*f) for f in entry[1]]
-    except (TypeError, ValueError):
+        if not (isinstance(entry, list) and len(entry) == 2
+                and isinstance(entry[0], list) and isinstance(entry[1], list)):
+            return None
+        return [_record(path, r) for r in entry[0]], [decode_finding(f) for f in entry[1]]
+    except ValueError:
         return None
-    return records, findings
 
 
 class ParseCache:
@@ -51,14 +80,17 @@ class ParseCache:
         self.name = _name(root)
         self.entries: dict[str, Any] = {}
         self.used: dict[str, Any] = {}
+        self.stored = False  # parsed anew this run (a new file, or a damaged entry)
         raw = cache.read_bytes(SECTION, self.name)
         if raw:
             try:
                 loaded = json.loads(raw)
-                if isinstance(loaded, dict) and loaded.get("root") == str(root):
-                    self.entries = loaded.get("files") or {}
-            except ValueError:
-                self.entries = {}  # a torn or foreign file: start afresh
+            except (ValueError, RecursionError):
+                loaded = None  # a torn or foreign file: start afresh
+            files = loaded.get("files") if isinstance(loaded, dict) and \
+                loaded.get("root") == str(root) else None
+            if isinstance(files, dict):
+                self.entries = files
 
     def lookup(self, path: str, raw: bytes | None
                ) -> tuple[list[Record], list[Finding]] | None:
@@ -75,19 +107,20 @@ class ParseCache:
               findings: Sequence[Finding]) -> None:
         if raw is not None:
             self.used[file_key(path, raw)] = _encode(records, findings)
+            self.stored = True
 
     def save(self) -> None:
         """Keep what this run used, then older entries up to a cap: a `diff` of an old
         revision must not evict the working tree's entries (nor the cache grow forever)."""
-        if self.used.keys() == self.entries.keys():
-            return  # nothing new, nothing gone
+        if not self.stored and self.used.keys() == self.entries.keys():
+            return  # nothing new, nothing gone (a damaged entry replaced counts as new)
         keep = dict(self.used)
         cap = max(20_000, 3 * len(self.used))
         for key, entry in self.entries.items():
             if len(keep) >= cap:
                 break
             keep.setdefault(key, entry)
-        if keep.keys() == self.entries.keys():
+        if not self.stored and keep.keys() == self.entries.keys():
             return
         document = {"root": str(self.root), "files": keep}
         cache.write_bytes(SECTION, self.name,

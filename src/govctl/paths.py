@@ -37,21 +37,28 @@ def is_inside(path: Path, root: Path) -> bool:
     return True
 
 
+def shown(ref: str, limit: int = 140) -> str:
+    """``ref`` quoted for a message, clipped: a reference may be megabytes long."""
+    from govctl.findings import quote
+
+    return quote(ref, limit)
+
+
 def resolve_reference(root: Path, ref: str) -> tuple[Path | None, str | None]:
     """(the resolved regular file, None) or (None, what is wrong). ``root`` is resolved."""
     problem = normal_form_problem(ref)
     if problem is not None:
-        return None, f"file reference {ref!r} {problem}"
+        return None, f"file reference {shown(ref)} {problem}"
     candidate = root.joinpath(*ref.split("/"))
     try:
         resolved = candidate.resolve(strict=True)
     except (OSError, RuntimeError):
-        return None, f"file {ref!r} does not exist under the governance root"
+        return None, f"file {shown(ref)} does not exist under the governance root"
     if not is_inside(resolved, root):
-        return None, (f"file reference {ref!r} resolves outside the governance root "
+        return None, (f"file reference {shown(ref)} resolves outside the governance root "
                       "(through a symlink); keep referenced files inside the root")
     if not resolved.is_file():
-        return None, f"file reference {ref!r} is not a regular file"
+        return None, f"file reference {shown(ref)} is not a regular file"
     return resolved, None
 
 

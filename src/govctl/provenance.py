@@ -236,10 +236,10 @@ def provenance_findings(repo: Repository, history: GitHistory, mode: str,
         if decision.commit is not None:  # a shallow clone cannot tell who decided
             history.require_complete(decision.commit,
                                      f"the decision of approval {decision.approval!r}")
-    signatures: dict[str, str] = {}
+    signatures: dict[str, tuple[str, str]] = {}
     if mode == "signed":
-        signatures = history.signatures(
-            {d.commit.sha for d in decisions.values() if d.commit is not None})
+        signatures = signers(history,
+                             {d.commit.sha for d in decisions.values() if d.commit is not None})
     for approval in approvals:
         decision = decisions[approval.id]
         message = _problem(repo, approval, decision, mode, signatures)
@@ -250,8 +250,41 @@ def provenance_findings(repo: Repository, history: GitHistory, mode: str,
                           approval.ref, message)
 
 
+def signers(history: GitHistory, shas: set[str]) -> dict[str, tuple[str, str]]:
+    """sha → (git's signature state %G?, the signer %GS) of each commit, in one process.
+
+    The signer matters as much as the state: %G? is "G" for a good signature by *any* key
+    the allowed-signers file (or keyring) trusts, whoever the commit names as its author.
+    (GitHistory.signatures reports only the state, hence this query of its own.)
+    """
+    if not shas:
+        return {}
+    out = history._run("log", "--no-walk=unsorted", "--format=%H%x1f%G?%x1f%GS",
+                       *sorted(shas), "--")
+    found: dict[str, tuple[str, str]] = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        sha, _, rest = line.partition("\x1f")
+        state, _, signer = rest.partition("\x1f")
+        if sha:
+            found[sha] = (state.strip() or "N", signer.strip())
+    return found
+
+
+def signer_emails(signer: str) -> set[str]:
+    """The emails a signer string names, lower-cased: an SSH principal list from the
+    allowed-signers file ("bob@acme.test" or "a@x,b@y") or a GPG user id ("Bob <bob@x>")."""
+    emails = set()
+    for part in signer.split(","):
+        part = part.strip()
+        if "<" in part and part.endswith(">"):
+            part = part[part.rindex("<") + 1:-1]
+        if part:
+            emails.add(part.lower())
+    return emails
+
+
 def _problem(repo: Repository, approval: Record, decision: Decision, mode: str,
-             signatures: Mapping[str, str]) -> str | None:
+             signatures: Mapping[str, tuple[str, str]]) -> str | None:
     if decision.commit is None:
         return (f"approval {approval.id!r} is not committed, or its decision changed in the "
                 "working tree: commit it as one of its approvers")
@@ -263,9 +296,16 @@ def _problem(repo: Repository, approval: Record, decision: Decision, mode: str,
         return (f"the decision of approval {approval.id!r} was committed in {commit.short} by "
                 f"{who} on {commit.date[:10]}, who is not one of its approvers ({listed})")
     if mode == "signed":
-        state = signatures.get(commit.sha, "N")
+        state, signer = signatures.get(commit.sha, ("N", ""))
         if state != "G":
             return (f"the decision of approval {approval.id!r} was committed in {commit.short} "
                     f"by {who} without a good signature (git %G? = {state}); sign it "
                     "(git commit -S)")
+        if not signer_emails(signer) & set(emails):
+            # the author email is free text: only the key says who made the commit. A good
+            # signature by someone else's trusted key proves nothing about the approvers.
+            listed = ", ".join(emails.values())
+            return (f"the decision of approval {approval.id!r} was committed in {commit.short} "
+                    f"as {who}, but signed by {signer or 'an unnamed key'}, who is not one of "
+                    f"its approvers ({listed}): the signing key must be an approver's")
     return None

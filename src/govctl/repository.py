@@ -18,11 +18,12 @@ from typing import Any
 from govctl import loader, schemas
 from govctl.errors import GovctlError
 from govctl.findings import RULES, Finding
-from govctl.paths import is_inside, resolve_reference
+from govctl.paths import is_inside, resolve_reference, shown
 from govctl.records import Record, file_references
 
 POLICY_FILE = "governance.yaml"
 RECORD_SUFFIXES = (".yaml", ".yml")
+MAX_ID_LENGTH = 128  # ^[a-z0-9][a-z0-9._-]{0,127}$ (SPEC §1.1)
 
 Path = tuple[str | int, ...]
 
@@ -152,7 +153,7 @@ class WorktreeSource(Source):
         try:
             return resolved.read_bytes(), None
         except OSError as exc:
-            return None, f"cannot read {ref!r}: {exc.strerror or exc}"
+            return None, f"cannot read {shown(ref)}: {exc.strerror or exc}"
 
 
 def _is_utf8(name: str) -> bool:
@@ -295,7 +296,11 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
         meta = data.get("metadata") if isinstance(data, Mapping) else None
         record_id = meta.get("id") if isinstance(meta, Mapping) else None
         record = None
-        if kind is not None and isinstance(record_id, str):
+        # An id longer than any id may be (the schemas' pattern allows 128 characters) names
+        # no record: GOV010 reports it at metadata.id, and its findings carry no record
+        # name. Otherwise a megabyte-long id would be repeated in every finding of the
+        # record ("record": "Kind/<id>"): one 5 MiB file could make gigabytes of output.
+        if kind is not None and isinstance(record_id, str) and len(record_id) <= MAX_ID_LENGTH:
             record = Record(kind, record_id, path, doc.index, doc.line, data, True)
         if kind is not None and not doc.broken:
             issues.extend(schemas.validate(kind, data))

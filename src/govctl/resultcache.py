@@ -18,6 +18,7 @@ from typing import Any
 
 from govctl import cache
 from govctl.findings import Finding
+from govctl.parsecache import decode_finding
 from govctl.repository import Source, SourceFile
 
 SECTION = "results"
@@ -50,13 +51,29 @@ def load(name: str, source: Source) -> Mapping[str, Any] | None:
         return None
     try:
         entry = json.loads(raw)
-        refs = entry["referenced"]
-        if referenced_state(source, refs) != refs:
-            return None
-        entry["findings"] = [Finding(*f) for f in entry["findings"]]
-        return entry
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError):  # torn, not UTF-8, or absurdly nested
         return None
+    # exactly what store() writes, or a miss: a wrong type would otherwise surface as a
+    # crash in sorting or as a wrong "records" count in the report
+    if not isinstance(entry, dict):
+        return None
+    refs, findings = entry.get("referenced"), entry.get("findings")
+    records, files = entry.get("records"), entry.get("files")
+    if not (isinstance(refs, dict) and all(isinstance(v, str) for v in refs.values())
+            and isinstance(findings, list) and _is_count(records)
+            and isinstance(files, list) and all(isinstance(f, str) for f in files)):
+        return None
+    try:
+        decoded = [decode_finding(f) for f in findings]
+    except ValueError:
+        return None
+    if referenced_state(source, refs) != refs:
+        return None  # a prompt, tool schema or eval file changed since
+    return {**entry, "findings": decoded}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def store(name: str, source: Source, refs: Iterable[str], findings: Iterable[Finding],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -63,10 +64,29 @@ def combined_schema() -> dict[str, Any]:
 
 @cache
 def _validator(kind: str) -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(schema(kind),
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # JSON Schema patterns are ECMA-262 regular expressions, where "$" ends the string.
+    # jsonschema runs them with Python's re, where "$" also matches before a final
+    # newline: "triage\n" would pass ^[a-z0-9][a-z0-9._-]{0,127}$ here while the compiled
+    # fast path (is_valid) rejects it, and a record both call valid-and-invalid ends up
+    # valid with a newline in its id (and in the file name `approve` derives from it).
+    ecma = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+    return ecma(schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Iterator[Any]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and \
+            _python_regex(pattern).search(instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _python_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with ECMA-262's end anchor: an unescaped "$" becomes "\\Z"."""
+    return re.compile(re.sub(r"(?<!\\)((?:\\\\)*)\$", r"\1\\Z", pattern))
 
 
 def suggest(word: str, choices: Any) -> str:
@@ -78,6 +98,12 @@ def suggest(word: str, choices: Any) -> str:
     """
     options = [c for c in choices if isinstance(c, str)]
     if not isinstance(word, str) or not word or not options:
+        return ""
+    if len(word) > 3 * max(len(c) for c in options):
+        # No choice can match: a case-folded twin or a prefix is at most as long as its
+        # choice, and difflib's ratio 2*M/(len(a)+len(b)) stays under the 0.6 cutoff when
+        # one word is over 7/3 times the other's length. Returning early also keeps a
+        # megabyte-long key (repeated through aliases) from costing difflib a pass each.
         return ""
     folded = word.casefold()
     match = [c for c in options if c.casefold() == folded]
@@ -93,6 +119,8 @@ def suggest(word: str, choices: Any) -> str:
 def dotted(path: Path) -> str:
     out = ""
     for part in path:
+        if isinstance(part, str) and len(part) > 40:
+            part = part[:37] + "..."  # a key may be megabytes long; messages quote paths
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(document)"
 
@@ -109,14 +137,15 @@ def envelope_issues(data: Any) -> tuple[str | None, list[SchemaIssue]]:
         issues.append(SchemaIssue((), False, f"missing apiVersion (supported: {supported})"))
     elif api not in SUPPORTED_API_VERSIONS:
         issues.append(SchemaIssue(("apiVersion",), False,
-                                  f"unsupported apiVersion {api!r}; supported: {supported}"))
+                                  f"unsupported apiVersion {_shown(api)}; supported: "
+                                  f"{supported}"))
     kind = data.get("kind")
     if kind is None:
         issues.append(SchemaIssue((), False, f"missing kind (one of {', '.join(KINDS)})"))
         return None, issues
     if kind not in KINDS:
         hint = suggest(str(kind), KINDS) or f" (one of {', '.join(KINDS)})"
-        issues.append(SchemaIssue(("kind",), False, f"unknown kind {kind!r}{hint}"))
+        issues.append(SchemaIssue(("kind",), False, f"unknown kind {_shown(kind)}{hint}"))
         return None, issues
     return kind, issues
 
@@ -219,7 +248,9 @@ def _issues(error: Any) -> Iterator[SchemaIssue]:
             if key not in known:
                 hint = suggest(key, known) or (
                     f" (known: {', '.join(known)})" if known else "")
-                yield SchemaIssue((*path, key), True, f"unknown key {key!r} in {where}{hint}")
+                # _shown clips: a key may be megabytes long, and aliases may repeat it
+                yield SchemaIssue((*path, key), True,
+                                  f"unknown key {_shown(key)} in {where}{hint}")
         return
     if keyword == "required" and isinstance(instance, Mapping):
         for name in error.validator_value:
@@ -250,7 +281,12 @@ def _issues(error: Any) -> Iterator[SchemaIssue]:
     if keyword == "const":
         yield SchemaIssue(path, False, f"{where}: must be {error.validator_value!r}")
         return
-    yield SchemaIssue(path, False, f"{where}: {error.message}")
+    # jsonschema's own message quotes the instance in full (megabytes, for a hostile file)
+    yield SchemaIssue(path, False, f"{where}: {_clip_message(error.message)}")
+
+
+def _clip_message(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[:limit - 3] + "..."
 
 
 def _pattern_text(sub: Mapping[str, Any]) -> str:

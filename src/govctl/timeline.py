@@ -159,14 +159,19 @@ def history_of(root: Path, use_case_id: str) -> Timeline:
 
 
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
-                since: str | None = None) -> Timeline:
+                since: str | None = None,
+                parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] | None = None,
+                ) -> Timeline:
     """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
-    (the working tree, or a revision for audit packs) whose closure starts the search."""
+    (the working tree, or a revision for audit packs) whose closure starts the search.
+    ``parsed`` shares parsed file versions between calls (an audit pack of every use case
+    would otherwise parse the same blobs once per use case)."""
     use_case_id = use_case.id
     worktree = repo  # people's names for summaries
     relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
     entries = []
-    parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] = {}
+    if parsed is None:
+        parsed = {}
 
     def records(history: GitHistory, path: str | None, blob: str | None
                 ) -> dict[tuple[str, str], Record]:

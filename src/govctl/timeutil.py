@@ -14,15 +14,32 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# RFC 3339 §5.6 date-time, strictly: ISO 8601 forms Python's fromisoformat also accepts
+# (a space, "+02", "+0200", ",5", basic format) are not RFC 3339, and every reader of the
+# records (the schema checks, the rules, other implementations) must agree.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+                      r"(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z")
+
+
 def parse_timestamp(text: str) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime, or None."""
-    if not isinstance(text, str) or len(text) < 20 or text[10] not in "Tt ":
+    """An RFC 3339 timestamp as an aware UTC datetime, or None. Built from the parts
+    (not ``fromisoformat``, whose accepted forms differ between Python versions)."""
+    if not isinstance(text, str):
         return None
+    match = _RFC3339.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = \
+        match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
+        offset = timedelta(0) if zulu else timedelta(hours=int(off_h), minutes=int(off_m))
+        if not zulu and (int(off_h) > 23 or int(off_m) > 59):
+            return None
+        zone = timezone(-offset if sign == "-" else offset)
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute),
+                         int(second), micro, tzinfo=zone)
+    except ValueError:  # out of range: 2026-02-30, 25:00, a leap second
         return None
     return value.astimezone(timezone.utc)
 
@@ -55,4 +72,9 @@ def utc_date(instant: datetime) -> date:
 
 
 def add_days(day: date, days: int) -> date:
-    return day + timedelta(days=days)
+    """``day`` plus ``days``, clamped to the calendar's ends instead of overflowing (the
+    schemas bound day counts; this keeps any other caller from crashing)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min

@@ -25,12 +25,27 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, soft_wrap=True, highlight=False)
 
 
+def _safe_text(line: Text) -> Text:
+    """The line with control characters neutralised (same length: styles stay aligned)."""
+    from govctl.report import has_control, terminal_safe
+
+    if not has_control(line.plain):
+        return line
+    safe = line.copy()
+    safe.plain = terminal_safe(line.plain)
+    return safe
+
+
 def print_lines(lines: Iterable[Text]) -> None:
     console = stdout_console()
     for line in lines:
-        console.print(line)
+        console.print(_safe_text(line))
 
 
 def write(payload: str) -> None:
-    sys.stdout.write(payload)
+    """A payload for stdout. JSON escapes control characters itself; markdown and YAML
+    carry record text, which must not reach a terminal as escape sequences."""
+    from govctl.report import terminal_safe
+
+    sys.stdout.write(terminal_safe(payload))
     sys.stdout.flush()

@@ -19,3 +19,17 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """``text`` with every unprintable character written as a Python-style escape."""
     return _UNPRINTABLE.sub(_escape, text)
+
+
+# Terminal text (rich lines, markdown, YAML): newlines and tabs stay, every other control
+# character becomes U+FFFD — one character for one, so the styles rich attached to a line
+# keep their positions — and nothing a record or a git author wrote can drive the terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    return _CONTROL.sub("\ufffd", text)
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from govctl.approvals import expiry, fill_slots, latest_decisions, required_roles, staleness
-from govctl.findings import Finding
+from govctl.findings import Finding, quote
 from govctl.records import Record
 from govctl.repository import Repository
 from govctl.rules import ACTIVE_STATUSES, GATED_STATUSES, Context, check
@@ -79,14 +79,14 @@ def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Itera
         person = repo.get("Person", person_id)
         if person is None:
             yield ctx.finding("GOV037", approval, ("spec", "approvers", i, "person"),
-                              f"approver {person_id!r} is not a known Person")
+                              f"approver {quote(person_id)} is not a known Person")
             continue
         if not person.valid:
             # Its roles cannot be trusted (GOV010 says why, on the Person), so it does not
             # count toward GOV034; say so here too, where `govctl approve` shows it.
             yield ctx.finding(
                 "GOV037", approval, ("spec", "approvers", i, "person"),
-                f"approver {person_id!r} has a Person record that fails its schema (GOV010 "
+                f"approver {quote(person_id)} has a Person record that fails its schema (GOV010 "
                 f"in {person.file}); it cannot count until that is fixed")
             continue
         name = person.spec["name"]
@@ -94,7 +94,7 @@ def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Itera
         if role not in held:
             yield ctx.finding(
                 "GOV037", approval, ("spec", "approvers", i, "role"),
-                f"{name} ({person_id}) does not hold role {role!r} "
+                f"{name} ({person_id}) does not hold role {quote(role)} "
                 f"(holds: {', '.join(held) or 'no roles'})")
             continue
         if separation and person_id == owner:
@@ -114,7 +114,7 @@ def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Itera
         yield ctx.finding(
             "GOV034", approval, ("spec", "approvers"),
             f"approvers do not satisfy the required roles for UseCase {use_case.id!r}: "
-            f"{'; '.join(short)} (tier {use_case.spec['risk']['tier']!r}"
+            f"{'; '.join(short)} (tier {quote(use_case.spec['risk']['tier'])}"
             f"{_exposure_note(ctx, use_case)}; the owner and unheld roles do not count)",
             at_key=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from govctl.findings import Finding
+from govctl.findings import Finding, quote
 from govctl.graph import bundle_closure
 from govctl.records import Record
 from govctl.rules import ACTIVE_STATUSES, GATED_STATUSES, Context, check
@@ -117,5 +117,5 @@ def eval_population(ctx: Context) -> Iterator[Finding]:
         if _normal(eval_set.spec["population"]) != _normal(population):
             yield ctx.finding(
                 "GOV061", approval, ("spec", "population"),
-                f"approval covers population {population!r} but EvalSet {eval_set.id!r} "
-                f"sampled {eval_set.spec['population']!r}")
+                f"approval covers population {quote(population)} but EvalSet {eval_set.id!r} "
+                f"sampled {quote(eval_set.spec['population'])}")

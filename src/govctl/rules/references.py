@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from govctl.findings import Finding
+from govctl.findings import Finding, quote
 from govctl.records import Record, file_references, references
 from govctl.rules import Context, check
 from govctl.schemas import suggest
@@ -20,7 +20,7 @@ def unknown_references(ctx: Context) -> Iterator[Finding]:
                 known = repo.index.get(ref.kind, {})
                 yield repo.locator.finding(
                     "GOV020", record, ref.path,
-                    f"{ref.target!r} is not a known {ref.kind}{suggest(ref.target, known)}")
+                    f"{quote(ref.target)} is not a known {ref.kind}{suggest(ref.target, known)}")
     if not ctx.policy.valid:
         return  # tiers cannot be checked against a policy that does not load
     tiers = ctx.policy.tiers
@@ -30,7 +30,7 @@ def unknown_references(ctx: Context) -> Iterator[Finding]:
             defined = ", ".join(tiers) or "none"
             yield repo.locator.finding(
                 "GOV020", use_case, ("spec", "risk", "tier"),
-                f"risk tier {tier!r} is not defined in the Policy's risk_tiers "
+                f"risk tier {quote(tier)} is not defined in the Policy's risk_tiers "
                 f"(defined: {defined}){suggest(tier, tiers)}")
 
 
