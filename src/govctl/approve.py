@@ -109,11 +109,7 @@ def plan_approval(root: Path, request: ApprovalRequest, as_of: datetime) -> Appr
         raise GovctlError("--valid-days must be at least 1")
     repo = load_repository(WorktreeSource(root))
     policy, findings = check_repository(repo, as_of)
-    use_case = repo.get("UseCase", request.use_case)
-    if use_case is None:
-        known = repo.index.get("UseCase", {})
-        raise GovctlError(f"unknown use case {request.use_case!r}"
-                          f"{suggest(request.use_case, known)}")
+    use_case = repo.require("UseCase", request.use_case)
 
     closure = use_case_closure(repo, use_case)
     if repo.policy is not None:

@@ -43,7 +43,6 @@ from govctl.render.context import CONTEXT_VERSION, card_context, person
 from govctl.render.mapping import mapping
 from govctl.replay import Replay
 from govctl.repository import POLICY_FILE, Repository, load_repository
-from govctl.schemas import suggest
 from govctl.timeline import timeline_of
 from govctl.timeutil import now, utc_date
 from govctl.validation import check_repository
@@ -277,14 +276,8 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
         else:
             chosen = []
             for use_case_id in dict.fromkeys(request.use_cases):
-                record = repo.get("UseCase", use_case_id)
-                if record is None:
-                    raise GovctlError(f"unknown use case {use_case_id!r} at {until[:12]}"
-                                      f"{suggest(use_case_id, repo.index.get('UseCase', {}))}")
-                if not record.valid:
-                    raise GovctlError(f"UseCase {use_case_id!r} has errors at {until[:12]}; "
-                                      "run `govctl validate`", exit_code=1)
-                chosen.append(record)
+                chosen.append(repo.require("UseCase", use_case_id, valid=True,
+                                           where=f" at {until[:12]}"))
         in_range = ({c.sha for c in history.log(rev=f"{since}..{until}", raw=False)}
                     if since else set())
         shared = _Shared(history, repo, policy, findings, until, since, as_of,

@@ -8,18 +8,11 @@ from typing import Any
 from govctl.digest import Digester, DigestError, canonical
 from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.repository import WorktreeSource, load_repository
-from govctl.schemas import suggest
 
 
 def bundle_report(root: Path, bundle_id: str) -> dict[str, Any]:
     repo = load_repository(WorktreeSource(root))
-    bundle = repo.get("Bundle", bundle_id)
-    if bundle is None:
-        raise GovctlError(f"unknown bundle {bundle_id!r}"
-                          f"{suggest(bundle_id, repo.index.get('Bundle', {}))}")
-    if not bundle.valid:
-        raise GovctlError(f"Bundle {bundle_id!r} ({bundle.file}) has errors; run "
-                          "`govctl validate`", exit_code=EXIT_FINDINGS)
+    bundle = repo.require("Bundle", bundle_id, valid=True)
     digester = Digester(repo)
     try:
         digest = digester.bundle_digest(bundle)

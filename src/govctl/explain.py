@@ -9,12 +9,10 @@ from typing import Any
 
 from govctl.approvals import current_approvals
 from govctl.digest import Digester
-from govctl.errors import GovctlError
 from govctl.findings import Finding
 from govctl.policy import read_policy
 from govctl.render.context import person, team
 from govctl.repository import WorktreeSource, load_repository
-from govctl.schemas import suggest
 from govctl.status import (
     ApprovalState,
     SignalStatus,
@@ -75,13 +73,7 @@ def explain(root: Path, use_case_id: str, as_of: datetime, observations: Path | 
             ) -> Explanation:
     repo = load_repository(WorktreeSource(root))
     policy = read_policy(repo.policy)
-    use_case = repo.get("UseCase", use_case_id)
-    if use_case is None:
-        raise GovctlError(f"unknown use case {use_case_id!r}"
-                          f"{suggest(use_case_id, repo.index.get('UseCase', {}))}")
-    if not use_case.valid:
-        raise GovctlError(f"UseCase {use_case_id!r} ({use_case.file}) has errors; run "
-                          "`govctl validate`", exit_code=1)
+    use_case = repo.require("UseCase", use_case_id, valid=True)
     latest = gather_latest(repo, [use_case], as_of, observations, observations_format,
                            prometheus)
     report = build_status(repo, policy, latest, as_of, [use_case])

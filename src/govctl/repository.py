@@ -221,6 +221,20 @@ class Repository:
             return None
         return self.index.get(kind, {}).get(record_id)
 
+    def require(self, kind: str, record_id: str, *, valid: bool = False, where: str = ""
+                ) -> Record:
+        """The record a command was asked about: exit 2 naming the closest id when there is
+        none; with ``valid``, exit 1 when it has errors (``where``: e.g. " at <revision>")."""
+        record = self.get(kind, record_id)
+        label = {"UseCase": "use case", "Bundle": "bundle"}.get(kind, kind)
+        if record is None:
+            raise GovctlError(f"unknown {label} {record_id!r}{where}"
+                              f"{schemas.suggest(record_id, self.index.get(kind, {}))}")
+        if valid and not record.valid:
+            raise GovctlError(f"{kind} {record_id!r} ({record.file}) has errors{where}; run "
+                              "`govctl validate`", exit_code=1)
+        return record
+
     def of_kind(self, kind: str, valid_only: bool = True) -> list[Record]:
         return [r for r in self.index.get(kind, {}).values() if r.valid or not valid_only]
 

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from govctl.diff import FieldChange, describe, field_changes
-from govctl.errors import GovctlError
 from govctl.graph import use_case_closure
 from govctl.history import Commit, GitHistory
 from govctl.records import Record, file_references
 from govctl.replay import parse_records
 from govctl.repository import RECORD_SUFFIXES, Repository, WorktreeSource, load_repository
-from govctl.schemas import dotted, suggest
+from govctl.schemas import dotted
 
 
 @dataclass(frozen=True)
@@ -150,10 +149,7 @@ def _summary(worktree: Repository, record: Record, change: str,
 
 def history_of(root: Path, use_case_id: str) -> Timeline:
     worktree = load_repository(WorktreeSource(root))
-    use_case = worktree.get("UseCase", use_case_id)
-    if use_case is None:
-        raise GovctlError(f"unknown use case {use_case_id!r}"
-                          f"{suggest(use_case_id, worktree.index.get('UseCase', {}))}")
+    use_case = worktree.require("UseCase", use_case_id)
     with GitHistory(root) as history:
         return timeline_of(history, worktree, use_case)
 

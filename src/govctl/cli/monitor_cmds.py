@@ -43,7 +43,6 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """Every use case: approval state, owner, on-call, each signal vs its threshold."""
-        from govctl.errors import GovctlError
         from govctl.policy import read_policy
         from govctl.repository import WorktreeSource, load_repository
         from govctl.status import build_status, gather_latest
@@ -56,9 +55,8 @@ def register(app: typer.Typer) -> None:
         policy = read_policy(repo.policy)  # the rules are `validate`'s job, not needed here
         chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
         if use_case:
-            unknown = [u for u in use_case if repo.get("UseCase", u) is None]
-            if unknown:
-                raise GovctlError(f"unknown use case {unknown[0]!r}")
+            for wanted in use_case:
+                repo.require("UseCase", wanted)  # exit 2 naming the closest id
             chosen = [r for r in chosen if r.id in use_case]
         if team:
             chosen = [r for r in chosen if r.spec["team"] in team]

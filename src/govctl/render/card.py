@@ -11,7 +11,6 @@ from govctl.errors import GovctlError
 from govctl.render import render
 from govctl.render.context import card_context
 from govctl.repository import WorktreeSource, load_repository
-from govctl.schemas import suggest
 from govctl.timeutil import now
 from govctl.validation import check_repository
 
@@ -67,13 +66,7 @@ def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, An
                          "revision": None}
         repo = load_repository(source)
         policy, findings = check_repository(repo, as_of)
-        use_case = repo.get("UseCase", request.use_case)
-        if use_case is None:
-            raise GovctlError(f"unknown use case {request.use_case!r}"
-                              f"{suggest(request.use_case, repo.index.get('UseCase', {}))}")
-        if not use_case.valid:
-            raise GovctlError(f"UseCase {request.use_case!r} ({use_case.file}) has errors; "
-                              "run `govctl validate`", exit_code=1)
+        use_case = repo.require("UseCase", request.use_case, valid=True)
         commit_info = None
         if history is not None:
             # the deciding commit as seen from the revision rendered (HEAD for the tree)
