@@ -11,7 +11,7 @@ import os
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -71,6 +71,20 @@ class Source(ABC):
     def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
         """(content, None) for a valid file reference, else (None, what is wrong)."""
 
+    def referenced_digest(self, ref: str) -> tuple[str | None, str | None]:
+        """(lowercase hex sha256, None) or (None, what is wrong), once per source: the
+        rules, the digests and the result cache all ask, and resolving a path costs a
+        syscall per component (contents are not kept: eval data can be large)."""
+        memo: dict[str, tuple[str | None, str | None]] = self.__dict__.setdefault(
+            "_referenced_digests", {})
+        found = memo.get(ref)
+        if found is None:
+            content, problem = self.referenced_file(ref)
+            found = ((hashlib.sha256(content).hexdigest(), None) if content is not None
+                     else (None, problem))
+            memo[ref] = found
+        return found
+
 
 class WorktreeSource(Source):
     def __init__(self, root: FsPath, max_size: int = loader.MAX_FILE_SIZE) -> None:
@@ -118,7 +132,11 @@ class WorktreeSource(Source):
                 "GOV004", 1, 1, "file name is not valid UTF-8; not read (rename the file)",
                 None))
         full = self.root / rel
-        if full.is_symlink():
+        try:
+            link = stat.S_ISLNK(os.lstat(full).st_mode)  # one lstat: most files are plain
+        except OSError:
+            link = False
+        if link:
             try:
                 target = full.resolve(strict=True)
             except (OSError, RuntimeError):
@@ -214,7 +232,6 @@ class Repository:
     index: dict[str, dict[str, Record]]  # kind → id → first record with that id
     findings: tuple[Finding, ...]  # found while reading (GOV001-GOV004, GOV010, GOV021)
     referenced_files: frozenset[str]
-    _file_sha256: dict[str, str | None] = field(default_factory=dict)
 
     def get(self, kind: str, record_id: Any) -> Record | None:
         if not isinstance(record_id, str):
@@ -248,11 +265,7 @@ class Repository:
 
     def file_sha256(self, ref: str) -> str | None:
         """Lowercase hex sha256 of a referenced file's bytes, or None when invalid."""
-        if ref not in self._file_sha256:
-            content, _ = self.source.referenced_file(ref)
-            self._file_sha256[ref] = (hashlib.sha256(content).hexdigest()
-                                      if content is not None else None)
-        return self._file_sha256[ref]
+        return self.source.referenced_digest(ref)[0]
 
 
 def exclusions(source: Source) -> Any:

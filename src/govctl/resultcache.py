@@ -39,9 +39,8 @@ def key(root: Path, files: Iterable[SourceFile], day: date) -> str:
 def referenced_state(source: Source, refs: Iterable[str]) -> dict[str, str]:
     state = {}
     for ref in sorted(refs):
-        content, problem = source.referenced_file(ref)
-        state[ref] = (hashlib.sha256(content).hexdigest() if content is not None
-                      else f"!{problem}")
+        sha, problem = source.referenced_digest(ref)
+        state[ref] = sha if sha is not None else f"!{problem}"
     return state
 
 

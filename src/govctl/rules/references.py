@@ -39,7 +39,7 @@ def bad_file_references(ctx: Context) -> Iterator[Finding]:
     repo = ctx.repo
     for record in repo.records:
         for ref in file_references(record):
-            _, problem = repo.source.referenced_file(ref.target)
+            _, problem = repo.source.referenced_digest(ref.target)
             if problem is not None:
                 yield repo.locator.finding("GOV022", record, ref.path, problem)
 
