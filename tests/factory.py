@@ -164,6 +164,31 @@ spec:
 """,
 }
 
+# A second use case and its team (intake, never approved), for filters and multi-team output.
+DOCS_USE_CASE = """\
+apiVersion: govctl/v1
+kind: UseCase
+metadata: {id: doc-summary, title: Claim document summaries}
+spec:
+  owner: carol
+  team: docs-ml
+  status: intake
+  risk: {tier: limited}
+  population: Claims handlers, Nordics
+  intended_use: Summarise claim documents for handlers.
+  bundle: triage
+  thresholds: triage-contract
+"""
+DOCS_TEAM = """\
+apiVersion: govctl/v1
+kind: Team
+metadata: {id: docs-ml}
+spec:
+  members: [carol]
+  oncall: {rotation: docs-ml-primary}
+"""
+
+
 _PLACEHOLDER = re.compile(r"@digest:(\w+)/([a-z0-9._-]+)@")
 
 

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.conftest import require_program
+from tests.factory import DOCS_TEAM, DOCS_USE_CASE
 from tests.observation_support import (
     AS_OF,
     AS_OF_TEXT,
@@ -39,28 +40,6 @@ CONTRACT_FILE = "thresholds/triage.yaml"
 BAND = ("fallback: {metric: human_handoff_rate, max: 0.3,",
         "fallback: {metric: human_handoff_rate, min: 0.05, max: 0.3,")
 
-DOCS_USE_CASE = """\
-apiVersion: govctl/v1
-kind: UseCase
-metadata: {id: doc-summary}
-spec:
-  owner: carol
-  team: docs-ml
-  status: intake
-  risk: {tier: limited}
-  population: Claims handlers, Nordics
-  intended_use: Summarise claim documents for handlers.
-  bundle: triage
-  thresholds: triage-contract
-"""
-DOCS_TEAM = """\
-apiVersion: govctl/v1
-kind: Team
-metadata: {id: docs-ml}
-spec:
-  members: [carol]
-  oncall: {rotation: docs-ml-primary}
-"""
 
 
 def approved_digest(root: Path) -> str:

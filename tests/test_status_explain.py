@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import commit_all, init_git
+from tests.factory import DOCS_TEAM, DOCS_USE_CASE
 from tests.observation_support import (
     AS_OF_TEXT,
     METRICS,
@@ -27,28 +28,6 @@ from tests.observation_support import (
 APPROVAL_FILE = "approvals/claims-triage-2026-10-01.yaml"
 APPROVAL_ID = "claims-triage-2026-10-01"
 
-DOCS_USE_CASE = """\
-apiVersion: govctl/v1
-kind: UseCase
-metadata: {id: doc-summary, title: Claim document summaries}
-spec:
-  owner: carol
-  team: docs-ml
-  status: intake
-  risk: {tier: limited}
-  population: Claims handlers, Nordics
-  intended_use: Summarise claim documents for handlers.
-  bundle: triage
-  thresholds: triage-contract
-"""
-DOCS_TEAM = """\
-apiVersion: govctl/v1
-kind: Team
-metadata: {id: docs-ml}
-spec:
-  members: [carol]
-  oncall: {rotation: docs-ml-primary}
-"""
 
 HEALTHY = {"latency": 1200.0, "accuracy_proxy": 0.95, "drift": 0.05, "abuse": 0.001,
            "fallback": 0.1}
