@@ -294,7 +294,8 @@ def test_since_restricts_the_timeline_and_evidence(history, govctl, tmp_path):
     text = markdown_text(readme(later))
     assert "No approval in the period." in text
     assert "No change to the threshold contract in the period." in text
-    assert not (later / "evidence").exists()
+    # SPEC §4: evidence/ is part of every pack: empty when no approval was committed then
+    assert (later / "evidence").is_dir() and not any((later / "evidence").iterdir())
 
 
 def test_until_describes_the_repository_as_it_was(history, govctl, tmp_path):
@@ -342,7 +343,8 @@ def test_zip_round_trip(history, govctl, tmp_path, built):
     assert result.code == 0, result.stderr
     assert f"wrote {target}" in result.stdout
     with zipfile.ZipFile(target) as archive:
-        names = sorted(archive.namelist())
+        assert archive.getinfo("evidence/").is_dir()  # present even when empty
+        names = sorted(n for n in archive.namelist() if not n.endswith("/"))
         contents = {n: archive.read(n) for n in names}
     folder = listing(built)
     assert names == sorted(folder)  # the same files as the folder pack

@@ -223,16 +223,32 @@ def test_an_internal_error_is_one_line_asking_for_a_report(places, govctl, broke
     ("validate", "--debug", "--format", "json"),
     ("validate", "--format", "json", "--debug"),
 ], ids=["first", "after-command", "middle", "last"])
-def test_debug_anywhere_raises_the_internal_error(places, govctl, broken_validate, args):
-    with pytest.raises(RuntimeError, match="boom inside validate"):
-        govctl(*args, cwd=places.repo)
+def test_debug_anywhere_shows_the_traceback_and_keeps_the_exit_code(places, govctl,
+                                                                    broken_validate, args):
+    result = govctl(*args, cwd=places.repo)
+    assert result.code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "RuntimeError: boom inside validate" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("govctl: error: internal error")
 
 
-def test_govctl_debug_env_raises_the_internal_error(places, govctl, broken_validate,
-                                                    monkeypatch):
+def test_govctl_debug_env_shows_the_traceback(places, govctl, broken_validate, monkeypatch):
     monkeypatch.setenv("GOVCTL_DEBUG", "1")
-    with pytest.raises(RuntimeError, match="boom inside validate"):
-        govctl("validate", cwd=places.repo)
+    result = govctl("validate", cwd=places.repo)
+    assert result.code == 2
+    assert "RuntimeError: boom inside validate" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("validate", "--as-of", "not-a-date"),
+    ("explain", "no-such-use-case"),
+    ("validate", "--no-such-flag"),
+], ids=["bad-as-of", "unknown-id", "bad-flag"])
+def test_debug_never_changes_the_exit_code_of_a_usage_error(places, govctl, args):
+    quiet = govctl(*args, cwd=places.repo)
+    loud = govctl(*args, "--debug", cwd=places.repo)
+    assert quiet.code == loud.code == 2
+    assert loud.stderr.rstrip().splitlines()[-1] == quiet.stderr.rstrip()
 
 
 def test_debug_after_a_double_dash_is_an_argument(places, govctl, broken_validate):
@@ -268,7 +284,7 @@ def _broken_child(*args: str, cwd: Path, env: dict[str, str] | None = None
                          ids=["first", "after-command", "last"])
 def test_debug_shows_the_traceback_in_a_real_process(places, args):
     proc = _broken_child(*args, cwd=places.repo)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "Traceback (most recent call last)" in proc.stderr
     assert "RuntimeError: boom inside validate" in proc.stderr
 

@@ -134,6 +134,15 @@ def vectors(by_metric: dict[str, Series], by_query: dict[str, Series] | None = N
         series = (by_query or {}).get(query)
         if series is None:
             series = by_metric.get(query.split("{", 1)[0], [])
+            # like Prometheus: a use_case matcher selects the series (= exact, =~ regex)
+            matcher = re.search(r'use_case(=~?)"([^"]*)"', query)
+            if matcher:
+                op, value = matcher.groups()
+                value = value.replace("\\\\", "\\")  # the PromQL string's escaping
+                keep = (lambda v: re.fullmatch(value, v) is not None) if op == "=~" else (
+                    lambda v: v == value)
+                series = [(labels, v) for labels, v in series
+                          if keep(labels.get("use_case", ""))]
         result = [{"metric": {"__name__": query.split("{", 1)[0], **labels},
                    "value": [float(at), repr(float(value))]} for labels, value in series]
         return 200, json.dumps({"status": "success",
@@ -205,7 +214,26 @@ def test_several_series_band_breached_above(govctl, factory, root, fake_promethe
     assert (fallback["value"], fallback["state"]) == (0.4, "breach")
 
 
-def test_default_queries_are_batched_per_metric_with_a_regex(govctl, factory, fake_prometheus):
+def test_default_queries_are_exactly_the_spec_default(govctl, factory, fake_prometheus):
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM
+    root = factory.build().root
+    server = fake_prometheus(vectors({
+        "psi": [({"use_case": "claims-triage"}, 0.5), ({"use_case": "doc-summary"}, 0.1)]}))
+    payload = prometheus_status(govctl, root, server.url)
+    assert sorted(server.queries) == sorted(
+        f'{metric}{{use_case="{use_case}"}}' for metric in METRICS.values()
+        for use_case in ("claims-triage", "doc-summary"))  # SPEC §3.3, one per signal
+    assert states(payload)["drift"] == "breach"
+    assert states(payload, "doc-summary")["drift"] == "ok"
+
+
+def test_many_default_queries_are_batched_per_metric_with_a_regex(govctl, factory,
+                                                                    fake_prometheus,
+                                                                    monkeypatch):
+    from govctl import prometheus as client  # (not `import govctl…`: that is the fixture)
+
+    monkeypatch.setattr(client, "BATCH_ABOVE", 1)
     factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
     factory.files["teams/docs.yaml"] = DOCS_TEAM
     root = factory.build().root

@@ -297,7 +297,7 @@ def test_gov022_prompt_template(govctl, factory, tmp_path, written, expected):
     assert finding["record"] == "Bundle/triage"
     assert expected in finding["message"]
     as_read = written.strip("'")
-    assert repr(as_read) in finding["message"]  # names the path as written
+    assert f"'{as_read}'" in finding["message"]  # names the path as written, unescaped
 
 
 def test_gov022_tool_schema_and_eval_path(govctl, factory):

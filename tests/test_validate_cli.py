@@ -270,12 +270,16 @@ def test_referenced_runbook_path_reports_the_contract(govctl, factory):
 
 
 def test_path_to_a_deleted_file_reports_nothing(govctl, factory):
-    """pre-commit passes deleted files too; a missing PATH is not an error."""
+    """A missing PATH (a deleted file) is not an error, but a typo must not pass silently:
+    one warning line on stderr names it; stdout and the exit code are as for no findings."""
     factory.build()
     _break_two_files(factory)
-    code, payload = validate_json(govctl, factory, factory.root / "teams" / "gone.yaml")
-    assert code == 0
-    assert payload["findings"] == []
+    gone = factory.root / "teams" / "gone.yaml"
+    result = govctl("validate", "--root", factory.root, "--as-of", AS_OF, "--format", "json",
+                    gone)
+    assert result.code == 0
+    assert result.json()["findings"] == []
+    assert result.stderr == f"govctl: warning: {gone}: no such file; nothing reported for it\n"
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32",

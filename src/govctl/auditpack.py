@@ -48,6 +48,7 @@ from govctl.timeutil import now, utc_date
 from govctl.validation import check_repository
 
 MANIFEST = "manifest.json"
+
 EVIDENCE = "evidence/"
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git object ids (sha1 or sha256)
 
@@ -374,6 +375,9 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
     try:
         folder = work / "pack"
         folder.mkdir()
+        # SPEC §4: evidence/ is part of every pack, empty when no approval was committed in
+        # the period (every file under it must come from git: verify checks that)
+        (folder / "evidence").mkdir()
         for name, template in (("README.md", "pack_readme.md.j2"),
                                ("index.html", "pack_index.html.j2"),
                                ("mapping.md", "pack_mapping.md.j2")):
@@ -497,6 +501,8 @@ def _manifest(folder: Path, pack: Mapping[str, Any], blobs: Mapping[str, Mapping
 
 def _zip(folder: Path, destination: Path) -> None:
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # the evidence folder is there even when empty (SPEC §4 lists it in every pack)
+        archive.writestr(zipfile.ZipInfo("evidence/", (1980, 1, 1, 0, 0, 0)), b"")
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             # a fixed timestamp keeps the archive reproducible for the same content
             info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), (1980, 1, 1, 0, 0, 0))

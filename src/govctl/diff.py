@@ -465,6 +465,8 @@ def describe(change: FieldChange) -> str:
 def _short(value: Any) -> str:
     if value is None:
         return "∅"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the records write it, not Python's True
     if isinstance(value, str) and value.startswith("sha256:"):
         return value[:15] + "…"
     if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef"

@@ -86,8 +86,9 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
                        + _plain(f", {_bound_text(low, high)} for {window}; on breach: "
                                 f"{contract.spec['on_breach']['action']}"))
             annotations = {"summary": summary}
-            if runbook:
-                annotations["runbook_url"] = _plain(runbook)
+            # SPEC §5 lists runbook_url among the annotations: present even when the
+            # contract names no runbook (empty), so routing templates can rely on it
+            annotations["runbook_url"] = _plain(runbook) if runbook else ""
             rules.append({
                 "alert": alert_name(use_case.id, name),
                 "expr": breach_expr(query, low, high),

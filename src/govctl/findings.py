@@ -96,7 +96,15 @@ RULES: dict[str, Rule] = {
 def quote(value: object, limit: int = 140) -> str:
     """``repr(value)`` for a message, clipped: record text may be megabytes long (the limit
     leaves any valid 128-character id whole)."""
-    text = repr(value)
+    if isinstance(value, str):
+        # as written, in quotes: repr() would double every backslash, and JSON output
+        # doubles them again (a path "prompts\\x.md" read as 'prompts\\\\x.md');
+        # control characters stay escaped
+        from govctl.report import printable
+
+        text = f"'{printable(value)}'"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[:limit - 4] + "..." + text[-1]
 
 

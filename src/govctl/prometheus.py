@@ -27,6 +27,7 @@ from govctl.observations import Observation
 from govctl.records import Record
 
 TIMEOUT = 10.0
+BATCH_ABOVE = 200  # signals; more than this and default queries go one per metric
 
 
 def default_query(metric: str, use_case_id: str) -> str:
@@ -160,12 +161,18 @@ def observe(client: PrometheusClient, use_cases: Iterable[Record], contracts: di
     """(use case, signal) → the observation a Prometheus query gives at ``at``."""
     out: dict[tuple[str, str], Observation] = {}
     batched: dict[str, list[tuple[str, str, Record]]] = defaultdict(list)  # metric → uses
+    use_cases = list(use_cases)
+    # Each signal's query exactly as SPEC §3.3 defines it — unless there are so many that
+    # one request per signal would be slow: then default queries of a metric are batched.
+    queries = sum(len(c.spec["signals"]) for u in use_cases
+                  if (c := contracts.get(u.id)) is not None and c.valid)
+    batch = queries > BATCH_ABOVE
     for use_case in use_cases:
         contract = contracts.get(use_case.id)
         if contract is None or not contract.valid:
             continue
         for name, signal in contract.spec["signals"].items():
-            if signal.get("query") is None and _SAFE_ID.match(use_case.id):
+            if batch and signal.get("query") is None and _SAFE_ID.match(use_case.id):
                 batched[signal["metric"]].append((use_case.id, name, contract))
                 continue
             expr = signal.get("query") or default_query(signal["metric"], use_case.id)

@@ -11,7 +11,7 @@ import os
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -33,7 +33,8 @@ def find_root(start: FsPath, explicit: str | os.PathLike[str] | None) -> FsPath:
     if explicit is not None:
         root = FsPath(explicit)
         if not root.is_dir():
-            raise GovctlError(f"--root {explicit}: no such directory")
+            what = "not a directory" if root.exists() else "no such directory"
+            raise GovctlError(f"--root {explicit}: {what}")
         if not (root / POLICY_FILE).is_file():
             raise GovctlError(f"--root {explicit}: no {POLICY_FILE} there; a governance root "
                               f"holds {POLICY_FILE} (create one with `govctl init DIR`)")
@@ -298,6 +299,19 @@ class _FileRecords:
     findings: list[Finding]
 
 
+def _record_name(data: Any) -> str | None:
+    """"Kind/id" of a (possibly broken) document that says what it is, else None."""
+    if not isinstance(data, Mapping):
+        return None
+    kind, meta = data.get("kind"), data.get("metadata")
+    record_id = meta.get("id") if isinstance(meta, Mapping) else None
+    from govctl.records import KINDS
+
+    if kind in KINDS and isinstance(record_id, str) and 0 < len(record_id) <= MAX_ID_LENGTH:
+        return f"{kind}/{record_id}"
+    return None
+
+
 def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
     path = source_file.path
     out = _FileRecords(path, [], [])
@@ -310,7 +324,10 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
             out.findings.append(problem_finding(source_file.problem))
         return out
     result = loader.load_bytes(source_file.raw)
-    out.findings.extend(problem_finding(p) for p in result.problems)
+    names = {doc.index: _record_name(doc.data) for doc in result.documents}
+    # A loader problem inside a record names it (SPEC §2: null is for file-level problems)
+    out.findings.extend(replace(problem_finding(p), record=names.get(p.document))
+                        for p in result.problems)
     for doc in result.documents:
         if doc.data is None:
             continue  # an empty document (e.g. a trailing ---)

@@ -152,15 +152,16 @@ class StatusReport:
                 "findings": [f.to_json() for f in self.findings]}
 
     def trips(self, gate: str) -> bool:
-        """``--fail-on breach|missing|unapproved``."""
+        """``--fail-on breach|missing|unapproved``. Like the rules, the gates apply to
+        approved/production use cases: intake and retired ones are listed, not gated
+        (SPEC §1.4); GOV085 (something unapproved serving) trips `unapproved` anywhere."""
+        gated = [u for u in self.use_cases
+                 if u.use_case.spec["status"] in ("approved", "production")]
         if gate == "breach":
-            return any(u.breached for u in self.use_cases)
+            return any(u.breached for u in gated)
         if gate == "missing":
-            return any(s.state in ("missing", "stale") for u in self.use_cases
-                       for s in u.signals)
-        return bool(self.findings) or any(
-            u.approval.state != "current" for u in self.use_cases
-            if u.use_case.spec["status"] in ("approved", "production"))
+            return any(s.state in ("missing", "stale") for u in gated for s in u.signals)
+        return bool(self.findings) or any(u.approval.state != "current" for u in gated)
 
 
 def build_status(repo: Repository, policy: Policy,

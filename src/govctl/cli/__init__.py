@@ -13,7 +13,13 @@ import sys
 from govctl import __version__
 
 
-def _error(message: str) -> None:
+def _error(message: str, debug: bool = False) -> None:
+    """The one-line error; with ``--debug`` the traceback first. The exit code is the same
+    either way: scripts must not read a usage error (2) as findings (1) in debug runs."""
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
     sys.stderr.write(f"govctl: error: {message}\n")
 
 
@@ -82,9 +88,7 @@ def run(args: list[str]) -> int:
     try:
         result = app(args=args, prog_name="govctl", standalone_mode=False)
     except GovctlError as exc:
-        if debug:
-            raise
-        _error(exc.message)
+        _error(exc.message, debug)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -92,12 +96,10 @@ def run(args: list[str]) -> int:
         _error("aborted")
         return 2
     except click_exception as exc:
-        if debug:
-            raise
         message = exc.format_message()
         if message:  # empty when click already printed the help (no arguments given)
             command = exc.ctx.command_path if getattr(exc, "ctx", None) else "govctl"
-            _error(f"{message} (see '{command} --help')")
+            _error(f"{message} (see '{command} --help')", debug)
         return 2
     except KeyboardInterrupt:
         _error("interrupted")
@@ -108,9 +110,7 @@ def run(args: list[str]) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # a bug: still one line, with the way to a report
-        if debug:
-            raise
         _error(f"internal error: {type(exc).__name__}: {exc} "
-               "(rerun with --debug for a traceback and please report it)")
+               "(rerun with --debug for a traceback and please report it)", debug)
         return 2
     return result if isinstance(result, int) else 0

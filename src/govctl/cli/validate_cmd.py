@@ -32,6 +32,12 @@ def register(app: typer.Typer) -> None:
         from govctl.validation import validate as run_validation
 
         fmt = choice(output_format, FORMATS, "--format")
+        import os
+
+        for given in paths or ():
+            if not os.path.exists(given):  # pre-commit passes existing files; a typo doesn't
+                typer.echo(f"govctl: warning: {given}: no such file; nothing reported for it",
+                           err=True)
         result = run_validation(root_of(root), as_of_of(as_of), paths or (), history=history)
         if fmt == "text":
             from govctl.report import text
