@@ -62,14 +62,35 @@ def root(factory: Any) -> Path:
 Answer = Callable[[str, str], tuple[int, bytes]]  # (query, time) → (HTTP status, body)
 
 
-class FakePrometheus:
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:  # keep the test output clean
+        pass
+
+
+class LoopbackServer:
+    """An HTTP server on a free loopback port, served from a thread until close()."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class FakePrometheus(LoopbackServer):
     """A loopback HTTP server answering /api/v1/query; records every request."""
 
     def __init__(self, answer: Answer) -> None:
         self.requests: list[dict[str, str]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _answer(self, params: dict[str, str]) -> None:
                 fake.requests.append({"method": self.command, "path": self.path, **params})
                 if urllib.parse.urlparse(self.path).path != "/api/v1/query":
@@ -91,19 +112,8 @@ class FakePrometheus:
                 query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
                 self._answer({k: v[0] for k, v in query.items()})
 
-            def log_message(self, *args: Any) -> None:  # keep the test output clean
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self._serve(Handler)
+        self.url = f"http://{self.address}"
 
     @property
     def queries(self) -> list[str]:
@@ -627,7 +637,7 @@ EXPORTED = {  # what the test's exporter serves: drift breaches, the rest is hea
 SIGNAL_OF = {metric: signal for signal, metric in METRICS.items()}
 
 
-class Exporter:
+class Exporter(LoopbackServer):
     """A /metrics endpoint in the Prometheus text format, on loopback."""
 
     def __init__(self) -> None:
@@ -636,7 +646,7 @@ class Exporter:
             f'{metric}{{use_case="claims-triage",signal="{SIGNAL_OF[metric]}"}} {value}\n'
             for metric, value in EXPORTED.items()).encode()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -644,19 +654,7 @@ class Exporter:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self._serve(Handler)
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:

@@ -636,6 +636,7 @@ class _PackReader:
                     name = f"{name} (duplicate entry in the zip)"
                 self.members[name] = _Member(info.file_size)
                 self._infos[name] = info
+        # NotImplementedError: zipfile's answer to a compression method it cannot read
         except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
             self.close()
             raise GovctlError(f"{self.pack}: not an audit pack folder or zip ({exc})") from None
