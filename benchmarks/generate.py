@@ -124,7 +124,7 @@ def _digests(files: dict[str, str], i: int, model_snapshot: dict[str, str]) -> t
 
     import rfc8785
 
-    from govctl.loader import load_text
+    from govctl.model.loader import load_text
 
     def spec(path: str) -> dict:
         return load_text(files[path]).documents[0].data["spec"]

@@ -69,7 +69,7 @@ def loader_target(examples: int) -> Property:
 
 
 def validate_target(examples: int, workdir: Path) -> Property:
-    from govctl.cli import run
+    from govctl.cli.main import run
 
     root = workdir / "repo"
     if not root.exists():
@@ -187,7 +187,7 @@ def atheris_main(libfuzzer_args: list[str]) -> int:
     except ImportError:
         print("atheris is not installed: pip install atheris", file=sys.stderr)
         return 2
-    # govctl.loader is already imported (through tests.fuzz_support), so instrument_imports
+    # govctl.model.loader is already imported (through tests.fuzz_support), so instrument_imports
     # would see nothing new: instrument what is loaded, for coverage feedback
     atheris.instrument_all()
     corpus = Path(tempfile.mkdtemp(prefix="govctl-atheris-seeds-"))

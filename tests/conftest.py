@@ -66,7 +66,7 @@ class CliResult:
 
 
 def _run_in_process(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> CliResult:
-    from govctl.cli import run
+    from govctl.cli.main import run
 
     old = Path.cwd()
     os.chdir(cwd)

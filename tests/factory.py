@@ -207,8 +207,8 @@ class RepoFactory:
 
     def bind(self) -> None:
         """(Re)compute digest placeholders of every file that has them."""
-        from govctl.digest import Digester
-        from govctl.repository import WorktreeSource, load_repository
+        from govctl.digest.digester import Digester
+        from govctl.model.repository import WorktreeSource, load_repository
 
         templated = {rel: c for rel, c in self.files.items()
                      if isinstance(c, str) and _PLACEHOLDER.search(c)}

@@ -25,14 +25,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from govctl import loader
-from govctl.findings import RULES
+from govctl.model import loader
+from govctl.model.findings import RULES
 
 EXAMPLE_REPO = Path(__file__).resolve().parent.parent / "examples" / "governance-repo"
 AS_OF = "2026-11-27"
 MAX_MESSAGE = 2000  # characters of one finding's message
 MAX_RECORD_NAME = len("ThresholdContract/") + 128
-# Rules (in src/govctl/rules/ and approvals.py, owned elsewhere) whose messages still quote
+# Rules (in src/govctl/rules/, owned elsewhere) whose messages still quote
 # record text whole; reported, to be emptied when they clip. The loader's alias text budget
 # already bounds what they can repeat, so this is message hygiene, no longer amplification.
 UNCLIPPED_RULES: frozenset[str] = frozenset()  # every rule clips record text now
@@ -437,7 +437,7 @@ def check_observations(path: Path, raw: bytes, fmt: str | None = None) -> None:
     """Loading an observation file either works or is one GovctlError naming file:line
     (a line of the file) — never another exception."""
     from govctl.errors import GovctlError
-    from govctl.observations import load_observations
+    from govctl.monitoring.observations import load_observations
 
     path.write_bytes(raw)
     try:

@@ -122,7 +122,7 @@ class History:
 
 def run_cli(*args: object) -> tuple[int, str, str]:
     """The real CLI in-process, outside a test's capsys (for module-scoped fixtures)."""
-    from govctl.cli import run
+    from govctl.cli.main import run
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govctl.loader import load_bytes
+from govctl.model.loader import load_bytes
 from tests.factory import AS_OF
 
 APPROVE = ("approve", "claims-triage", "--approver", "bob:risk-officer",

@@ -578,7 +578,7 @@ def test_verify_catches_evidence_altered_with_a_matching_manifest(history, govct
     assert f"altered: {name}" in result.stdout
 
     # the blob id updated as well: only the repository can tell, and it does
-    from govctl.auditpack import git_blob_id
+    from govctl.documents.manifest import git_blob_id
 
     manifest["files"][name]["git"]["blob"] = git_blob_id(doctored)
     (pack / "manifest.json").write_text(json.dumps(manifest))

@@ -21,8 +21,12 @@ from typing import Any
 
 import pytest
 
-from govctl import __version__, cache, compiled, parallel, repository, schemas, validation
-from govctl.repository import WorktreeSource, load_repository
+from govctl import __version__
+from govctl.cache import compiled
+from govctl.cache import store as cache
+from govctl.history import validation
+from govctl.model import parallel, repository, schemas
+from govctl.model.repository import WorktreeSource, load_repository
 from tests.conftest import CliResult, commit_all, git, init_git, run_subprocess
 from tests.factory import AS_OF, RepoFactory
 from tests.history_support import BOB, DAVE, commit, committed, digest, git_quiet_status
@@ -300,10 +304,11 @@ def test_the_build_fingerprint_follows_code_and_schema_edits(tmp_path, monkeypat
     """An editable install keeps its version number while its code and schemas change."""
     package = tmp_path / "site" / "govctl"
     (package / "schemas").mkdir(parents=True)
-    (package / "cache.py").write_text("# the module\n")
+    (package / "cache").mkdir()
+    (package / "cache" / "store.py").write_text("# the module\n")
     (package / "schemas" / "UseCase.json").write_text("{}")
     (package / "__pycache__").mkdir()
-    monkeypatch.setattr(cache, "__file__", str(package / "cache.py"))
+    monkeypatch.setattr(cache, "__file__", str(package / "cache" / "store.py"))
     fingerprint = cache.code_fingerprint.__wrapped__
     first = fingerprint()
     assert fingerprint() == first
@@ -312,7 +317,7 @@ def test_the_build_fingerprint_follows_code_and_schema_edits(tmp_path, monkeypat
     (package / "schemas" / "UseCase.json").write_text('{"type": "object"}')
     second = fingerprint()
     assert second != first
-    os.utime(package / "cache.py", ns=(1, 1))
+    os.utime(package / "cache" / "store.py", ns=(1, 1))
     assert fingerprint() not in (first, second)
 
 
@@ -502,7 +507,7 @@ def test_a_fifo_in_place_of_a_cache_entry_does_not_block(factory, cache_dir, tmp
 
 
 def _approval_data(factory: RepoFactory) -> dict[str, Any]:
-    from govctl import loader
+    from govctl.model import loader
 
     raw = (factory.root / "approvals/claims-triage-2026-10-01.yaml").read_bytes()
     data = loader.load_bytes(raw).documents[0].data
@@ -642,7 +647,7 @@ def test_concurrent_runs_agree_and_leave_a_readable_cache(factory, tmp_path):
 _WRITER = """
 import os, sys
 os.environ["GOVCTL_CACHE_DIR"] = sys.argv[1]
-from govctl import cache
+from govctl.cache import store as cache
 cache.code_fingerprint = lambda: "stress"  # the reader's folder, whatever the code
 payload = bytes([int(sys.argv[2])]) * int(sys.argv[3])
 for _ in range(int(sys.argv[4])):
@@ -935,7 +940,7 @@ def _trace(govctl: Any, root: Path, value: str) -> CliResult:
 
 def test_a_second_trace_of_the_same_head_reads_the_index(govctl, factory, cache_dir,
                                                          monkeypatch):
-    from govctl import digestindex
+    from govctl.history import digest_index as digestindex
 
     value = _history_repo(govctl, factory)
     builds = counting(monkeypatch, digestindex, "build")
@@ -983,7 +988,7 @@ INDEX_DAMAGE: dict[str, Callable[[Any], Any]] = {
 
 @pytest.mark.parametrize("how", [*CORRUPT_DOCUMENTS, *INDEX_DAMAGE])
 def test_a_corrupted_digest_index_is_rebuilt(govctl, factory, cache_dir, monkeypatch, how):
-    from govctl import digestindex
+    from govctl.history import digest_index as digestindex
 
     committed(factory, BOB, "2026-10-01T09:00:00Z")
     value = digest(govctl, factory.root, "triage")  # approved in that very commit

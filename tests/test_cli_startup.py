@@ -8,8 +8,8 @@ import sys
 
 import typer
 
-from govctl.cli import COMMANDS, top_level_help
 from govctl.cli.app import app
+from govctl.cli.help import COMMANDS, top_level_help
 from tests.conftest import run_subprocess
 
 HEAVY = ("typer", "rich", "jinja2", "git", "jsonschema", "yaml", "fastjsonschema")
@@ -25,7 +25,7 @@ def test_static_help_matches_the_registered_commands():
 
 
 def test_help_and_version_import_nothing_heavy(tmp_path):
-    probe = ("import sys\nfrom govctl.cli import run\n"
+    probe = ("import sys\nfrom govctl.cli.main import run\n"
              "for args in (['--version'], ['--help']):\n    run(args)\n"
              f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

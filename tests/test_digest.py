@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from govctl.digest import Digester, DigestError, canonical
-from govctl.repository import WorktreeSource, load_repository
+from govctl.digest.canonical import canonical
+from govctl.digest.digester import Digester, DigestError
+from govctl.model.repository import WorktreeSource, load_repository
 
 ROOT = Path(__file__).parent
 REFERENCE = ROOT / "data" / "digest-vectors"
@@ -227,7 +228,7 @@ def test_digest_cli_unknown_bundle_exits_2(govctl):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from govctl.digest import jcs  # noqa: E402
+from govctl.digest.canonical import jcs  # noqa: E402
 
 _JSON = st.recursive(
     st.none() | st.booleans()

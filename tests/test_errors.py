@@ -201,12 +201,12 @@ def test_the_repository_is_left_as_it_was(places):
 @pytest.fixture
 def broken_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     """An internal error: a bug inside validation."""
-    import govctl.validation
+    import govctl.history.validation
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom inside validate")
 
-    monkeypatch.setattr(govctl.validation, "validate", boom)
+    monkeypatch.setattr(govctl.history.validation, "validate", boom)
 
 
 def test_an_internal_error_is_one_line_asking_for_a_report(places, govctl, broken_validate):
@@ -259,13 +259,13 @@ def test_debug_after_a_double_dash_is_an_argument(places, govctl, broken_validat
 
 BOOTSTRAP = """\
 import sys
-import govctl.validation
+import govctl.history.validation
 
 def boom(*args, **kwargs):
     raise RuntimeError("boom inside validate")
 
-govctl.validation.validate = boom
-from govctl.cli import main
+govctl.history.validation.validate = boom
+from govctl.cli.main import main
 main(sys.argv[1:])
 """
 

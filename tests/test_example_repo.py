@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govctl.approvals import current_approvals
-from govctl.digest import Digester
-from govctl.records import KINDS
-from govctl.repository import WorktreeSource, load_repository
+from govctl.digest.digester import Digester
+from govctl.model.records import KINDS
+from govctl.model.repository import WorktreeSource, load_repository
+from govctl.rules.decisions import current_approvals
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "governance-repo"
 AS_OF = "2026-11-27"

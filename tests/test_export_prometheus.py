@@ -241,7 +241,9 @@ def test_default_queries_are_exactly_the_spec_default(govctl, factory, fake_prom
 def test_many_default_queries_are_batched_per_metric_with_a_regex(govctl, factory,
                                                                     fake_prometheus,
                                                                     monkeypatch):
-    from govctl import prometheus as client  # (not `import govctl…`: that is the fixture)
+    from govctl.monitoring import (
+        prometheus as client,  # (not `import govctl…`: that is the fixture)
+    )
 
     monkeypatch.setattr(client, "BATCH_ABOVE", 1)
     factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govctl import loader, schemas
-from govctl.records import KINDS
-from govctl.repository import WorktreeSource, load_repository
+from govctl.model import loader, schemas
+from govctl.model.records import KINDS
+from govctl.model.repository import WorktreeSource, load_repository
 from tests.factory import BASE_FILES
 
 TOP = Path(__file__).resolve().parents[1]

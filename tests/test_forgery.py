@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from govctl.auditpack import git_blob_id
+from govctl.documents.manifest import git_blob_id
 from tests.conftest import REQUIRE_EXTERNAL, git, init_git, require_program
 from tests.factory import AS_OF, BASE_FILES
 from tests.history_support import (
@@ -451,7 +451,7 @@ def test_a_manifest_that_is_a_link_is_not_a_pack(govctl, pack, tmp_path):
 def test_an_oversized_zip_entry_is_not_read(packed, govctl, pack, tmp_path, monkeypatch):
     """A zip entry whose size is not the manifest's is altered without being inflated (a
     zip bomb in place of a document costs nothing)."""
-    import govctl.auditpack as auditpack
+    from govctl.documents import verify as pack_verify
 
     target = tmp_path / "bomb.zip"
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -461,13 +461,13 @@ def test_an_oversized_zip_entry_is_not_read(packed, govctl, pack, tmp_path, monk
                 data = b"\0" * (32 << 20) if name == "index.html" else path.read_bytes()
                 archive.writestr(name, data)
     hashed: list[str] = []
-    real = auditpack._PackReader.hashes
+    real = pack_verify._PackReader.hashes
 
     def spy(self: Any, name: str) -> Any:
         hashed.append(name)
         return real(self, name)
 
-    monkeypatch.setattr(auditpack._PackReader, "hashes", spy)
+    monkeypatch.setattr(pack_verify._PackReader, "hashes", spy)
     text, payload = verify(govctl, target)
     assert text.code == 1
     assert payload["altered"] == ["index.html"]

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from govctl import loader
+from govctl.model import loader
 from tests import fuzz_support as fs
 
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
@@ -160,7 +160,7 @@ def test_non_utf8_after_lone_cr_lines_is_placed_on_its_line() -> None:
 
 def test_csv_observations_with_lone_cr_line_endings(tmp_path: Path) -> None:
     from govctl.errors import GovctlError
-    from govctl.observations import load_observations
+    from govctl.monitoring.observations import load_observations
 
     path = tmp_path / "obs.csv"
     path.write_bytes(b"use_case,signal,value,at\ru,s,1,2026-11-27T06:00:00Z\r"
@@ -172,7 +172,7 @@ def test_csv_observations_with_lone_cr_line_endings(tmp_path: Path) -> None:
 
 
 def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path: Path) -> None:
-    from govctl.observations import load_observations
+    from govctl.monitoring.observations import load_observations
 
     path = tmp_path / "obs.jsonl"
     path.write_text('{"use_case": "u", "signal": "s", "metric": "a\u2028b\x85c", "value": 1, '
@@ -186,7 +186,7 @@ def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path: Path) -> None:
 @pytest.mark.parametrize("ending", [b"\r", b"\r\n"])
 def test_exposition_text_with_cr_line_endings_loses_no_sample(tmp_path: Path,
                                                               ending: bytes) -> None:
-    from govctl.observations import load_observations
+    from govctl.monitoring.observations import load_observations
 
     path = tmp_path / "obs.prom"
     lines = [b'm{use_case="u",signal="s"} 0.5 1795780200000',
@@ -203,7 +203,7 @@ def test_exposition_text_with_cr_line_endings_loses_no_sample(tmp_path: Path,
 
 def test_a_sample_line_without_a_name_before_its_labels_is_no_crash(tmp_path: Path) -> None:
     from govctl.errors import GovctlError
-    from govctl.observations import load_observations
+    from govctl.monitoring.observations import load_observations
 
     path = tmp_path / "obs.txt"
     path.write_bytes(b'\r\r# TYPE m gauge\nm\r{use_case="u",signal="s"} 0.5 1795780200\n# EOF\n')
@@ -223,7 +223,7 @@ def test_exposition_numbers_beyond_a_double_or_a_date_are_a_line_error(tmp_path:
                                                                        suffix: str,
                                                                        text: str) -> None:
     from govctl.errors import GovctlError
-    from govctl.observations import load_observations
+    from govctl.monitoring.observations import load_observations
 
     path = tmp_path / f"obs{suffix}"
     path.write_text(text)

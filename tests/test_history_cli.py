@@ -729,7 +729,7 @@ def test_long_history_is_read_in_batches_and_stays_exact(govctl, factory):
 
 
 def test_prefetch_reads_the_same_bytes_as_cat_file(factory):
-    from govctl.history import GitHistory
+    from govctl.history.git import GitHistory
 
     committed(factory)
     for i in range(40):

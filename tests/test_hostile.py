@@ -288,7 +288,7 @@ def test_20_mb_record_file_is_gov004_without_being_read(repo: RepoFactory) -> No
     # allocates far less than the file's size, so its bytes were never read into memory
     # (the walker checks st_size before it reads).
     probe = ("import contextlib, io, sys, tracemalloc\n"
-             "from govctl.cli import run\n"
+             "from govctl.cli.main import run\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"
              "    run(sys.argv[1:])\n"
              "    tracemalloc.start()\n"

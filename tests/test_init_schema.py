@@ -6,7 +6,7 @@ import json
 
 from jsonschema import Draft202012Validator
 
-from govctl.records import KINDS
+from govctl.model.records import KINDS
 from tests.conftest import run_subprocess
 
 
@@ -25,7 +25,7 @@ def test_init_validates_clean_through_the_real_entry_point(tmp_path):
 
 
 def test_init_has_every_required_kind_and_an_intake_use_case(tmp_path, govctl):
-    from govctl.repository import WorktreeSource, load_repository
+    from govctl.model.repository import WorktreeSource, load_repository
 
     assert govctl("init", tmp_path / "gov").code == 0
     repo = load_repository(WorktreeSource(tmp_path / "gov"))
@@ -85,7 +85,7 @@ def test_schema_unknown_kind_suggests(govctl):
 def test_rules_doc_lists_every_code():
     from pathlib import Path
 
-    from govctl.findings import RULES
+    from govctl.model.findings import RULES
 
     text = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
     for code, rule in RULES.items():

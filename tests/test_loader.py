@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from govctl import loader
-from govctl.loader import ALIAS_BUDGET, MAX_DEPTH, MAX_FILE_SIZE, MAX_SAFE_INTEGER, Problem
+from govctl.model import loader
+from govctl.model.loader import ALIAS_BUDGET, MAX_DEPTH, MAX_FILE_SIZE, MAX_SAFE_INTEGER, Problem
 
 # -- helpers ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from govctl.findings import RULES, Finding
+from govctl.model.findings import RULES, Finding
 from tests.conftest import DATA, commit_all, init_git, run_subprocess
 from tests.factory import AS_OF, RepoFactory
 
@@ -281,8 +281,8 @@ def test_github_escapes_properties_and_data(govctl, factory):
 
 
 def test_github_escaping_of_newlines_and_percent():
+    from govctl.history.validation import ValidationResult
     from govctl.report import github
-    from govctl.validation import ValidationResult
 
     finding = Finding("GOV010", "error", "x,y.yaml", 3, 4, None, "50% done\r\nnext: line")
     result = ValidationResult(Path("/r"), "", 0, ("x,y.yaml",), (finding,))

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from govctl.approvals import current_approval, fill_slots
-from govctl.repository import WorktreeSource, load_repository
+from govctl.model.repository import WorktreeSource, load_repository
+from govctl.rules.decisions import current_approval, fill_slots
 from tests.factory import AS_OF
 from tests.rules_support import (
     APPROVAL,

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from govctl import loader, schemas
-from govctl.records import KINDS, SUPPORTED_API_VERSIONS
+from govctl.model import loader, schemas
+from govctl.model.records import KINDS, SUPPORTED_API_VERSIONS
 from tests.factory import BASE_FILES
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"

@@ -92,9 +92,9 @@ def walk(obj: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The real `card` and `pack` contexts of a repository with everything filled in."""
-    from govctl import auditpack
-    from govctl.render.card import CardRequest, card_data
-    from govctl.timeutil import parse_as_of
+    from govctl.documents import audit_pack as auditpack
+    from govctl.documents.card import CardRequest, card_data
+    from govctl.model.dates import parse_as_of
 
     base = tmp_path_factory.mktemp("doc")
     history = build_history(base)

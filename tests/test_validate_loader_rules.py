@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from govctl.loader import MAX_FILE_SIZE
+from govctl.model.loader import MAX_FILE_SIZE
 from tests.factory import AS_OF
 
 USE_CASE = "use-cases/triage.yaml"

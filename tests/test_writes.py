@@ -229,7 +229,7 @@ def test_approve_never_overwrites_a_same_day_approval(factory, govctl):
 def test_approve_refuses_a_file_that_appears_meanwhile(factory, govctl, monkeypatch):
     """The name is chosen free, but another writer may take it before the write: the link
     refuses and the other file is untouched (exit 2)."""
-    import govctl.approve as approve
+    import govctl.rules.approve as approve
 
     factory.build()
     target = factory.root / NEW_APPROVAL
@@ -463,7 +463,7 @@ def test_audit_pack_gets_the_usual_permissions(repo, govctl, tmp_path, umask, ma
 @pytest.mark.parametrize("failure", ["renderer", "disk-full", "install"])
 def test_audit_pack_interrupted_leaves_nothing(repo, govctl, tmp_path, monkeypatch, as_zip,
                                                force, failure):
-    import govctl.auditpack as auditpack
+    import govctl.documents.audit_pack as auditpack
 
     extra = ("--zip",) if as_zip else ()
     out = tmp_path / ("pack.zip" if as_zip else "pack")
@@ -512,7 +512,7 @@ def test_a_later_run_cleans_up_after_a_killed_one(repo, govctl, tmp_path):
     """What a SIGKILL can leave beside the target — a half-built work folder, a pack moved
     aside by --force — is cleaned up (or put back) by the next run for that target on
     this host; entries of live processes and of other hosts are left alone."""
-    from govctl.auditpack import _host
+    from govctl.documents.audit_pack import _host
 
     out = tmp_path / "pack"
     dead, alive = _dead_pid(), os.getppid()
@@ -619,7 +619,7 @@ def test_sigkill_leaves_no_pack_or_a_complete_one(big_repo, tmp_path, as_zip):
     (only if there was none) or a pack `govctl verify` accepts, never a partial one; the
     only leftovers are the killed run's own hidden entries; the next run removes them.
 
-    What it shows (documented in govctl.auditpack and SECURITY.md): a kill while
+    What it shows (documented in govctl.documents.audit_pack and SECURITY.md): a kill while
     writing leaves ``.<name>.govctl-<host>-<pid>.work.*.tmp`` beside the target, and one
     just after a --force install also ``.<name>.govctl-<host>-<pid>.old``."""
     name = "pack.zip" if as_zip else "pack"
@@ -657,7 +657,7 @@ def test_sigkill_leaves_no_pack_or_a_complete_one(big_repo, tmp_path, as_zip):
 
 
 def test_host_name_in_scratch_entries_is_a_safe_file_name():
-    from govctl.auditpack import _host
+    from govctl.documents.audit_pack import _host
 
     assert _host() and "/" not in _host() and "." not in _host()
     assert socket.gethostname()  # (what it is derived from)

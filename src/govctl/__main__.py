@@ -1,6 +1,6 @@
 """`python -m govctl` entry point."""
 
-from govctl.cli import main
+from govctl.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,6 @@ import typer
 
 from govctl import __version__
 from govctl.cli import (
-    SUMMARY,
     approve_cmd,
     digest_cmd,
     history_cmds,
@@ -16,6 +15,7 @@ from govctl.cli import (
     schema_cmd,
     validate_cmd,
 )
+from govctl.cli.help import SUMMARY
 
 
 def _version(value: bool) -> None:

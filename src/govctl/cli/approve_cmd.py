@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """Record an approval bound to the current bundle, contract and eval digests."""
-        from govctl.approve import (
+        from govctl.report.text import finding_line
+        from govctl.rules.approve import (
             DECISIONS,
             ApprovalRequest,
             parse_approver,
@@ -48,7 +49,6 @@ def register(app: typer.Typer) -> None:
             plan_approval,
             write_approval,
         )
-        from govctl.report.text import finding_line
 
         request = ApprovalRequest(
             use_case=use_case,

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
             "the canonical JSON that was hashed).")] = "text",
     ) -> int:
         """Print a bundle's digest (SPEC §1.3): what production logs with every inference."""
-        from govctl.digests_report import bundle_report
+        from govctl.digest.breakdown import bundle_report
 
         fmt = choice(output_format, FORMATS, "--format")
         report = bundle_report(root_of(root), bundle_id)

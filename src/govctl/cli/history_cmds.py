@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """Semantic diff of the records between two revisions, for pull-request review."""
-        from govctl.revisions import diff_revisions
+        from govctl.history.revisions import diff_revisions
 
         fmt = choice(output_format, ("text", "markdown", "json"), "--format")
         gate = choice(fail_on, ("loosened", "reapproval", "any"), "--fail-on") \
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
                                                    help="text | json.")] = "text",
     ) -> int:
         """Timeline of every commit touching a use case or anything it depends on."""
-        from govctl.timeline import history_of
+        from govctl.history.timeline import history_of
 
         fmt = choice(output_format, ("text", "json"), "--format")
         timeline = history_of(root_of(root), use_case)
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
                                                    help="text | json.")] = "text",
     ) -> int:
         """Which bundle, use case and approvals a digest belongs to, searching history."""
-        from govctl.trace import trace as run_trace
+        from govctl.history.trace import trace as run_trace
 
         fmt = choice(output_format, ("text", "json"), "--format")
         result = run_trace(root_of(root), digest)

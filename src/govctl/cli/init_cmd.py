@@ -18,8 +18,8 @@ def register(app: typer.Typer) -> None:
         )] = False,
     ) -> int:
         """Scaffold a minimal governance repository that validates clean."""
-        from govctl.scaffold import scaffold
-        from govctl.timeutil import now, utc_date
+        from govctl.model.dates import now, utc_date
+        from govctl.model.scaffold import scaffold
 
         written = scaffold(directory, utc_date(now()).isoformat(), force=force)
         typer.echo(f"created a governance repository in {directory} ({len(written)} files); "

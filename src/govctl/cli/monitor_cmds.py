@@ -43,9 +43,9 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """Every use case: approval state, owner, on-call, each signal vs its threshold."""
-        from govctl.policy import read_policy
-        from govctl.repository import WorktreeSource, load_repository
-        from govctl.status import build_status, gather_latest
+        from govctl.model.policy import read_policy
+        from govctl.model.repository import WorktreeSource, load_repository
+        from govctl.monitoring.status import build_status, gather_latest
 
         fmt = choice(output_format, ("text", "json"), "--format")
         gate = choice(fail_on, ("breach", "missing", "unapproved"), "--fail-on") \
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """The three answers: who approved it, how it performs, who is on the hook."""
-        from govctl.explain import explain as run_explain
+        from govctl.monitoring.explain import explain as run_explain
 
         fmt = choice(output_format, ("text", "json"), "--format")
         result = run_explain(root_of(root), use_case, as_of_of(as_of), observations,
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             write(text)
             return
-        from govctl.fsutil import write_atomic
+        from govctl.model.atomic import write_atomic
 
         target = outside_root(output, root, "-o")
         write_atomic(target, text.encode("utf-8"), overwrite=force)
@@ -134,9 +134,9 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """Prometheus alerting rules: one group per use case, one alert per signal."""
-        from govctl.export import dump, prometheus_rules
-        from govctl.policy import read_policy
-        from govctl.repository import WorktreeSource, load_repository
+        from govctl.model.policy import read_policy
+        from govctl.model.repository import WorktreeSource, load_repository
+        from govctl.monitoring.export import dump, prometheus_rules
 
         governance_root = root_of(root)
         moment = as_of_of(as_of)
@@ -155,9 +155,9 @@ def register(app: typer.Typer) -> None:
         root: RootOption = None,
     ) -> int:
         """An Alertmanager routing tree: each team's page alerts to its rotation."""
-        from govctl.export import alertmanager_routes as routes
-        from govctl.export import dump
-        from govctl.repository import WorktreeSource, load_repository
+        from govctl.model.repository import WorktreeSource, load_repository
+        from govctl.monitoring.export import alertmanager_routes as routes
+        from govctl.monitoring.export import dump
 
         governance_root = root_of(root)
         repo = load_repository(WorktreeSource(governance_root))

@@ -24,13 +24,13 @@ AsOfOption = Annotated[
 
 
 def root_of(root: Path | None) -> Path:
-    from govctl.repository import find_root
+    from govctl.model.repository import find_root
 
     return find_root(Path.cwd(), root)
 
 
 def as_of_of(text: str | None) -> datetime:
-    from govctl.timeutil import parse_as_of
+    from govctl.model.dates import parse_as_of
 
     return parse_as_of(text)
 

@@ -27,7 +27,7 @@ def stderr_console() -> Console:
 
 def _safe_text(line: Text) -> Text:
     """The line with control characters neutralised (same length: styles stay aligned)."""
-    from govctl.report import has_control, terminal_safe
+    from govctl.model.escape import has_control, terminal_safe
 
     if not has_control(line.plain):
         return line
@@ -45,7 +45,7 @@ def print_lines(lines: Iterable[Text]) -> None:
 def write(payload: str) -> None:
     """A payload for stdout. JSON escapes control characters itself; markdown and YAML
     carry record text, which must not reach a terminal as escape sequences."""
-    from govctl.report import terminal_safe
+    from govctl.model.escape import terminal_safe
 
     sys.stdout.write(terminal_safe(payload))
     sys.stdout.flush()

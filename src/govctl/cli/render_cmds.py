@@ -24,7 +24,7 @@ TemplateOption = Annotated[Path | None, typer.Option(
 
 def outside_root(target: Path, root: Path, what: str) -> Path:
     """Read-only commands never write into the governance repository."""
-    from govctl.paths import is_inside
+    from govctl.model.paths import is_inside
 
     resolved = target.resolve()
     if is_inside(resolved, root.resolve()):
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOption = None,
     ) -> int:
         """A living model card (Mitchell et al.) regenerated from the records."""
-        from govctl.render.card import FORMATS, CardRequest, render_card
+        from govctl.documents.card import FORMATS, CardRequest, render_card
 
         fmt = choice(output_format, FORMATS, "--format")
         governance_root = root_of(root)
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         if target is None:
             write(text)
             return EXIT_OK
-        from govctl.fsutil import write_atomic
+        from govctl.model.atomic import write_atomic
 
         write_atomic(target, text.encode("utf-8"), overwrite=force)
         typer.echo(f"wrote {output}", err=True)
@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:
         """A tamper-evident audit pack: the three answers, timelines, evidence, mapping."""
         import sys
 
-        from govctl.auditpack import MANIFEST, PackRequest, build_audit_pack
+        from govctl.documents.audit_pack import PackRequest, build_audit_pack
+        from govctl.documents.manifest import MANIFEST
 
         if output is None:
             raise GovctlError("-o DIR is required: where to write the pack")
@@ -138,8 +139,8 @@ def register(app: typer.Typer) -> None:
         """Check an audit pack against its manifest (and the repository, when at hand)."""
         from pathlib import Path as P
 
-        from govctl.auditpack import verify as run_verify
-        from govctl.repository import find_root
+        from govctl.documents.verify import verify as run_verify
+        from govctl.model.repository import find_root
 
         fmt = choice(output_format, ("text", "json"), "--format")
         governance_root = None

@@ -17,9 +17,9 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
     ) -> int:
         """Print the JSON Schema (2020-12) of a record kind."""
-        from govctl import schemas
         from govctl.errors import GovctlError
-        from govctl.records import KINDS
+        from govctl.model import schemas
+        from govctl.model.records import KINDS
         from govctl.report.json import dumps
 
         if kind is None:

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         )] = False,
     ) -> int:
         """Check every record: YAML, schemas, references, approvals, policy (SPEC §2)."""
-        from govctl.validation import validate as run_validation
+        from govctl.history.validation import validate as run_validation
 
         fmt = choice(output_format, FORMATS, "--format")
         import os

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from govctl.diff import LOOSENED, REAPPROVAL, TIGHTENED, DiffResult, RecordChange, _short
+from govctl.history.diff import DiffResult, RecordChange
+from govctl.rules.changes import LOOSENED, REAPPROVAL, TIGHTENED, short
 
 _EFFECT_STYLE = {LOOSENED: "bold red", REAPPROVAL: "bold yellow", TIGHTENED: "green"}
 _MARK = {"added": "+", "removed": "-", "modified": "~", "renamed": ">"}
@@ -36,7 +37,7 @@ def render_text(result: DiffResult) -> list[Text]:
         head.append(f"  [{change.change}]")
         lines.append(head)
         for field in change.fields:
-            line = Text(f"    {field.path}: {_short(field.old)} → {_short(field.new)}  ")
+            line = Text(f"    {field.path}: {short(field.old)} → {short(field.new)}  ")
             line.append(field.effect, style=_EFFECT_STYLE.get(field.effect, ""))
             lines.append(line)
     if result.impacts:
@@ -55,7 +56,7 @@ def _ordered(changes: tuple[RecordChange, ...]) -> list[RecordChange]:
 
 
 def _cell(value: object) -> str:
-    return _short(value).replace("|", "\\|").replace("\n", " ")
+    return short(value).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(result: DiffResult) -> str:

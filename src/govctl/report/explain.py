@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from govctl.explain import Explanation
+from govctl.monitoring.explain import Explanation
 from govctl.report.status import signal_text
 
 

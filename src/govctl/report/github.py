@@ -6,10 +6,10 @@ the annotations. Paths are relative to the git repository's top (SPEC §2).
 
 from __future__ import annotations
 
-from govctl.findings import ERROR
-from govctl.report import printable
+from govctl.history.validation import ValidationResult
+from govctl.model.escape import printable
+from govctl.model.findings import ERROR
 from govctl.report.text import finding_line, summary_line
-from govctl.validation import ValidationResult
 
 
 def _escape_data(text: str) -> str:

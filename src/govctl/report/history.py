@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from govctl.timeline import Timeline
+from govctl.history.timeline import Timeline
 
 
 def render_text(timeline: Timeline) -> list[Text]:

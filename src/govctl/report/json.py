@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from govctl.validation import ValidationResult
+from govctl.history.validation import ValidationResult
 
 
 def payload(result: ValidationResult) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from govctl.findings import ERROR, Finding
-from govctl.report import printable
-from govctl.validation import ValidationResult
+from govctl.history.validation import ValidationResult
+from govctl.model.escape import printable
+from govctl.model.findings import ERROR, Finding
 
 
 def render(result: ValidationResult) -> str:

@@ -6,9 +6,9 @@ from typing import Any
 from urllib.parse import quote
 
 from govctl import __version__
-from govctl.findings import ERROR, RULES
+from govctl.history.validation import ValidationResult
+from govctl.model.findings import ERROR, RULES
 from govctl.report.json import dumps
-from govctl.validation import ValidationResult
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/govctl/govctl"

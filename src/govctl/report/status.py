@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from govctl.status import SignalStatus, StatusReport, UseCaseStatus
+from govctl.monitoring.status import SignalStatus, StatusReport, UseCaseStatus
 
 SYMBOL = {"ok": "✔", "breach": "✖", "missing": "?", "stale": "⚠"}
 STYLE = {"ok": "green", "breach": "bold red", "missing": "dim", "stale": "yellow",

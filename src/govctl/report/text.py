@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from govctl.findings import ERROR, Finding
-from govctl.report import printable
-from govctl.validation import ValidationResult
+from govctl.history.validation import ValidationResult
+from govctl.model.escape import printable
+from govctl.model.findings import ERROR, Finding
 
 _STYLE = {ERROR: "bold red", "warning": "yellow"}
 

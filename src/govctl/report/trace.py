@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from govctl.trace import TraceResult
+from govctl.history.trace import TraceResult
 
 # git's %G? letters, in words
 SIGNATURE_STATES = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from govctl.approvals import expiry, fill_slots, latest_decisions, required_roles, staleness
-from govctl.findings import Finding, quote
-from govctl.records import Record
-from govctl.repository import Repository
-from govctl.rules import ACTIVE_STATUSES, GATED_STATUSES, Context, check
+from govctl.model.findings import Finding, quote
+from govctl.model.records import Record
+from govctl.model.repository import Repository
+from govctl.rules.decisions import expiry, fill_slots, latest_decisions, required_roles, staleness
+from govctl.rules.registry import ACTIVE_STATUSES, GATED_STATUSES, Context, check
 
 
 def _current_pairs(ctx: Context) -> Iterator[tuple[Record, Record]]:

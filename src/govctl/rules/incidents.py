@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from govctl.findings import Finding
-from govctl.records import Record
-from govctl.rules import Context, check
-from govctl.timeutil import add_days, parse_date, parse_timestamp, utc_date
+from govctl.model.dates import add_days, parse_date, parse_timestamp, utc_date
+from govctl.model.findings import Finding
+from govctl.model.records import Record
+from govctl.rules.registry import Context, check
 
 # Art. 73(2)-(4): 15 days; 10 days for a death; 2 days for widespread infringement or a
 # serious and irreversible disruption of critical infrastructure.

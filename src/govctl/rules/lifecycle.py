@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from govctl.findings import Finding, quote
-from govctl.graph import bundle_closure
-from govctl.records import Record
-from govctl.rules import ACTIVE_STATUSES, GATED_STATUSES, Context, check
-from govctl.timeutil import add_days, parse_date
+from govctl.model.dates import add_days, parse_date
+from govctl.model.findings import Finding, quote
+from govctl.model.graph import bundle_closure
+from govctl.model.records import Record
+from govctl.rules.registry import ACTIVE_STATUSES, GATED_STATUSES, Context, check
 
 
 def _models_in_use(ctx: Context, statuses: tuple[str, ...]) -> dict[str, list[str]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from govctl.findings import Finding
-from govctl.rules import GATED_STATUSES, Context, check
+from govctl.model.findings import Finding
+from govctl.rules.registry import GATED_STATUSES, Context, check
 
 
 @check("GOV040")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from govctl.findings import Finding, quote
-from govctl.records import Record, file_references, references
-from govctl.rules import Context, check
-from govctl.schemas import suggest
+from govctl.model.findings import Finding, quote
+from govctl.model.records import Record, file_references, references
+from govctl.model.schemas import suggest
+from govctl.rules.registry import Context, check
 
 
 @check("GOV020")

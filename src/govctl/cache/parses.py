@@ -1,0 +1,128 @@
+"""A cache of parsed record files, keyed by each file's content (and path).
+
+Keyed by a hash of the bytes actually read — not git's index — so unstaged edits always
+count. Stored as JSON (never pickle: reading the cache must not be able to execute
+anything) in the user cache directory, one document per governance root, pruned to the
+files that still exist. Any unreadable or inconsistent entry is ignored and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from govctl.cache import store
+from govctl.model.findings import Finding
+from govctl.model.records import KINDS, Record
+
+SECTION = "parse"
+
+
+def file_key(path: str, raw: bytes) -> str:
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape") + b"\0" + raw).hexdigest()
+
+
+def _name(root: Path) -> str:
+    return hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json"
+
+
+def _encode(records: Sequence[Record], findings: Sequence[Finding]) -> list[Any]:
+    return [[[r.kind, r.id, r.doc, r.line, r.data, r.valid] for r in records],
+            [[f.rule, f.severity, f.file, f.line, f.column, f.record, f.message]
+             for f in findings]]
+
+
+def decode_finding(f: Any) -> Finding:
+    """A finding as stored, or ValueError: a wrong type here would only fail later, in
+    sorting or a reporter, far from the cache."""
+    if not (isinstance(f, list) and len(f) == 7):
+        raise ValueError("not a finding")
+    rule, severity, file, line, column, record, message = f
+    if not (isinstance(rule, str) and isinstance(severity, str) and isinstance(file, str)
+            and _is_int(line) and _is_int(column) and isinstance(message, str)
+            and (record is None or isinstance(record, str))):
+        raise ValueError("not a finding")
+    return Finding(rule, severity, file, line, column, record, message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record(path: str, r: Any) -> Record:
+    if not (isinstance(r, list) and len(r) == 6):
+        raise ValueError("not a record")
+    kind, rid, doc, line, data, valid = r
+    if not (kind in KINDS and isinstance(rid, str) and _is_int(doc) and _is_int(line)
+            and isinstance(data, dict) and isinstance(valid, bool)):
+        raise ValueError("not a record")
+    return Record(kind, rid, path, doc, line, data, valid)
+
+
+def _decode(path: str, entry: Any) -> tuple[list[Record], list[Finding]] | None:
+    """The entry's records and findings, or None when it is not exactly what _encode
+    writes (a damaged or foreign cache is a miss, never a crash or a wrong answer)."""
+    try:
+        if not (isinstance(entry, list) and len(entry) == 2
+                and isinstance(entry[0], list) and isinstance(entry[1], list)):
+            return None
+        return [_record(path, r) for r in entry[0]], [decode_finding(f) for f in entry[1]]
+    except ValueError:
+        return None
+
+
+class ParseCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = _name(root)
+        self.entries: dict[str, Any] = {}
+        self.used: dict[str, Any] = {}
+        self.stored = False  # parsed anew this run (a new file, or a damaged entry)
+        raw = store.read_bytes(SECTION, self.name)
+        if raw:
+            try:
+                loaded = json.loads(raw)
+            except (ValueError, RecursionError):
+                loaded = None  # a torn or foreign file: start afresh
+            files = loaded.get("files") if isinstance(loaded, dict) and \
+                loaded.get("root") == str(root) else None
+            if isinstance(files, dict):
+                self.entries = files
+
+    def lookup(self, path: str, raw: bytes | None
+               ) -> tuple[list[Record], list[Finding]] | None:
+        if raw is None:
+            return None
+        key = file_key(path, raw)
+        entry = self.entries.get(key)
+        decoded = _decode(path, entry) if entry is not None else None
+        if decoded is not None:
+            self.used[key] = entry
+        return decoded
+
+    def store(self, path: str, raw: bytes | None, records: Sequence[Record],
+              findings: Sequence[Finding]) -> None:
+        if raw is not None:
+            self.used[file_key(path, raw)] = _encode(records, findings)
+            self.stored = True
+
+    def save(self) -> None:
+        """Keep what this run used, then older entries up to a cap: a `diff` of an old
+        revision must not evict the working tree's entries (nor the cache grow forever)."""
+        if not self.stored and self.used.keys() == self.entries.keys():
+            return  # nothing new, nothing gone (a damaged entry replaced counts as new)
+        keep = dict(self.used)
+        cap = max(20_000, 3 * len(self.used))
+        for key, entry in self.entries.items():
+            if len(keep) >= cap:
+                break
+            keep.setdefault(key, entry)
+        if not self.stored and keep.keys() == self.entries.keys():
+            return
+        document = {"root": str(self.root), "files": keep}
+        store.write_bytes(SECTION, self.name,
+                          json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+                          .encode("utf-8", "surrogatepass"))

@@ -1,0 +1,522 @@
+"""`govctl audit-pack`: tamper-evident evidence folders (SPEC §4); ``verify`` checks them.
+
+A pack is rendered into a temporary folder beside the target and renamed into place only
+when complete; the governance repository is never written. A killed run can leave only
+hidden ``.<target>.govctl-<host>-<pid>.*`` entries beside the target, which the next run for
+that target cleans up (see :func:`recover_interrupted`). ``manifest.json`` lists every
+file's sha256 (and, for evidence, the git blob id and commit it was copied from), so
+`govctl verify` finds altered, added and removed files — and, with the repository at
+hand, a manifest edited to match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from govctl import __version__
+from govctl.documents.context import CONTEXT_VERSION, card_context
+from govctl.documents.manifest import EVIDENCE, MANIFEST
+from govctl.documents.mapping import mapping
+from govctl.documents.templating import render
+from govctl.errors import GovctlError
+from govctl.history.git import Commit, GitHistory
+from govctl.history.provenance import ProvenanceIndex
+from govctl.history.replay import Replay
+from govctl.history.timeline import timeline_of
+from govctl.history.validation import check_with_head
+from govctl.model.atomic import flush_file_system, fsync_dir, reason
+from govctl.model.dates import now, utc_date
+from govctl.model.graph import use_case_closure
+from govctl.model.paths import is_inside
+from govctl.model.people import person
+from govctl.model.policy import Policy
+from govctl.model.records import Record, file_references
+from govctl.model.repository import POLICY_FILE, Repository, load_repository
+from govctl.rules.changes import LOOSENED, TIGHTENED
+from govctl.rules.decisions import approvals_of
+
+
+@dataclass(frozen=True)
+class PackRequest:
+    use_cases: tuple[str, ...]
+    all: bool
+    output: Path
+    since: str | None = None
+    until: str | None = None
+    zip: bool = False
+    force: bool = False
+    template_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class PackResult:
+    path: Path
+    files: int
+    use_cases: tuple[str, ...]
+    # the manifest vouches for every other file; nothing in the pack vouches for the
+    # manifest, so its hash is printed for the user to keep outside the pack
+    manifest_sha256: str
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _commit(commit: Commit | None, signatures: Mapping[str, str] | None = None
+            ) -> dict[str, Any] | None:
+    if commit is None:
+        return None
+    signature = (signatures or {}).get(commit.sha)
+    return {"sha": commit.sha, "short": commit.short, "author": commit.author,
+            "email": commit.email, "date": commit.date, "subject": commit.subject,
+            "signature": signature, "signed": signature == "G"}
+
+
+# -- what goes into the pack ------------------------------------------------------------------
+
+
+@dataclass
+class _Shared:
+    """Computed once per pack: history questions every use case asks."""
+
+    history: GitHistory
+    repo: Repository
+    policy: Policy
+    findings: list[Any]
+    until: str
+    since: str | None
+    as_of: datetime
+    provenance: ProvenanceIndex
+    versions: dict[str, list[tuple[Commit, str]]] = field(default_factory=dict)
+    in_range: set[str] = field(default_factory=set)
+    # file versions parsed by one use case's timeline, reused by the next one's
+    parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+def _bundle_versions(history: GitHistory, until: str) -> dict[str, list[tuple[Commit, str]]]:
+    """Bundle id → [(first commit, digest)] along the first-parent history up to ``until``."""
+    out: dict[str, list[tuple[Commit, str]]] = {}
+    for step in Replay(history, until).steps():
+        for bundle_id, digest in step.digests.items():
+            out.setdefault(bundle_id, []).append((step.commit, digest))
+    return out
+
+
+def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
+    repo, history = shared.repo, shared.history
+    generated = {"at": _iso(now()), "commit": shared.until, "dirty": False,
+                 "revision": shared.until}
+    card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, None,
+                        generated)
+    approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
+    decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
+    signatures = history.signatures({c.sha for c in decisions.values() if c is not None})
+    if card["approval"] is not None:
+        # the pack knows the current approval's commit too (the card computes it only for
+        # the working tree): "who approved" comes with the commit that proves it
+        card["approval"]["commit"] = _commit(decisions.get(card["approval"]["id"]), signatures)
+    timeline_entries = []
+    for a in approvals:
+        commit = decisions[a.id]
+        if shared.since and commit is not None and commit.sha not in shared.in_range:
+            continue
+        timeline_entries.append({
+            "id": a.id, "decision": a.spec["decision"], "date": a.spec["date"],
+            "valid_until": a.spec.get("valid_until"), "supersedes": a.spec.get("supersedes"),
+            "bundle_digest": a.spec["bundle"]["digest"],
+            "contract_digest": a.spec["thresholds"]["digest"],
+            # the same shape as card.approval.approvers (docs/templates.md)
+            "approvers": [{**person(repo, x["person"]), "role": x["role"]}
+                          for x in a.spec["approvers"]],
+            "commit": _commit(commit, signatures), "file": a.file,
+        })
+
+    closure_bundles = [r.id for r in use_case_closure(repo, use_case) if r.kind == "Bundle"]
+    versions = []
+    for bundle_id in closure_bundles:
+        history_of_bundle = shared.versions.get(bundle_id, [])
+        for index, (commit, digest) in enumerate(history_of_bundle):
+            in_range = not shared.since or commit.sha in shared.in_range
+            # --since restricts the history, but the version that was running when the
+            # period began is kept (marked in_range: false) so the period has a start state
+            successor = history_of_bundle[index + 1][0] if index + 1 < len(history_of_bundle) \
+                else None
+            if not in_range and successor is not None and successor.sha not in shared.in_range:
+                continue  # replaced before the period began
+            versions.append({
+                "bundle": bundle_id, "digest": digest, "commit": _commit(commit),
+                # every approval of the use case bound to this digest, in the period or
+                # not: "none" must mean the version was never approved, not "not lately"
+                "approvals": [a.id for a in approvals if a.spec["bundle"]["digest"] == digest],
+                "in_range": in_range,
+            })
+
+    timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since,
+                           parsed=shared.parsed)
+    contract_id = use_case.spec["thresholds"]
+    threshold_changes = []
+    for entry in timeline.entries:
+        for change in entry.changes:
+            if change.record != f"ThresholdContract/{contract_id}":
+                continue
+            for f in change.fields:
+                threshold_changes.append({"commit": _commit(entry.commit), "path": f.path,
+                                          "old": f.old, "new": f.new, "effect": f.effect})
+    incidents = []
+    for incident in card["incidents"]:
+        late = False
+        if incident["serious"] and incident["reporting_deadline"]:
+            reported = incident["reported_to_authority"]
+            late = (reported or utc_date(shared.as_of).isoformat()) > \
+                incident["reporting_deadline"]
+        incidents.append({**incident, "late": late})
+    signals = {s["signal"] for s in (card["contract"] or {}).get("signals", [])}
+    return {
+        **card,
+        "incidents": incidents,
+        "approval_timeline": timeline_entries,
+        "bundle_versions": versions,
+        "threshold_changes": threshold_changes,
+        "loosened": sum(1 for t in threshold_changes if t["effect"] == LOOSENED),
+        "tightened": sum(1 for t in threshold_changes if t["effect"] == TIGHTENED),
+        "missing_signals": [s for s in shared.policy.required_signals if s not in signals],
+        "timeline": [e.json() for e in timeline.entries],
+    }
+
+
+def _evidence_paths(repo: Repository, use_case: Record) -> set[str]:
+    """Files whose committed bytes are evidence for the use case: its dependency closure,
+    the files those records reference, the Policy, and its approvals and incidents."""
+    records = use_case_closure(repo, use_case)
+    records += [r for r in repo.of_kind("Approval") + repo.of_kind("Incident")
+                if r.spec.get("use_case") == use_case.id]
+    paths = {r.file for r in records} | {POLICY_FILE}
+    for record in records:
+        paths.update(ref.target for ref in file_references(record))
+    return paths
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _safe_relative(path: str) -> str:
+    """A path from git or a manifest, as a relative path that cannot leave the pack."""
+    parts = PurePosixPath(path).parts
+    if not parts or path.startswith("/") or ".." in parts or "\\" in path or "\0" in path:
+        raise GovctlError(f"refusing an unsafe path {path!r}")
+    return path
+
+
+def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
+                     progress: Callable[[str], None] | None = None) -> PackResult:
+    target = request.output
+    if request.zip and target.suffix != ".zip":
+        target = target.with_name(target.name + ".zip")
+    target = target.resolve() if target.exists() else target.parent.resolve() / target.name
+    if is_inside(target, root.resolve()):
+        raise GovctlError(f"-o {request.output} is inside the governance root; audit packs are "
+                          "written outside the repository they document")
+    if is_inside(root.resolve(), target):
+        # --force moves the old target aside and deletes it: never the repository itself
+        raise GovctlError(f"-o {request.output} contains the governance root; audit packs are "
+                          "written outside the repository they document")
+    restored = any(note.startswith("restored") for note in recover_interrupted(target))
+    if _occupied(target) and not request.force:
+        again = " (put back after an interrupted --force run)" if restored else ""
+        raise GovctlError(f"{target} exists and is not empty{again}; not overwriting "
+                          "(use --force)")
+    if _occupied(target) and not _is_pack(target):
+        # --force replaces an earlier pack; a folder or file that is not one (a typo such as
+        # `-o ~`) is never deleted
+        raise GovctlError(f"{target} exists and is not an audit pack (no {MANIFEST}); "
+                          "refusing to replace it, even with --force")
+    if not request.all and not request.use_cases:
+        raise GovctlError("name the use cases to pack, or --all")
+
+    with GitHistory(root) as history:
+        if history.head() is None:
+            raise GovctlError("the repository has no commits; audit packs are built from "
+                              "committed history")
+        until = history.resolve(request.until or "HEAD")
+        since = history.resolve(request.since) if request.since else None
+        repo = load_repository(history.tree_source(until))
+        policy, findings = check_with_head(repo, as_of)
+        if request.all:
+            chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
+        else:
+            chosen = []
+            for use_case_id in dict.fromkeys(request.use_cases):
+                chosen.append(repo.require("UseCase", use_case_id, valid=True,
+                                           where=f" at {until[:12]}"))
+        in_range = ({c.sha for c in history.log(rev=f"{since}..{until}", raw=False)}
+                    if since else set())
+        shared = _Shared(history, repo, policy, findings, until, since, as_of,
+                         ProvenanceIndex(history, until), _bundle_versions(history, until),
+                         in_range)
+        use_cases = []
+        evidence: dict[str, set[str]] = {}  # commit sha → paths
+        then: dict[str, Repository] = {}  # the repository at each approval commit
+        for record in chosen:
+            if progress:
+                progress(record.id)
+            data = _use_case_data(shared, record)
+            use_cases.append(data)
+            for approval in data["approval_timeline"]:
+                if approval["commit"] is not None:
+                    sha = approval["commit"]["sha"]
+                    evidence.setdefault(sha, set()).update(
+                        _evidence_at(history, then, sha, repo, record, approval))
+
+        files = _evidence_blobs(history, evidence)
+        context = {
+            "pack": {
+                "context_version": CONTEXT_VERSION,
+                "govctl_version": __version__, "generated_at": _iso(now()),
+                "as_of": _iso(as_of), "organization": policy.organization,
+                "repository": {"head": history.head(), "until": until, "since": since,
+                               "root": history.prefix or "."},
+                "use_cases": use_cases,
+                "evidence": {sha: sorted(blobs) for sha, blobs in files.items()},
+                "mapping": mapping(use_cases),
+            }
+        }
+        return _write_pack(history, target, request, context, files)
+
+
+def _evidence_at(history: GitHistory, then: dict[str, Repository], sha: str,
+                 repo: Repository, use_case: Record, approval: Mapping[str, Any]) -> set[str]:
+    """The evidence paths of one approval commit, from the records *as they were then*: a
+    prompt file renamed or a record moved later is still found under its old path."""
+    if sha not in then:
+        then[sha] = load_repository(history.tree_source(sha))
+    old = then[sha]
+    record = old.get("UseCase", use_case.id)
+    # (a use case renamed since falls back to what it names now)
+    paths = _evidence_paths(repo, use_case) if record is None else _evidence_paths(old, record)
+    held = old.get("Approval", approval["id"])
+    paths.add(held.file if held is not None else approval["file"])
+    return paths
+
+
+def _evidence_blobs(history: GitHistory, wanted: Mapping[str, set[str]]
+                    ) -> dict[str, dict[str, str]]:
+    """Commit sha → {path: blob id} of the wanted paths that exist in that commit as regular
+    files. Resolved before rendering, so the documents list exactly what is copied (a file
+    added after an approval, or a symlink, is not evidence of that approval)."""
+    out: dict[str, dict[str, str]] = {}
+    for sha, paths in sorted(wanted.items()):
+        tree = history.tree(sha)
+        present = {path: tree[path][1] for path in paths
+                   if path in tree and tree[path][0].startswith("100")}
+        if present:
+            out[sha] = dict(sorted(present.items()))
+    return out
+
+
+def _occupied(target: Path) -> bool:
+    if target.is_dir():
+        return any(target.iterdir())
+    return target.exists() or target.is_symlink()
+
+
+def _is_pack(target: Path) -> bool:
+    """An earlier audit pack (folder or zip) that --force may replace."""
+    if target.is_symlink():
+        return False
+    if target.is_dir():
+        return (target / MANIFEST).is_file()
+    try:
+        with zipfile.ZipFile(target) as archive:
+            return MANIFEST in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _write_pack(history: GitHistory, target: Path, request: PackRequest,
+                context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]]
+                ) -> PackResult:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix(target)}work.", suffix=".tmp",
+                                     dir=target.parent))
+    except OSError as exc:
+        raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
+    try:
+        folder = work / "pack"
+        folder.mkdir()
+        # SPEC §4: evidence/ is part of every pack, empty when no approval was committed in
+        # the period (every file under it must come from git: verify checks that)
+        (folder / "evidence").mkdir()
+        for name, template in (("README.md", "pack_readme.md.j2"),
+                               ("index.html", "pack_index.html.j2"),
+                               ("mapping.md", "pack_mapping.md.j2")):
+            _write_file(folder / name, render(template, context, request.template_dir)
+                        .encode("utf-8"))
+        blobs: dict[str, dict[str, str]] = {}
+        for sha, paths in evidence.items():
+            for path, blob in paths.items():
+                rel = f"{EVIDENCE}{sha}/{_safe_relative(path)}"
+                out = folder / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                _write_file(out, history.blob(blob))
+                blobs[rel] = {"blob": blob, "commit": sha, "path": path}
+        manifest = _manifest(folder, context["pack"], blobs)
+        manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+        _write_file(folder / MANIFEST, manifest_bytes)
+        produced = work / "pack.zip" if request.zip else folder
+        if request.zip:
+            _zip(folder, produced)
+        # on disk before the rename publishes it: a power cut after the rename must not
+        # leave an installed pack of empty files
+        flush_file_system(work)
+        _install(produced, target, request.force)
+        # the count `govctl verify` reports: the files the manifest lists (not itself)
+        return PackResult(target, len(manifest["files"]),
+                          tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]),
+                          hashlib.sha256(manifest_bytes).hexdigest())
+    except OSError as exc:
+        raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+
+
+# -- leftovers of interrupted runs ---------------------------------------------------------------
+#
+# A run works in hidden entries beside the target, named after the target, this host and
+# this process: ".<target>.govctl-<host>-<pid>.work.XXXX.tmp" (the pack being built) and
+# ".<target>.govctl-<host>-<pid>.old" (the previous pack, moved aside by --force until the
+# new one is in place). Only a SIGKILL or a power cut leaves them behind; the next
+# audit-pack run for the same target on the same host removes the work folders of dead
+# processes and puts a moved-aside pack back if the new one never arrived (the interrupted
+# run is undone), or removes it if the new one did.
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _scratch_prefix(target: Path) -> str:
+    return f".{target.name}.govctl-{_host()}-{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (EPERM: someone else's process, alive)
+        return True
+    return True
+
+
+def recover_interrupted(target: Path) -> list[str]:
+    """Clean up after runs for ``target`` that were killed on this host; what was done.
+
+    Entries of processes still running (or of other hosts, on a shared file system) are
+    never touched: their owner may still be working in them.
+    """
+    pattern = re.compile(re.escape(f".{target.name}.govctl-{_host()}-") +
+                         r"(\d+)\.(work\..+\.tmp|old)")
+    done: list[str] = []
+    try:
+        entries = sorted(target.parent.iterdir()) if target.parent.is_dir() else []
+    except OSError:
+        return done
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        try:
+            if match.group(2) == "old" and not (target.exists() or target.is_symlink()):
+                os.replace(entry, target)  # the new pack never arrived: undo the run
+                done.append(f"restored {target} from an interrupted --force run")
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            done.append(f"removed {entry.name}, left by an interrupted run")
+        except OSError:
+            continue  # best effort: it is hidden and harmless
+    return done
+
+
+def _manifest(folder: Path, pack: Mapping[str, Any], blobs: Mapping[str, Mapping[str, str]]
+              ) -> dict[str, Any]:
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        entry: dict[str, Any] = {"sha256": _sha256(path), "size": path.stat().st_size}
+        if rel in blobs:
+            entry["git"] = dict(blobs[rel])
+        files[rel] = entry
+    return {
+        "version": 1,
+        "govctl_version": pack["govctl_version"],
+        "generated_at": pack["generated_at"],
+        "as_of": pack["as_of"],
+        "repository": dict(pack["repository"]),
+        "use_cases": [uc["use_case"]["id"] for uc in pack["use_cases"]],
+        "files": files,
+    }
+
+
+def _zip(folder: Path, destination: Path) -> None:
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # the evidence folder is there even when empty (SPEC §4 lists it in every pack)
+        archive.writestr(zipfile.ZipInfo("evidence/", (1980, 1, 1, 0, 0, 0)), b"")
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            # a fixed timestamp keeps the archive reproducible for the same content
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+
+
+def _install(produced: Path, target: Path, force: bool) -> None:
+    """Rename the finished pack into place; with --force the old one is moved aside first
+    and removed only after the new one is in place."""
+    aside = None
+    if target.exists() or target.is_symlink():
+        if not force and _occupied(target):
+            raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
+        aside = target.with_name(f"{_scratch_prefix(target)}old")
+        os.replace(target, aside)
+    try:
+        os.replace(produced, target)
+    except OSError:
+        if aside is not None:
+            os.replace(aside, target)
+        raise
+    fsync_dir(target.parent)
+    if aside is not None:
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            aside.unlink(missing_ok=True)

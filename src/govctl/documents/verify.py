@@ -1,0 +1,249 @@
+"""`govctl verify PACK`: an audit pack checked against its manifest (SPEC §4) and, with
+the repository at hand, its evidence against the git blobs it was copied from.
+
+A pack is untrusted input: nothing in it is followed or executed, and it is read as
+streams whose sizes the manifest must already match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govctl.documents.manifest import EVIDENCE, MANIFEST, OBJECT_ID
+from govctl.errors import GovctlError
+from govctl.history.git import GitHistory
+
+
+@dataclass(frozen=True)
+class Verification:
+    altered: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    repository: tuple[str, ...]  # evidence that does not match the repository's blobs
+    checked_repository: bool
+    files: int
+    manifest_sha256: str  # compare with the value printed when the pack was built
+
+    @property
+    def intact(self) -> bool:
+        return not (self.altered or self.added or self.removed or self.repository)
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A file found in a pack: its size, or why it cannot be one of the pack's files."""
+
+    size: int
+    problem: str | None = None  # "a symbolic link", … : never read, never trusted
+
+
+@dataclass(frozen=True)
+class _Hashes:
+    sha256: str
+    blobs: dict[int, str]  # git blob id by length: 40 (sha1) and 64 (sha256 repositories)
+
+
+_CHUNK = 1 << 16
+
+
+def _hash_stream(chunks: Iterator[bytes], size: int) -> _Hashes:
+    """sha256 of the bytes and their git blob ids, in one pass without holding the file."""
+    header = b"blob %d\0" % size
+    plain, sha1, sha256 = hashlib.sha256(), hashlib.sha1(header), hashlib.sha256(header)
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        for digest in (plain, sha1, sha256):
+            digest.update(chunk)
+    if seen != size:  # changed while being read: no hash can vouch for it
+        raise OSError(f"{seen} bytes read, {size} expected")
+    return _Hashes(plain.hexdigest(), {40: sha1.hexdigest(), 64: sha256.hexdigest()})
+
+
+class _PackReader:
+    """The files of a pack folder or zip. A pack is untrusted input: nothing is followed
+    (symbolic links, devices and pipes are reported, never read), files are hashed as
+    streams, and a file is only read when its size is the one the manifest records — so a
+    link to /dev/zero or a zip bomb costs nothing."""
+
+    def __init__(self, pack: Path) -> None:
+        self.pack = pack
+        self.archive: zipfile.ZipFile | None = None
+        self.members: dict[str, _Member] = {}
+        self._infos: dict[str, zipfile.ZipInfo] = {}
+        if pack.is_dir():
+            self._scan_folder()
+        else:
+            self._scan_zip()
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    def __enter__(self) -> _PackReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _scan_folder(self) -> None:
+        kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"),
+                 (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                 (stat.S_ISBLK, "a device"))
+        for folder, dirs, files in os.walk(self.pack):  # (os.walk never follows links)
+            here = Path(folder)
+            for name in sorted([*files, *(d for d in dirs if (here / d).is_symlink())]):
+                path = here / name
+                st = os.lstat(path)
+                rel = path.relative_to(self.pack).as_posix()
+                problem = next((what for test, what in kinds if test(st.st_mode)), None)
+                if problem is None and not stat.S_ISREG(st.st_mode):
+                    problem = "not a regular file"
+                self.members[rel] = _Member(st.st_size, problem)
+
+    def _scan_zip(self) -> None:
+        try:
+            self.archive = zipfile.ZipFile(self.pack)
+            for info in self.archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                if name in self.members:
+                    # two entries under one name: tools disagree on which one a reader
+                    # sees, so the second can never pass as the file the manifest vouches for
+                    name = f"{name} (duplicate entry in the zip)"
+                self.members[name] = _Member(info.file_size)
+                self._infos[name] = info
+        # NotImplementedError: zipfile's answer to a compression method it cannot read
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            self.close()
+            raise GovctlError(f"{self.pack}: not an audit pack folder or zip ({exc})") from None
+
+    def _chunks(self, name: str) -> Iterator[bytes]:
+        if self.archive is None:
+            with (self.pack / name).open("rb") as handle:
+                yield from iter(lambda: handle.read(_CHUNK), b"")
+        else:
+            with self.archive.open(self._infos[name]) as handle:
+                yield from iter(lambda: handle.read(_CHUNK), b"")
+
+    def hashes(self, name: str) -> _Hashes | str:
+        """The file's hashes, or why it could not be read (a reason to call it altered)."""
+        try:
+            return _hash_stream(self._chunks(name), self.members[name].size)
+        except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+                zlib.error) as exc:
+            return f"unreadable: {' '.join(str(exc).split())}"
+
+    def read_manifest(self, limit: int = 64 << 20) -> bytes:
+        member = self.members.get(MANIFEST)
+        if member is None:
+            raise GovctlError(f"{self.pack}: no {MANIFEST}; not an audit pack")
+        if member.problem is not None or member.size > limit:
+            raise GovctlError(f"{self.pack}/{MANIFEST}: not a govctl manifest "
+                              f"({member.problem or 'too large'})")
+        try:
+            return b"".join(self._chunks(MANIFEST))
+        except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+                zlib.error) as exc:
+            raise GovctlError(f"{self.pack}/{MANIFEST}: unreadable ({exc})") from None
+
+
+def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
+    if not pack.exists():
+        raise GovctlError(f"{pack}: no such audit pack")
+    with _PackReader(pack) as reader:
+        raw_manifest = reader.read_manifest()
+        members = {k: v for k, v in reader.members.items() if k != MANIFEST}
+        try:
+            manifest = json.loads(raw_manifest)
+            listed: Mapping[str, Any] = manifest["files"]
+            if not isinstance(listed, Mapping) or not all(
+                    isinstance(e, Mapping) and isinstance(e.get("sha256"), str)
+                    and isinstance(e.get("git") or {}, Mapping) for e in listed.values()):
+                raise TypeError("files")
+        except (ValueError, KeyError, TypeError):
+            raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
+        altered, repository = [], []
+        trees: dict[str, dict[str, tuple[str, str]]] = {}  # one ls-tree per evidence commit
+        for name, entry in sorted(listed.items()):
+            member = members.get(name)
+            if member is None:
+                continue
+            if member.problem is not None:
+                altered.append(f"{name} ({member.problem})")
+                continue
+            size = entry.get("size")
+            if isinstance(size, int) and size != member.size:
+                altered.append(name)  # (not even read: the size already tells)
+                continue
+            hashes = reader.hashes(name)
+            if isinstance(hashes, str):
+                altered.append(f"{name} ({hashes})")
+                continue
+            if hashes.sha256 != entry["sha256"]:
+                altered.append(name)
+                continue
+            git = entry.get("git")
+            if (git or name.startswith(EVIDENCE)) and not _evidence_entry_consistent(name, git):
+                # evidence is always copied from a named blob at evidence/<commit>/<path>,
+                # and nothing else has a git origin: an entry without its origin, naming
+                # another commit or path, or a git origin on a document, was edited
+                altered.append(f"{name} (manifest entry does not match its git origin)")
+                continue
+            if git and hashes.blobs.get(len(git["blob"])) != git["blob"]:
+                altered.append(name)  # bytes and the recorded blob disagree: a doctored manifest
+            elif git and history is not None:
+                commit = git["commit"]
+                try:
+                    tree = trees[commit] if commit in trees else trees.setdefault(
+                        commit, history.tree(commit))
+                except GovctlError:
+                    repository.append(f"{name} (commit {commit[:12]} is not in the repository)")
+                    continue
+                held = tree.get(git["path"])
+                if held is None or held[1] != git["blob"]:
+                    repository.append(f"{name} (differs from {git['path']} at {commit[:12]})")
+    removed = sorted(set(listed) - set(members))
+    added = sorted(f"{name} ({member.problem})" if member.problem else name
+                   for name, member in members.items() if name not in listed)
+    if history is not None:
+        recorded = manifest.get("repository")
+        head = recorded.get("until") if isinstance(recorded, Mapping) else None
+        if isinstance(head, str) and head:
+            try:
+                history.resolve(head)
+            except GovctlError:
+                repository.append(f"{MANIFEST} (records commit {head[:12]}, which is not in the "
+                                  "repository)")
+    return Verification(tuple(altered), tuple(added), tuple(removed), tuple(repository),
+                        history is not None, len(listed),
+                        hashlib.sha256(raw_manifest).hexdigest())
+
+
+def _evidence_entry_consistent(name: str, git: Any) -> bool:
+    if not isinstance(git, Mapping):
+        return False
+    commit, path, blob = git.get("commit"), git.get("path"), git.get("blob")
+    if not all(isinstance(v, str) for v in (commit, path, blob)):
+        return False
+    return (OBJECT_ID.fullmatch(commit) is not None and OBJECT_ID.fullmatch(blob) is not None
+            and name == f"{EVIDENCE}{commit}/{path}")
+
+
+def verify(pack: Path, root: Path | None) -> Verification:
+    """Check the pack against its manifest and, when a governance root in git is at hand,
+    its evidence against the repository itself."""
+    if root is None:
+        return verify_pack(pack)
+    with GitHistory(root) as history:
+        return verify_pack(pack, history)

@@ -1,0 +1,256 @@
+"""`govctl history USE_CASE`: every commit that touched the use case or anything it
+depends on — its bundle and components, their prompt and tool files, models and eval
+sets, its contract, approvals and incidents — with the semantic change of each.
+
+Non-merge commits, oldest first: each change is shown once, in the commit (and by the
+author) that made it. What is relevant starts from the working tree's dependency closure
+and grows as older versions of the use case and bundles name other records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govctl.history.git import Commit, GitHistory
+from govctl.history.replay import parse_records
+from govctl.model.graph import use_case_closure
+from govctl.model.records import Record, file_references
+from govctl.model.repository import RECORD_SUFFIXES, Repository, WorktreeSource, load_repository
+from govctl.model.schemas import dotted
+from govctl.rules.changes import FieldChange, describe, field_changes
+
+
+@dataclass(frozen=True)
+class TimelineChange:
+    record: str  # Kind/id, or the file for a referenced file
+    change: str  # added | removed | modified | file
+    summary: str
+    fields: tuple[FieldChange, ...] = ()
+
+    def json(self) -> dict[str, Any]:
+        return {"record": self.record, "change": self.change, "summary": self.summary,
+                "fields": [f.json() for f in self.fields]}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    commit: Commit
+    changes: tuple[TimelineChange, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {"sha": self.commit.sha, "short": self.commit.short, "date": self.commit.date,
+                "author": self.commit.author, "email": self.commit.email,
+                "subject": self.commit.subject, "changes": [c.json() for c in self.changes]}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    use_case: str
+    entries: tuple[TimelineEntry, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {"version": 1, "use_case": self.use_case,
+                "commits": [e.json() for e in self.entries]}
+
+
+class _Relevance:
+    """What belongs to the use case; grows as history names more records."""
+
+    def __init__(self, use_case_id: str, closure: Iterable[Record]) -> None:
+        self.use_case = use_case_id
+        self.refs: set[tuple[str, str]] = set()
+        self._needles: tuple[bytes, ...] | None = None
+        self.files: dict[str, str] = {}  # referenced file → "Kind/id field"
+        for record in closure:
+            self.learn(record.kind, record.id, record.data)
+
+    def learn(self, kind: str, record_id: str, data: Mapping[str, Any] | None) -> None:
+        self._needles = None  # what to look for may grow
+        self.refs.add((kind, record_id))
+        spec = data.get("spec") if isinstance(data, Mapping) else None
+        if not isinstance(spec, Mapping):
+            return
+        if kind == "UseCase":
+            for key, target in (("bundle", "Bundle"), ("thresholds", "ThresholdContract")):
+                if isinstance(spec.get(key), str):
+                    self.refs.add((target, spec[key]))
+        elif kind == "Bundle":
+            for key, target in (("model", "Model"), ("eval_set", "EvalSet")):
+                if isinstance(spec.get(key), str):
+                    self.refs.add((target, spec[key]))
+            for component in spec.get("components") or ():
+                if isinstance(component, str):
+                    self.refs.add(("Bundle", component))
+        record = Record(kind, record_id, "", 0, 1, data, True)  # type: ignore[arg-type]
+        for ref in file_references(record):
+            field = dotted(ref.path[1:])
+            self.files.setdefault(ref.target, f"{kind}/{record_id} {field}")
+
+    def needles(self) -> tuple[bytes, ...]:
+        if self._needles is None:
+            ids = {record_id for _, record_id in self.refs} | {self.use_case}
+            self._needles = tuple(i.encode("utf-8", "surrogateescape") for i in sorted(ids))
+        return self._needles
+
+    def wants(self, record: Record) -> bool:
+        if (record.kind, record.id) in self.refs:
+            return True
+        return record.kind in ("Approval", "Incident") and \
+            record.spec.get("use_case") == self.use_case
+
+
+def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
+    """Whether either version of a changed record file spells an id the use case cares
+    about. A relevant record names one (its own id, or the use case it belongs to), so
+    files that do not are skipped unparsed; a backslash (a YAML escape could spell an id
+    differently) always parses."""
+    needles = relevance.needles()
+    for path, blob in ((change.old_path, change.old_blob), (change.new_path, change.new_blob)):
+        if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
+            continue
+        raw = history.blob(blob)
+        if b"\\" in raw or any(needle in raw for needle in needles):
+            return True
+    return False
+
+
+def _approvers(worktree: Repository, data: Mapping[str, Any]) -> str:
+    names = []
+    for entry in data.get("spec", {}).get("approvers") or ():
+        person = worktree.get("Person", entry.get("person"))
+        name = person.spec["name"] if person is not None else entry.get("person")
+        names.append(f"{name} ({entry.get('role')})")
+    return ", ".join(names) or "nobody"
+
+
+def _summary(worktree: Repository, record: Record, change: str,
+             fields: list[FieldChange]) -> str:
+    spec = record.spec
+    if record.kind == "Approval" and change in ("added", "modified") and (
+            change == "added" or any(f.path in ("decision", "approvers") for f in fields)):
+        verb = {"approved": "approved", "conditional": "conditionally approved",
+                "rejected": "rejected"}.get(spec.get("decision"), spec.get("decision"))
+        digest = (spec.get("bundle") or {}).get("digest", "")
+        return f"{verb} by {_approvers(worktree, record.data)} ({record.id}, bundle " \
+               f"{str(digest)[:15]}…)"
+    if record.kind == "Incident" and change == "added":
+        return f"incident {record.id} opened ({spec.get('severity')}, {spec.get('status')})" \
+               + (f": {spec['summary']}" if spec.get("summary") else "")
+    if change in ("added", "removed"):
+        return f"{record.kind} {record.id} {change}"
+    if change == "restored":
+        return f"{record.kind} {record.id} restored" + (
+            ": " + "; ".join(describe(f) for f in fields) if fields else " unchanged")
+    return "; ".join(describe(f) for f in fields) or f"{record.kind} {record.id} reformatted"
+
+
+def history_of(root: Path, use_case_id: str) -> Timeline:
+    worktree = load_repository(WorktreeSource(root))
+    use_case = worktree.require("UseCase", use_case_id)
+    with GitHistory(root) as history:
+        return timeline_of(history, worktree, use_case)
+
+
+def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
+                since: str | None = None,
+                parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] | None = None,
+                ) -> Timeline:
+    """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
+    (the working tree, or a revision for audit packs) whose closure starts the search.
+    ``parsed`` shares parsed file versions between calls (an audit pack of every use case
+    would otherwise parse the same blobs once per use case)."""
+    use_case_id = use_case.id
+    worktree = repo  # people's names for summaries
+    relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
+    entries = []
+    if parsed is None:
+        parsed = {}
+
+    def records(history: GitHistory, path: str | None, blob: str | None
+                ) -> dict[tuple[str, str], Record]:
+        if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
+            return {}
+        key = (path, blob)
+        if key not in parsed:
+            # a record cut short by a YAML error is unreadable, not half a record: its
+            # missing fields would show as removed (loosened) and then added back
+            # (the timeline compares data and never asks whether a version was valid)
+            parsed[key] = {(r.kind, r.id): r for r in parse_records(path, history.blob(blob),
+                                                                    salvaged=False,
+                                                                    check_schema=False)}
+        return parsed[key]
+
+    # the last readable version of every record seen so far: a record that comes back
+    # (after a commit that broke its file, or a deletion) is compared with it, so a
+    # loosened threshold cannot hide behind a "removed" + "added" pair
+    known: dict[tuple[str, str], Record] = {}
+
+    def unreadable(commit: Commit, record: Record) -> bool:
+        """The record's file still names it in this commit but it cannot be read."""
+        for change in commit.changes:
+            if change.old_path == record.file and change.new_path and change.new_blob:
+                return record.id.encode() in history.blob(change.new_blob)
+        return False
+
+    span = f"{since}..{rev}" if since else rev
+    commits = history.log(rev=span, no_merges=True, reverse=True)
+    history.prefetch(blob for c in commits for ch in c.changes
+                     for path, blob in ((ch.old_path, ch.old_blob), (ch.new_path, ch.new_blob))
+                     if path is not None and path.endswith(RECORD_SUFFIXES))
+    for commit in commits:
+        changes: list[TimelineChange] = []
+        before: dict[tuple[str, str], Record] = {}
+        after: dict[tuple[str, str], Record] = {}
+        for change in commit.changes:
+            if not _mentions(history, relevance, change):
+                continue  # neither version names anything of this use case: not parsed
+            before.update(records(history, change.old_path, change.old_blob))
+            after.update(records(history, change.new_path, change.new_blob))
+        for key in sorted(set(before) | set(after)):
+            old, new = before.get(key), after.get(key)
+            returning = old is None and key in known
+            if returning:
+                old = known[key]
+            if new is not None:
+                known[key] = new
+            record = new or old
+            assert record is not None
+            if not relevance.wants(record) and not (old and relevance.wants(old)):
+                continue
+            if new is None and unreadable(commit, record):
+                changes.append(TimelineChange(
+                    f"{record.kind}/{record.id}", "unreadable",
+                    f"{record.kind} {record.id} cannot be read in {record.file} (YAML "
+                    "error); its next readable version is compared with the last one"))
+                continue
+            if old is None:
+                kind, fields = "added", []
+            elif new is None:
+                kind, fields = "removed", []
+            elif returning:
+                kind = "restored"
+                fields = field_changes(record.kind, old.data, new.data)
+            else:
+                fields = field_changes(record.kind, old.data, new.data)
+                if not fields:
+                    continue  # moved or reformatted only
+                kind = "modified"
+            relevance.learn(record.kind, record.id, record.data)
+            changes.append(TimelineChange(f"{record.kind}/{record.id}", kind,
+                                          _summary(worktree, record, kind, fields),
+                                          tuple(fields)))
+        for change in commit.changes:
+            path = change.new_path or change.old_path
+            if path in relevance.files:
+                what = "added" if change.old_blob is None else (
+                    "removed" if change.new_blob is None else "changed")
+                changes.append(TimelineChange(
+                    path, "file", f"{path} {what} ({relevance.files[path]}: reapproval)"))
+        if changes:
+            # a shallow clone's cut-off commit "adds" everything: not a real change
+            history.require_complete(commit, f"history of {use_case_id}")
+            entries.append(TimelineEntry(commit, tuple(changes)))
+    return Timeline(use_case_id, tuple(entries))

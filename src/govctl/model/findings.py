@@ -1,0 +1,155 @@
+"""Findings and the catalog of rule codes (SPEC §2).
+
+Rule codes are stable public identifiers: they appear in output, in SARIF rule
+metadata and in ``Policy.rules`` severity overrides. Add codes; never renumber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from govctl.model.escape import printable
+
+ERROR = "error"
+WARNING = "warning"
+OFF = "off"
+SEVERITIES = (ERROR, WARNING, OFF)
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: str  # default severity
+    summary: str
+    help: str  # what to do about it
+
+
+RULES: dict[str, Rule] = {
+    r.code: r
+    for r in (
+        Rule("GOV001", ERROR, "YAML syntax error", "Fix the YAML syntax at the reported position."),
+        Rule("GOV002", ERROR, "duplicate mapping key",
+             "Remove or rename one of the keys; YAML would silently keep only one of them."),
+        Rule("GOV003", ERROR,
+             "unsafe or unknown tag, nesting too deep, or alias expansion over limit",
+             "Use plain YAML values (only !!str !!int !!float !!bool !!null !!map !!seq), "
+             "at most 100 levels of nesting, and few aliases."),
+        Rule("GOV004", ERROR, "file unreadable: not UTF-8, over size limit, escaping symlink",
+             "Save the file as UTF-8, keep it under the size limit, and keep symlinks "
+             "inside the governance root."),
+        Rule("GOV010", ERROR, "schema violation (type, enum, required, unknown key)",
+             "Correct the field as the message says; `govctl schema KIND` prints the schema."),
+        Rule("GOV020", ERROR, "reference to a record that does not exist",
+             "Fix the id or add the missing record."),
+        Rule("GOV021", ERROR, "duplicate id for the same kind",
+             "Give each record of a kind its own metadata.id."),
+        Rule("GOV022", ERROR, "file reference missing or outside the governance root",
+             "Use a normalised POSIX path relative to the governance root, to a file that exists "
+             "inside it."),
+        Rule("GOV023", ERROR, "component cycle", "Remove one of the components forming the cycle."),
+        Rule("GOV030", ERROR, "use case in approved/production without a current approval",
+             "Record an approval with `govctl approve`, or move the use case back to intake."),
+        Rule("GOV031", ERROR, "stale approval: bundle digest differs from the bundle as it is now",
+             "Re-approve the bundle as it is now (`govctl approve`), or revert the change."),
+        Rule("GOV032", ERROR, "stale approval: threshold contract changed since approval",
+             "Re-approve under the new contract, or revert the contract change."),
+        Rule("GOV033", ERROR,
+             "approval expired (valid_until passed, or older than the tier's max validity)",
+             "Renew the approval with `govctl approve`."),
+        Rule("GOV034", ERROR, "approvers do not satisfy the tier's / exposure's required roles",
+             "Add approvers holding the required roles."),
+        Rule("GOV035", ERROR, "separation of duties: owner counted as approver",
+             "Have someone other than the use case's owner approve."),
+        Rule("GOV036", ERROR, "eval results recorded at approval breach the contract thresholds",
+             "Improve the system or revisit the contract before approving."),
+        Rule("GOV037", ERROR, "approver is not a known Person or lacks the claimed role",
+             "Add the Person record or the role, or correct the approver."),
+        Rule("GOV040", ERROR, "production contract misses a required signal",
+             "Add the signal to the threshold contract."),
+        Rule("GOV041", ERROR, "owning team has no on-call rotation",
+             "Add `oncall.rotation` to the team."),
+        Rule("GOV042", WARNING, "no fallback declared for a production use case",
+             "Declare `fallback`: what happens when the system is switched off."),
+        Rule("GOV050", WARNING, "model deprecation/retirement within the notice window",
+             "Plan the migration and its re-approval."),
+        Rule("GOV051", ERROR, "model retired and still in a production bundle",
+             "Move the bundle to a supported model and re-approve."),
+        Rule("GOV060", WARNING, "eval set older than eval_max_age_days",
+             "Collect a fresh evaluation set."),
+        Rule("GOV061", WARNING, "eval population differs from the approval's population",
+             "Evaluate on the population the approval covers."),
+        Rule("GOV070", ERROR, "prohibited tier not allowed by policy",
+             "Do not deploy systems in a tier the policy does not allow."),
+        Rule("GOV080", ERROR,
+             "approval provenance: the commit that introduced the decision was not made "
+             "(or signed) by an approver",
+             "Have an approver commit (and sign) the approval."),
+        Rule("GOV085", ERROR,
+             "an observation carries a bundle digest that is not the approved one",
+             "Something unapproved is serving: roll back or approve what runs."),
+        Rule("GOV090", ERROR, "serious incident not reported to an authority within the legal "
+             "deadline (EU AI Act Art. 73)",
+             "Report the incident and record `reported_to_authority`."),
+    )
+}
+
+
+def quote(value: object, limit: int = 140) -> str:
+    """``repr(value)`` for a message, clipped: record text may be megabytes long (the limit
+    leaves any valid 128-character id whole)."""
+    # a string as written, in quotes: repr() would double every backslash, and JSON output
+    # doubles them again (a path "prompts\\x.md" read as 'prompts\\\\x.md'); control
+    # characters stay escaped
+    text = f"'{printable(value)}'" if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "..." + text[-1]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem. ``file`` is relative to the governance root (POSIX)."""
+
+    rule: str
+    severity: str
+    file: str
+    line: int
+    column: int
+    record: str | None
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "record": self.record,
+            "message": self.message,
+        }
+
+
+def sort_key(f: Finding) -> tuple[str, int, int, str, str]:
+    return (f.file, f.line, f.column, f.rule, f.message)
+
+
+def apply_severities(findings: Iterable[Finding], overrides: Mapping[str, str]) -> list[Finding]:
+    """Apply ``Policy.rules`` overrides; findings turned ``off`` are dropped."""
+    out: list[Finding] = []
+    for f in findings:
+        severity = overrides.get(f.rule, f.severity)
+        if severity == OFF:
+            continue
+        out.append(f if severity == f.severity else replace(f, severity=severity))
+    return out
+
+
+def count(findings: Iterable[Finding]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    errors = warnings = 0
+    for f in findings:
+        if f.severity == ERROR:
+            errors += 1
+        elif f.severity == WARNING:
+            warnings += 1
+    return errors, warnings

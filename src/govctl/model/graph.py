@@ -1,0 +1,57 @@
+"""What a use case depends on: its bundle and components, models, eval sets, contract,
+team and people. Cycle-safe (cycles themselves are GOV023)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from govctl.model.records import Record
+from govctl.model.repository import Repository
+
+
+def bundle_closure(repo: Repository, bundle_id: str) -> list[Record]:
+    """The bundle and every component below it, each once, in depth-first order."""
+    out: list[Record] = []
+    seen: set[str] = set()
+    stack = [bundle_id]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        bundle = repo.get("Bundle", current)
+        if bundle is None:
+            continue
+        out.append(bundle)
+        components = bundle.spec.get("components")
+        if isinstance(components, list):
+            stack.extend(reversed([c for c in components if isinstance(c, str)]))
+    return out
+
+
+def use_case_closure(repo: Repository, use_case: Record) -> list[Record]:
+    """Every record the use case depends on, itself included (no approvals/incidents)."""
+    spec = use_case.spec
+    found: dict[str, Record] = {use_case.ref: use_case}
+
+    def add(kind: str, record_id: object) -> Record | None:
+        record = repo.get(kind, record_id)
+        if record is not None:
+            found.setdefault(record.ref, record)
+        return record
+
+    for bundle in bundle_closure(repo, spec.get("bundle")) if isinstance(
+            spec.get("bundle"), str) else []:
+        found.setdefault(bundle.ref, bundle)
+        add("Model", bundle.spec.get("model"))
+        add("EvalSet", bundle.spec.get("eval_set"))
+    add("ThresholdContract", spec.get("thresholds"))
+    add("Person", spec.get("owner"))
+    team = add("Team", spec.get("team"))
+    if team is not None:
+        members = team.spec.get("members")
+        oncall = team.spec.get("oncall")
+        escalation = oncall.get("escalation") if isinstance(oncall, Mapping) else None
+        for person in [*(members or []), *(escalation or [])]:
+            add("Person", person)
+    return list(found.values())

@@ -1,0 +1,455 @@
+"""The repository index: find the root, read every record file, index records by kind/id.
+
+Reading goes through a :class:`Source` so that the same code reads the working tree and,
+for history commands, a git revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path as FsPath
+from typing import Any
+
+from govctl.errors import GovctlError
+from govctl.model import loader, schemas
+from govctl.model.findings import RULES, Finding
+from govctl.model.paths import is_inside, resolve_reference, shown
+from govctl.model.records import Record, file_references
+
+POLICY_FILE = "governance.yaml"
+RECORD_SUFFIXES = (".yaml", ".yml")
+MAX_ID_LENGTH = 128  # ^[a-z0-9][a-z0-9._-]{0,127}$ (SPEC §1.1)
+
+Path = tuple[str | int, ...]
+
+
+def find_root(start: FsPath, explicit: str | os.PathLike[str] | None) -> FsPath:
+    """The governance root: ``--root`` or the nearest folder upward with governance.yaml."""
+    if explicit is not None:
+        root = FsPath(explicit)
+        if not root.is_dir():
+            what = "not a directory" if root.exists() else "no such directory"
+            raise GovctlError(f"--root {explicit}: {what}")
+        if not (root / POLICY_FILE).is_file():
+            raise GovctlError(f"--root {explicit}: no {POLICY_FILE} there; a governance root "
+                              f"holds {POLICY_FILE} (create one with `govctl init DIR`)")
+        return root.resolve()
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / POLICY_FILE).is_file():
+            return folder
+    raise GovctlError(f"no {POLICY_FILE} found in {start} or any parent folder; pass --root DIR "
+                      "or run inside a governance repository (create one with `govctl init DIR`)")
+
+
+# -- sources ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # POSIX, relative to the governance root
+    raw: bytes | None  # None when it must not be read
+    problem: loader.Problem | None = None
+
+
+class Source(ABC):
+    """Where records come from: the working tree or a git revision."""
+
+    @abstractmethod
+    def read(self, path: str) -> bytes | None:
+        """Bytes of a file under the root (None when unreadable)."""
+
+    @abstractmethod
+    def record_files(self, excluded: Any) -> Iterator[SourceFile]:
+        """Every candidate record file, sorted, minus dot-paths and ``excluded``."""
+
+    @abstractmethod
+    def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
+        """(content, None) for a valid file reference, else (None, what is wrong)."""
+
+    def referenced_digest(self, ref: str) -> tuple[str | None, str | None]:
+        """(lowercase hex sha256, None) or (None, what is wrong), once per source: the
+        rules, the digests and the result cache all ask, and resolving a path costs a
+        syscall per component (contents are not kept: eval data can be large)."""
+        memo: dict[str, tuple[str | None, str | None]] = self.__dict__.setdefault(
+            "_referenced_digests", {})
+        found = memo.get(ref)
+        if found is None:
+            content, problem = self.referenced_file(ref)
+            found = ((hashlib.sha256(content).hexdigest(), None) if content is not None
+                     else (None, problem))
+            memo[ref] = found
+        return found
+
+
+class WorktreeSource(Source):
+    def __init__(self, root: FsPath, max_size: int = loader.MAX_FILE_SIZE) -> None:
+        self.root = root.resolve()
+        self.max_size = max_size
+
+    def read(self, path: str) -> bytes | None:
+        # The same guard as record files: never follow a symlink out of the root, and never
+        # open a FIFO or device (reading one blocks or never ends).
+        full = self.root / path
+        try:
+            target = full.resolve(strict=True)
+            if not is_inside(target, self.root) or not stat.S_ISREG(target.stat().st_mode):
+                return None
+            return target.read_bytes()
+        except (OSError, RuntimeError):
+            return None
+
+    def record_files(self, excluded: Any) -> Iterator[SourceFile]:
+        found: list[str] = []
+        root = str(self.root)
+        for folder, dirs, files in os.walk(root):
+            rel_folder = os.path.relpath(folder, root)
+            prefix = "" if rel_folder == "." else rel_folder.replace(os.sep, "/") + "/"
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                             and not (excluded and excluded.match_file(prefix + d + "/")))
+            for name in files:
+                if name.startswith(".") or not name.endswith(RECORD_SUFFIXES):
+                    continue
+                rel = prefix + name
+                # governance.yaml holds the exclude globs themselves: a glob such as "*.yaml"
+                # must not hide the Policy (SPEC §1: *every other* file is subject to them)
+                if excluded and rel != POLICY_FILE and excluded.match_file(rel):
+                    continue
+                found.append(rel)
+        for rel in sorted(found):
+            yield self._file(rel)
+
+    def _file(self, rel: str) -> SourceFile:
+        if not _is_utf8(rel):
+            # os.walk hands undecodable bytes over as lone surrogates, which no report can
+            # print (UnicodeEncodeError on a strict UTF-8 stdout): name the file with
+            # escapes instead and do not read it.
+            return SourceFile(_displayable(rel), None, loader.Problem(
+                "GOV004", 1, 1, "file name is not valid UTF-8; not read (rename the file)",
+                None))
+        full = self.root / rel
+        try:
+            link = stat.S_ISLNK(os.lstat(full).st_mode)  # one lstat: most files are plain
+        except OSError:
+            link = False
+        if link:
+            try:
+                target = full.resolve(strict=True)
+            except (OSError, RuntimeError):
+                return SourceFile(rel, None, loader.Problem(
+                    "GOV004", 1, 1, "broken symlink; not read", None))
+            if not is_inside(target, self.root):
+                return SourceFile(rel, None, loader.Problem(
+                    "GOV004", 1, 1, "symlink resolves outside the governance root; not read "
+                    "(keep records inside the root)", None))
+        try:
+            info = full.stat()
+            if not stat.S_ISREG(info.st_mode):
+                # A FIFO named x.yaml would block the read forever; a device never ends.
+                return SourceFile(rel, None, loader.Problem(
+                    "GOV004", 1, 1, "not a regular file (FIFO, socket or device); not read",
+                    None))
+            size = info.st_size
+            if size > self.max_size:
+                return SourceFile(rel, None, loader.Problem(
+                    "GOV004", 1, 1, f"file is {size:,} bytes, over the {self.max_size:,}-byte "
+                    "limit for record files; split it or move data into a referenced file",
+                    None))
+            return SourceFile(rel, full.read_bytes())
+        except OSError as exc:
+            return SourceFile(rel, None, loader.Problem(
+                "GOV004", 1, 1, f"cannot read file: {exc.strerror or exc}", None))
+
+    def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
+        resolved, problem = resolve_reference(self.root, ref)
+        if resolved is None:
+            return None, problem
+        try:
+            return resolved.read_bytes(), None
+        except OSError as exc:
+            return None, f"cannot read {shown(ref)}: {exc.strerror or exc}"
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _displayable(name: str) -> str:
+    """A file name with undecodable bytes shown as ``\\xff`` escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# -- positions -------------------------------------------------------------------------
+
+
+class Locator:
+    """Makes findings, finding each node's line and column only when one is needed.
+
+    A file is re-read with positions the first time a finding points into it.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._positions: dict[str, tuple[dict[Path, loader.Position], ...]] = {}
+
+    def position(self, file: str, doc: int, path: Path, at_key: bool = False) -> tuple[int, int]:
+        maps = self._positions.get(file)
+        if maps is None:
+            raw = self.source.read(file)
+            maps = loader.load_bytes(raw, with_positions=True).positions if raw else ()
+            self._positions[file] = maps
+        if doc >= len(maps):
+            return (1, 1)
+        return loader.locate(maps[doc], path, at_key)
+
+    def finding(self, rule: str, record: Record | None, path: Path, message: str, *,
+                at_key: bool = False, file: str | None = None, doc: int | None = None,
+                ) -> Finding:
+        where = file if file is not None else (record.file if record else "")
+        docno = doc if doc is not None else (record.doc if record else 0)
+        line, column = self.position(where, docno, path, at_key) if where else (1, 1)
+        return Finding(rule, RULES[rule].severity, where, line, column,
+                       record.ref if record else None, message)
+
+
+# -- the repository ----------------------------------------------------------------------
+
+
+@dataclass
+class Repository:
+    source: Source
+    locator: Locator
+    files: tuple[str, ...]  # record files read
+    records: tuple[Record, ...]  # every record read, in file order, duplicates included
+    index: dict[str, dict[str, Record]]  # kind → id → first record with that id
+    findings: tuple[Finding, ...]  # found while reading (GOV001-GOV004, GOV010, GOV021)
+    referenced_files: frozenset[str]
+
+    def get(self, kind: str, record_id: Any) -> Record | None:
+        if not isinstance(record_id, str):
+            return None
+        return self.index.get(kind, {}).get(record_id)
+
+    def require(self, kind: str, record_id: str, *, valid: bool = False, where: str = ""
+                ) -> Record:
+        """The record a command was asked about: exit 2 naming the closest id when there is
+        none; with ``valid``, exit 1 when it has errors (``where``: e.g. " at <revision>")."""
+        record = self.get(kind, record_id)
+        label = {"UseCase": "use case", "Bundle": "bundle"}.get(kind, kind)
+        if record is None:
+            raise GovctlError(f"unknown {label} {record_id!r}{where}"
+                              f"{schemas.suggest(record_id, self.index.get(kind, {}))}")
+        if valid and not record.valid:
+            raise GovctlError(f"{kind} {record_id!r} ({record.file}) has errors{where}; run "
+                              "`govctl validate`", exit_code=1)
+        return record
+
+    def of_kind(self, kind: str, valid_only: bool = True) -> list[Record]:
+        return [r for r in self.index.get(kind, {}).values() if r.valid or not valid_only]
+
+    @property
+    def policy(self) -> Record | None:
+        policies = self.index.get("Policy", {})
+        for record in policies.values():
+            if record.file == POLICY_FILE:
+                return record
+        return next(iter(policies.values()), None)
+
+    def file_sha256(self, ref: str) -> str | None:
+        """Lowercase hex sha256 of a referenced file's bytes, or None when invalid."""
+        return self.source.referenced_digest(ref)[0]
+
+
+def exclusions(source: Source) -> Any:
+    """The Policy's ``spec.exclude`` globs as a matcher (None when there are none)."""
+    raw = source.read(POLICY_FILE)
+    if raw is None:
+        return None
+    result = loader.load_bytes(raw)
+    globs: list[str] = []
+    for doc in result.documents:
+        data = doc.data
+        if isinstance(data, Mapping) and data.get("kind") == "Policy":
+            spec = data.get("spec")
+            exclude = spec.get("exclude") if isinstance(spec, Mapping) else None
+            if isinstance(exclude, list):
+                globs.extend(g for g in exclude if isinstance(g, str))
+    if not globs:
+        return None
+    import pathspec
+
+    # GitIgnoreSpec follows git's own rules (a later negation re-includes a file) and, unlike
+    # the "gitwildmatch" factory, is not deprecated in pathspec >= 1.0 (exists since 0.10).
+    return pathspec.GitIgnoreSpec.from_lines(globs)
+
+
+@dataclass
+class _FileRecords:
+    path: str
+    records: list[Record]
+    findings: list[Finding]
+
+
+def _record_name(data: Any) -> str | None:
+    """"Kind/id" of a (possibly broken) document that says what it is, else None."""
+    if not isinstance(data, Mapping):
+        return None
+    kind, meta = data.get("kind"), data.get("metadata")
+    record_id = meta.get("id") if isinstance(meta, Mapping) else None
+    from govctl.model.records import KINDS
+
+    if kind in KINDS and isinstance(record_id, str) and 0 < len(record_id) <= MAX_ID_LENGTH:
+        return f"{kind}/{record_id}"
+    return None
+
+
+def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
+    path = source_file.path
+    out = _FileRecords(path, [], [])
+
+    def problem_finding(p: loader.Problem) -> Finding:
+        return Finding(p.rule, RULES[p.rule].severity, path, p.line, p.column, None, p.message)
+
+    if source_file.raw is None:
+        if source_file.problem:
+            out.findings.append(problem_finding(source_file.problem))
+        return out
+    result = loader.load_bytes(source_file.raw)
+    names = {doc.index: _record_name(doc.data) for doc in result.documents}
+    # A loader problem inside a record names it (SPEC §2: null is for file-level problems)
+    out.findings.extend(replace(problem_finding(p), record=names.get(p.document))
+                        for p in result.problems)
+    for doc in result.documents:
+        if doc.data is None:
+            continue  # an empty document (e.g. a trailing ---)
+        kind, issues = schemas.envelope_issues(doc.data)
+        if doc.broken:
+            # The loader already reported this document (a syntax error cut it short, or a
+            # value was rejected): envelope complaints would only restate that finding.
+            issues = []
+        data = doc.data
+        meta = data.get("metadata") if isinstance(data, Mapping) else None
+        record_id = meta.get("id") if isinstance(meta, Mapping) else None
+        record = None
+        # An id longer than any id may be (the schemas' pattern allows 128 characters) names
+        # no record: GOV010 reports it at metadata.id, and its findings carry no record
+        # name. Otherwise a megabyte-long id would be repeated in every finding of the
+        # record ("record": "Kind/<id>"): one 5 MiB file could make gigabytes of output.
+        if kind is not None and isinstance(record_id, str) and len(record_id) <= MAX_ID_LENGTH:
+            record = Record(kind, record_id, path, doc.index, doc.line, data, True)
+        if kind is not None and not doc.broken:
+            issues.extend(schemas.validate(kind, data))
+        valid = not issues and not doc.broken
+        for issue in issues:
+            out.findings.append(locator.finding("GOV010", record, issue.path, issue.message,
+                                                at_key=issue.at_key, file=path, doc=doc.index))
+        if record is not None:
+            if not valid:
+                record = Record(kind, record_id, path, doc.index, doc.line, data, False)
+            out.records.append(record)
+        # a record with loader problems keeps them; their findings carry no record name
+    return out
+
+
+def _parse_cache(source: Source) -> Any:
+    """The parse cache of the governance root (shared by the working tree and its git
+    revisions: entries are keyed by path and bytes), unless caching is off or its folder
+    would be inside the governance root."""
+    from govctl.cache import store
+
+    root = getattr(source, "root", None)  # the working tree's, or the git source's root
+    if root is None and hasattr(source, "history"):
+        root = source.history.root
+    if root is None or not store.usable_for(root):
+        return None
+    from govctl.cache.parses import ParseCache
+
+    return ParseCache(root)
+
+
+def _read_files(source: Source, files: list[SourceFile], locator: Locator
+                ) -> list[_FileRecords]:
+    parse_cache = _parse_cache(source)
+    results: list[_FileRecords | None] = [None] * len(files)
+    todo: list[int] = []
+    for i, f in enumerate(files):
+        hit = parse_cache.lookup(f.path, f.raw) if parse_cache is not None else None
+        if hit is None:
+            todo.append(i)
+        else:
+            results[i] = _FileRecords(f.path, *hit)
+    if isinstance(source, WorktreeSource):
+        # Parsing is CPU-bound and per file: use both cores. (Not for git sources: a
+        # forked child must not talk to the parent's persistent cat-file process.)
+        from govctl.model.parallel import map_halves
+
+        computed = map_halves(lambda i: _read_file(files[i], locator), todo)
+    else:
+        computed = [_read_file(files[i], locator) for i in todo]
+    for i, result in zip(todo, computed, strict=True):
+        results[i] = result
+        if parse_cache is not None:
+            parse_cache.store(files[i].path, files[i].raw, result.records, result.findings)
+    if parse_cache is not None:
+        parse_cache.save()
+    return [r for r in results if r is not None]
+
+
+def load_repository(source: Source, files: list[SourceFile] | None = None) -> Repository:
+    """Read every record file of ``source`` (or the ``files`` already read from it)."""
+    locator = Locator(source)
+    if files is None:
+        files = list(source.record_files(exclusions(source)))
+    per_file = _read_files(source, files, locator)
+
+    # Files that records reference (prompts, schemas, eval data) are digested, never read as
+    # records, even when they end in .yaml: drop what was read from them.
+    referenced = frozenset(
+        ref.target for f in per_file for r in f.records for ref in file_references(r))
+    per_file = [f for f in per_file if f.path not in referenced]
+
+    findings: list[Finding] = []
+    records: list[Record] = []
+    index: dict[str, dict[str, Record]] = {}
+    for f in per_file:
+        findings.extend(f.findings)
+        for record in f.records:
+            records.append(record)
+            first = index.setdefault(record.kind, {}).get(record.id)
+            if first is None:
+                index[record.kind][record.id] = record
+            else:
+                findings.append(locator.finding(
+                    "GOV021", record, ("metadata", "id"),
+                    f"duplicate {record.kind} id {record.id!r} (first defined in "
+                    f"{first.file}:{first.line})"))
+    findings.extend(_policy_placement(records, source, locator))
+    return Repository(source, locator, tuple(f.path for f in per_file), tuple(records), index,
+                      tuple(findings), referenced)
+
+
+def _policy_placement(records: Iterable[Record], source: Source,
+                      locator: Locator) -> Iterator[Finding]:
+    """Exactly one Policy, in governance.yaml (same-id duplicates are already GOV021)."""
+    policies = [r for r in records if r.kind == "Policy"]
+    in_file = [r for r in policies if r.file == POLICY_FILE]
+    if not in_file and source.read(POLICY_FILE) is not None:
+        yield Finding("GOV010", RULES["GOV010"].severity, POLICY_FILE, 1, 1, None,
+                      f"{POLICY_FILE} must hold the Policy record (kind: Policy)")
+    for record in policies:
+        if record.file != POLICY_FILE:
+            yield locator.finding("GOV010", record, ("kind",),
+                                  f"a Policy belongs in {POLICY_FILE}, and there is only one")
+    for record in in_file[1:]:
+        if record.id != in_file[0].id:
+            yield locator.finding("GOV010", record, ("kind",),
+                                  f"{POLICY_FILE} may hold only one Policy")

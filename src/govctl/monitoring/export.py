@@ -1,0 +1,146 @@
+"""Contracts compiled into their technical controls (SPEC §5): Prometheus alerting rules
+and an Alertmanager routing tree that pages each team's rotation."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import yaml
+
+from govctl.digest.digester import Digester
+from govctl.model.dates import utc_date
+from govctl.model.policy import Policy
+from govctl.model.records import Record, is_url
+from govctl.model.repository import Repository
+from govctl.monitoring.prometheus import default_query
+from govctl.rules.decisions import current_approvals
+
+DEFAULT_WINDOW = "1h"
+
+
+def _camel(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text)
+                   if part)
+
+
+def alert_name(use_case_id: str, signal: str) -> str:
+    """A valid Prometheus alert name ([a-zA-Z_:][a-zA-Z0-9_:]*), unique per use case+signal."""
+    return f"Govctl{_camel(use_case_id)}{_camel(signal)}Breach"
+
+
+def _plain(text: str) -> str:
+    """Record text inside a label or annotation, which Prometheus expands as a Go template:
+    ours is data. Each ``{{`` becomes the template action ``{{ "{{" }}``, which prints
+    exactly ``{{``, so the alert shows the text as written (a lone ``}}`` is plain text to
+    Go templates). Splitting on ``{{`` left to right also covers ``{{{``."""
+    return '{{ "{{" }}'.join(text.split("{{"))
+
+
+def breach_expr(query: str, low: float | None, high: float | None) -> str:
+    """Strictly outside the band: the same boundary as `govctl status` and GOV036."""
+    parts = []
+    if high is not None:
+        parts.append(f"({query}) > {_number(high)}")
+    if low is not None:
+        parts.append(f"({query}) < {_number(low)}")
+    return " or ".join(parts)
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _bound_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"outside [{_number(low)}, {_number(high)}]"
+    return f"above {_number(high)}" if high is not None else f"below {_number(low)}"
+
+
+def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
+                     runbook_base: str | None = None) -> dict[str, Any]:
+    digester = Digester(repo)
+    current = current_approvals(repo, utc_date(as_of))
+    groups = []
+    for use_case in sorted(repo.of_kind("UseCase"), key=lambda r: r.id):
+        if use_case.spec["status"] == "retired":
+            continue
+        contract = repo.get("ThresholdContract", use_case.spec["thresholds"])
+        if contract is None or not contract.valid:
+            continue
+        team = repo.get("Team", use_case.spec["team"])
+        rotation = ((team.spec.get("oncall") or {}).get("rotation") if team else None) or "none"
+        approval = current.get(use_case.id)
+        bundle = repo.get("Bundle", use_case.spec["bundle"])
+        digest = approval.spec["bundle"]["digest"] if approval is not None else (
+            digester.try_bundle(bundle) if bundle is not None else None)
+        runbook = _runbook(contract, runbook_base)
+        rules = []
+        for name, signal in contract.spec["signals"].items():
+            query = signal.get("query") or default_query(signal["metric"], use_case.id)
+            low, high = signal.get("min"), signal.get("max")
+            window = signal.get("window", DEFAULT_WINDOW)
+            summary = (_plain(f"{use_case.id}: {name} ({signal['metric']}) is ")
+                       + "{{ $value }}"  # Prometheus fills in the value
+                       + _plain(f", {_bound_text(low, high)} for {window}; on breach: "
+                                f"{contract.spec['on_breach']['action']}"))
+            annotations = {"summary": summary}
+            # SPEC §5 lists runbook_url among the annotations: present even when the
+            # contract names no runbook (empty), so routing templates can rely on it
+            annotations["runbook_url"] = _plain(runbook) if runbook else ""
+            rules.append({
+                "alert": alert_name(use_case.id, name),
+                "expr": breach_expr(query, low, high),
+                "for": window,
+                # label values are templates too: a rotation or signal name is data
+                "labels": {key: _plain(value) for key, value in {
+                    "use_case": use_case.id,
+                    "signal": name,
+                    "severity": signal["severity"],
+                    "team": use_case.spec["team"],
+                    "rotation": rotation,
+                    "approval": approval.id if approval is not None else "none",
+                    "bundle_digest": digest or "unknown",
+                }.items()},
+                "annotations": annotations,
+            })
+        groups.append({"name": f"govctl-{use_case.id}", "rules": rules})
+    return {"groups": groups}
+
+
+def _runbook(contract: Record, base: str | None) -> str | None:
+    runbook = contract.spec["on_breach"].get("runbook")
+    if not isinstance(runbook, str):
+        return None
+    if is_url(runbook) or base is None:
+        return runbook
+    return f"{base.rstrip('/')}/{runbook}"
+
+
+def alertmanager_routes(repo: Repository) -> dict[str, Any]:
+    """Page-severity alerts of each team go to a receiver named after its rotation; the
+    receivers are left for the user to fill in (PagerDuty, Opsgenie, …)."""
+    teams: dict[str, str] = {}
+    for use_case in repo.of_kind("UseCase"):
+        team = repo.get("Team", use_case.spec["team"])
+        rotation = (team.spec.get("oncall") or {}).get("rotation") if team else None
+        if team is not None and rotation:
+            teams[team.id] = rotation
+    routes = [{"receiver": rotation,
+               "matchers": ['severity="page"', f'team="{team_id}"'],
+               "continue": False}
+              for team_id, rotation in sorted(teams.items())]
+    receivers = [{"name": "govctl-default"}] + [
+        {"name": rotation} for rotation in sorted(set(teams.values()))]
+    return {
+        "route": {"receiver": "govctl-default", "group_by": ["alertname", "use_case"],
+                  "routes": routes},
+        "receivers": receivers,
+    }
+
+
+def dump(document: dict[str, Any], header: str) -> str:
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100,
+                          default_flow_style=False)
+    return "".join(f"# {line}\n" for line in header.splitlines()) + body

@@ -1,0 +1,339 @@
+"""What changed between two versions of one record, and what the change does to the
+controls (SPEC §3.2): each field change is loosened, tightened, neutral, or needs
+re-approval. Pure functions of the records in hand: the semantic diff of revisions
+(``history.diff``) and the stale-approval messages (``rules.decisions``) both build on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from govctl.digest.digester import Digester, DigestInput
+from govctl.model.durations import seconds
+from govctl.model.records import DEFAULT_REQUIRED_SIGNALS
+
+LOOSENED, TIGHTENED, NEUTRAL, REAPPROVAL = "loosened", "tightened", "neutral", "reapproval"
+_ABSENT = None  # how a missing value is shown in old/new
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str  # dotted, relative to spec ("signals.drift.max"); metadata as "metadata.title"
+    old: Any
+    new: Any
+    effect: str
+
+    def json(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new, "effect": self.effect}
+
+
+# -- flattening ----------------------------------------------------------------------------
+
+_BY_INDEX = {("Bundle", "tools"), ("Bundle", "components")}
+
+
+def _flatten(kind: str, value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            _flatten(kind, item, f"{prefix}.{key}" if prefix else str(key), out)
+    elif isinstance(value, list) and (kind, prefix) in _BY_INDEX:
+        for i, item in enumerate(value):
+            _flatten(kind, item, f"{prefix}[{i}]", out)
+    else:
+        out[prefix] = value  # scalars, empty maps and most lists compare whole
+
+
+def _leaves(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    spec = data.get("spec")
+    _flatten(kind, spec if isinstance(spec, Mapping) else {}, "", out)
+    meta = data.get("metadata")
+    if isinstance(meta, Mapping):
+        for key in ("title", "labels"):
+            if key in meta:
+                _flatten(kind, meta[key], f"metadata.{key}", out)
+    return out
+
+
+# -- effects ------------------------------------------------------------------------------
+
+_TIER_RANK = {"minimal": 0, "limited": 1, "high": 2, "prohibited": 3}  # strictness
+_ACTION_RANK = {"page-only": 0, "fallback": 1, "rollback": 2, "disable": 3}
+_SEVERITY_RANK = {"ticket": 0, "page": 1}
+_DECISION_RANK = {"approved": 0, "conditional": 1, "rejected": 2}
+_PROVENANCE_RANK = {"none": 0, "author": 1, "signed": 2}
+_RULE_RANK = {"off": 0, "warning": 1, "error": 2}
+
+
+def _by_rank(old: Any, new: Any, rank: Mapping[Any, int]) -> str:
+    """Tightened when the strictness rank rises, loosened when it falls."""
+    a, b = rank.get(old), rank.get(new)
+    if a is None or b is None or a == b:
+        return NEUTRAL
+    return TIGHTENED if b > a else LOOSENED
+
+
+def _number(old: Any, new: Any, looser_when_higher: bool, absent_is_loosest: bool) -> str:
+    """Numbers: a limit raised (or lowered) loosens; removing the limit loosens."""
+    if old is None and new is None:
+        return NEUTRAL
+    if new is None:
+        return LOOSENED if absent_is_loosest else TIGHTENED
+    if old is None:
+        return TIGHTENED if absent_is_loosest else LOOSENED
+    if not isinstance(old, (int, float)) or not isinstance(new, (int, float)) or old == new:
+        return NEUTRAL
+    return LOOSENED if (new > old) == looser_when_higher else TIGHTENED
+
+
+def _contract_effect(path: str, old: Any, new: Any) -> str:
+    parts = path.split(".")
+    if parts[0] == "signals" and len(parts) == 2:  # a whole signal added or removed
+        return LOOSENED if new is None else TIGHTENED if old is None else NEUTRAL
+    if parts[0] == "signals" and len(parts) == 3:
+        field = parts[2]
+        if field == "max":
+            return _number(old, new, looser_when_higher=True, absent_is_loosest=True)
+        if field == "min":
+            return _number(old, new, looser_when_higher=False, absent_is_loosest=True)
+        if field == "window":
+            a, b = seconds(old if old is not None else "1h"), seconds(
+                new if new is not None else "1h")
+            if a is None or b is None or a == b:
+                return NEUTRAL
+            return LOOSENED if b > a else TIGHTENED
+        if field == "severity":
+            return _by_rank(old, new, _SEVERITY_RANK)
+    if path == "on_breach.action":
+        return _by_rank(old, new, _ACTION_RANK)
+    return NEUTRAL
+
+
+def _usecase_effect(path: str, old: Any, new: Any) -> str:
+    if path == "risk.tier":
+        return _by_rank(old, new, _TIER_RANK)
+    if path == "risk.exposure_usd":
+        return _number(old or 0, new or 0, looser_when_higher=False, absent_is_loosest=False)
+    return NEUTRAL
+
+
+def _date_later(old: Any, new: Any) -> str:
+    if old == new:
+        return NEUTRAL
+    if new is None:
+        return LOOSENED  # no end date any more
+    if old is None:
+        return TIGHTENED
+    return LOOSENED if str(new) > str(old) else TIGHTENED
+
+
+def _set_effect(old: Any, new: Any, key: Any = repr) -> str:
+    """Lists where removing an entry loosens (approvers, conditions)."""
+    a = {key(x) for x in old or []}
+    b = {key(x) for x in new or []}
+    if a - b:
+        return LOOSENED
+    return TIGHTENED if b - a else NEUTRAL
+
+
+def _approval_effect(path: str, old: Any, new: Any) -> str:
+    if path == "approvers":
+        return _set_effect(old, new, key=lambda a: (a.get("person"), a.get("role"))
+                           if isinstance(a, Mapping) else repr(a))
+    if path == "valid_until":
+        return _date_later(old, new)
+    if path == "conditions":
+        return _set_effect(old, new)
+    if path == "decision":
+        return _by_rank(old, new, _DECISION_RANK)
+    return NEUTRAL
+
+
+def _roles(items: Any) -> dict[str, int]:
+    roles: dict[str, int] = {}
+    for item in items or []:
+        if isinstance(item, Mapping) and isinstance(item.get("role"), str):
+            roles[item["role"]] = max(roles.get(item["role"], 0), int(item.get("count", 1)))
+    return roles
+
+
+def _requirements_effect(old: Any, new: Any) -> str:
+    a, b = _roles(old), _roles(new)
+    if any(b.get(role, 0) < n for role, n in a.items()):
+        return LOOSENED
+    return TIGHTENED if any(a.get(role, 0) < n for role, n in b.items()) else NEUTRAL
+
+
+def _policy_effect(path: str, old: Any, new: Any) -> str:
+    parts = path.split(".")
+    if path == "signals.required":
+        # absent means the default list: writing a shorter list where there was none
+        # removes required signals
+        return _set_effect(DEFAULT_REQUIRED_SIGNALS if old is None else old,
+                           DEFAULT_REQUIRED_SIGNALS if new is None else new)
+    if parts[0] == "risk_tiers" and len(parts) >= 3:
+        field = parts[2]
+        if field == "approvals":
+            return _requirements_effect(old, new)
+        if field == "allowed":
+            return LOOSENED if old is False and new is not False else (
+                TIGHTENED if new is False and old is not False else NEUTRAL)
+        if field == "max_validity_days":
+            return _number(old, new, looser_when_higher=True, absent_is_loosest=True)
+    if path == "exposure_rules":
+        return _exposure_effect(old, new)
+    if path == "eval_max_age_days":
+        return _number(old if old is not None else 180, new if new is not None else 180,
+                       looser_when_higher=True, absent_is_loosest=True)
+    if path == "deprecation_notice_days":
+        return _number(old if old is not None else 90, new if new is not None else 90,
+                       looser_when_higher=False, absent_is_loosest=False)
+    if path == "separation_of_duties":
+        return _by_rank(True if old is None else old, True if new is None else new,
+                        {False: 0, True: 1})
+    if path == "approvals.provenance":
+        return _by_rank(old or "author", new or "author", _PROVENANCE_RANK)
+    if parts[0] == "rules" and len(parts) == 2:
+        from govctl.model.findings import RULES
+
+        default = RULES[parts[1]].severity if parts[1] in RULES else "error"
+        return _by_rank(old or default, new or default, _RULE_RANK)
+    return NEUTRAL
+
+
+def _exposure_effect(old: Any, new: Any) -> str:
+    """Exposure rules: a rule removed, its min_usd raised or its roles reduced loosens."""
+    def rules(items: Any) -> list[tuple[float, dict[str, int]]]:
+        return [(float(r.get("min_usd", 0)), _roles(r.get("require")))
+                for r in items or [] if isinstance(r, Mapping)]
+
+    a, b = rules(old), rules(new)
+    loosened = tightened = False
+    for threshold, roles in a:
+        # the old rule is still covered when some new rule starts at or below it and asks
+        # for at least the same roles
+        if not any(t <= threshold and all(r.get(k, 0) >= n for k, n in roles.items())
+                   for t, r in b):
+            loosened = True
+    for threshold, roles in b:
+        if not any(t <= threshold and all(r.get(k, 0) >= n for k, n in roles.items())
+                   for t, r in a):
+            tightened = True
+    return LOOSENED if loosened else TIGHTENED if tightened else NEUTRAL
+
+
+_MODEL_IDENTITY = ("provider", "name", "type", "snapshot", "artifact")
+
+
+def effect(kind: str, path: str, old: Any, new: Any) -> str:
+    if path.startswith("metadata."):
+        return NEUTRAL
+    if kind == "Bundle":
+        return REAPPROVAL  # every spec field is a digest input
+    if kind == "Model":
+        return REAPPROVAL if path.split(".")[0] in _MODEL_IDENTITY else NEUTRAL
+    if kind == "EvalSet":
+        return REAPPROVAL if path.split(".")[0] in ("digest", "path") else NEUTRAL
+    if kind == "ThresholdContract":
+        return _contract_effect(path, old, new)
+    if kind == "UseCase":
+        return _usecase_effect(path, old, new)
+    if kind == "Approval":
+        return _approval_effect(path, old, new)
+    if kind == "Policy":
+        return _policy_effect(path, old, new)
+    return NEUTRAL
+
+
+def field_changes(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]
+                  ) -> list[FieldChange]:
+    """Field-level changes between two versions of one record."""
+    a, b = _leaves(kind, old), _leaves(kind, new)
+    if kind == "ThresholdContract":
+        a, b = _collapse_signals(a, b)
+    out = []
+    for path in sorted(set(a) | set(b), key=_path_order):
+        va, vb = a.get(path, _ABSENT), b.get(path, _ABSENT)
+        if va != vb or (path in a) != (path in b):
+            out.append(FieldChange(path, va, vb, effect(kind, path, va, vb)))
+    return out
+
+
+def _path_order(path: str) -> tuple[bool, str]:
+    return (path.startswith("metadata."), path)
+
+
+def _collapse_signals(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any],
+                                                                        dict[str, Any]]:
+    """A signal present on one side only is one change (``signals.<name>``), not one per
+    leaf; its value is the whole signal."""
+    def names(leaves: dict[str, Any]) -> set[str]:
+        return {p.split(".")[1] for p in leaves if p.startswith("signals.") and p.count(".") >= 1}
+
+    in_a, in_b = names(a), names(b)
+    only_a, only_b = in_a - in_b, in_b - in_a
+
+    def collapse(leaves: dict[str, Any], gone: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for path, value in leaves.items():
+            parts = path.split(".")
+            if parts[0] == "signals" and len(parts) >= 2 and parts[1] in gone:
+                out.setdefault(f"signals.{parts[1]}", {})[".".join(parts[2:])] = value
+            else:
+                out[path] = value
+        return out
+
+    return collapse(a, only_a), collapse(b, only_b)
+
+
+# -- digest inputs --------------------------------------------------------------------------
+
+
+def input_changes(old: tuple[DigestInput, ...], new: tuple[DigestInput, ...],
+                   old_digester: Digester, new_digester: Digester) -> list[FieldChange]:
+    """Digest inputs that changed without the bundle's own spec saying so."""
+    a = {i.path: i for i in old}
+    b = {i.path: i for i in new}
+    out = []
+    for path in sorted(set(a) & set(b)):
+        x, y = a[path], b[path]
+        if x.digest == y.digest:
+            continue
+        if x.kind == "file" and x.ref == y.ref:
+            out.append(FieldChange(f"{path}.sha256", x.digest.removeprefix("sha256:"),
+                                   y.digest.removeprefix("sha256:"), REAPPROVAL))
+        elif x.kind == "model" and x.ref == y.ref:
+            before = old_digester.model_identity(x.ref)
+            after = new_digester.model_identity(y.ref)
+            for key in sorted(set(before) | set(after)):
+                if before.get(key) != after.get(key):
+                    out.append(FieldChange(f"model.{key}", before.get(key), after.get(key),
+                                           REAPPROVAL))
+        elif x.ref == y.ref:  # eval_set digest, component digest
+            out.append(FieldChange(path, x.digest, y.digest, REAPPROVAL))
+    return out
+
+
+def describe(change: FieldChange) -> str:
+    """``drift.max 0.2 → 0.3 (loosened)`` — one line for timelines and text output."""
+    return f"{change.path} {short(change.old)} → {short(change.new)} ({change.effect})"
+
+
+def short(value: Any) -> str:
+    if value is None:
+        return "∅"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the records write it, not Python's True
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return value[:15] + "…"
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef"
+                                                            for c in value):
+        return value[:8] + "…"
+    if isinstance(value, (list, dict)):
+        import json
+
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        return text if len(text) <= 60 else text[:57] + "…"
+    return str(value)
