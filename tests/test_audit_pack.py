@@ -117,8 +117,9 @@ def test_readme_answers_the_three_questions(history, built):
     assert f"Bound to bundle digest {history.second_digest}." in text
     # 2. the thresholds it is held to
     rows = {r[0]: r for r in md_rows(doc, "signal")}
-    assert rows["drift"] == ["drift", "psi", "≤ 0.35", "1d", "ticket"]
-    assert rows["latency"] == ["latency", "p95_latency_ms", "≤ 2500", "5m", "page"]
+    assert rows["drift"] == ["drift", "psi", "≤ 0.35", "1d", "ticket", "—", "not observed"]
+    assert rows["latency"] == ["latency", "p95_latency_ms", "≤ 2500", "5m", "page", "—",
+                               "not observed"]
     assert rows["accuracy_proxy"][2] == "≥ 0.9"
     assert "The contract changed after approval" not in text  # re-approved under it
     # 3. who is on the hook
@@ -309,7 +310,9 @@ def test_until_describes_the_repository_as_it_was(history, govctl, tmp_path):
     assert ": STALE (stale approval: ThresholdContract 'triage-contract' changed since " \
            "approval" in text
     assert "The contract changed after approval claims-triage-2026-10-01" in text
-    assert md_row(doc, "signal", "drift")[2] == "≤ 0.35"
+    # judged against what was approved; the loosening is shown, not applied
+    assert md_row(doc, "signal", "drift")[2] == \
+        "approved ≤ 0.2 · proposed ≤ 0.35 (not approved)"
     assert [r[0] for r in md_rows(doc, "bundle")] == ["triage"]  # the prompt change is later
     assert SERIOUS_INCIDENT not in text and RESOLVED_INCIDENT in text
     manifest = manifest_of(out)

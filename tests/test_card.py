@@ -151,7 +151,10 @@ def test_html_card_states_the_same_facts_and_is_self_contained(repo, govctl):
     assert page.row("Approved digest") == ["Approved digest", bound]
     assert page.row("Approval") == ["Approval", "claims-triage-2026-10-01: approved on "
                                     "2026-10-01, valid until 2027-03-01 CURRENT"]
-    assert "Approval current." in text
+    # no observations: nothing may claim the approved bundle serves or performs
+    assert "? UNOBSERVED." in text
+    assert "Approval current" not in text and "runs today" not in text
+    assert re.search(r'<div class="banner warn" id="verdict" data-verdict="unobserved"', doc)
     for signal, (metric, threshold, window) in THRESHOLDS.items():
         row = page.row(signal)
         assert row[1:4] == [metric, threshold, window]
@@ -233,8 +236,8 @@ def test_no_approval_is_shown_loudly(factory, govctl):
     factory.build()
     factory.remove("approvals/claims-triage-2026-10-01.yaml")
     doc = card(govctl, factory.root)
-    assert "**⚠ NO CURRENT APPROVAL.**" in doc
-    assert "although it is in `production`" in doc
+    assert "> **✖ NO CURRENT APPROVAL.**" in doc
+    assert "although the use case is in `production`" in doc
     assert md_row(doc, "", "Approval")[1] == "none"
     html = Html(card(govctl, factory.root, fmt="html")).text
     assert "NO CURRENT APPROVAL" in html
@@ -248,7 +251,7 @@ def test_a_stale_approval_is_shown_loudly_with_the_reason(repo, govctl):
     assert now != approved
 
     doc = card(govctl, root)
-    assert "> **⚠ APPROVAL STALE.**" in doc
+    assert "> **✖ APPROVAL STALE.**" in doc
     text = markdown_text(doc)
     assert f"Bundle 'triage' digest is now {now}, approved {approved}" in text
     assert md_row(doc, "", "Approval")[1].endswith("— STALE")
@@ -257,11 +260,12 @@ def test_a_stale_approval_is_shown_loudly_with_the_reason(repo, govctl):
 
     html = card(govctl, root, fmt="html")
     page = Html(html)
-    assert "⚠ APPROVAL STALE." in page.text
+    assert "✖ APPROVAL STALE." in page.text
     assert f"Bundle 'triage' digest is now {now}, approved {approved}" in page.text
     assert page.row("Approval")[1].endswith("STALE")
-    assert "Approval current." not in page.text
-    assert re.search(r'<div class="banner" role="alert"><strong>⚠ APPROVAL STALE', html)
+    assert "✔ CURRENT" not in page.text
+    assert re.search(r'<div class="banner bad" id="verdict" data-verdict="stale" '
+                     r'role="alert">\s*<strong>✖ APPROVAL STALE', html)
 
 
 def test_a_changed_contract_makes_the_card_say_stale(repo, govctl):
@@ -269,14 +273,15 @@ def test_a_changed_contract_makes_the_card_say_stale(repo, govctl):
     text = markdown_text(card(govctl, repo.root))
     assert "APPROVAL STALE" in text
     assert "ThresholdContract 'triage-contract' changed since approval" in text
-    assert "drift psi ≤ 0.35" in " ".join(
+    # judged against the approved 0.2; the unapproved 0.35 is shown as proposed
+    assert "drift psi approved ≤ 0.2 · proposed ≤ 0.35 (not approved)" in " ".join(
         " ".join(r[:3]) for r in md_rows(card(govctl, repo.root), "signal"))
 
 
 def test_an_expired_approval_is_shown(repo, govctl):
     result = govctl("card", "claims-triage", "--root", repo.root, "--as-of", "2027-06-01")
     assert result.code == 0, result.stderr
-    assert "**⚠ APPROVAL EXPIRED.**" in result.stdout
+    assert "> **✖ APPROVAL EXPIRED.**" in result.stdout
 
 
 # -- observations ---------------------------------------------------------------------------
@@ -348,7 +353,8 @@ def test_at_renders_the_records_as_committed_then(factory, govctl):
     root = factory.root
 
     now = card(govctl, root)
-    assert md_row(now, "signal", "drift")[2] == "≤ 0.35"
+    assert md_row(now, "signal", "drift")[2] == \
+        "approved ≤ 0.2 · proposed ≤ 0.35 (not approved)"
     assert "APPROVAL STALE" in now
     assert f"from commit `{second}`" in now
 

@@ -173,11 +173,12 @@ def test_csv_columns_may_come_in_any_order(govctl, root, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_observations_format_overrides_a_misleading_extension(govctl, root, tmp_path, fmt):
-    wrong = {"jsonl": ".prom", "csv": ".om", "openmetrics": ".csv", "prometheus": ".jsonl"}
+def test_the_content_wins_over_a_misleading_extension(govctl, root, tmp_path, fmt):
+    """SPEC §3.3: content decides the format before the suffix (an OpenMetrics file named
+    .prom must not be read in milliseconds); naming the format still works."""
+    wrong = {"jsonl": ".prom", "csv": ".om", "openmetrics": ".prom", "prometheus": ".jsonl"}
     path = write_observations(tmp_path, MIXED, fmt, extension=wrong[fmt])
-    misread = govctl("status", "--root", root, "--observations", path, "--format", "json")
-    assert_usage_error(misread, f"{path}:")
+    assert states(status_json(govctl, root, "--observations", path)) == MIXED_STATES
     payload = status_json(govctl, root, "--observations", path, "--observations-format", fmt)
     assert states(payload) == MIXED_STATES
 

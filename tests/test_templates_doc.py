@@ -95,6 +95,7 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from govctl.documents import audit_pack as auditpack
     from govctl.documents.card import CardRequest, card_data
     from govctl.model.dates import parse_as_of
+    from govctl.monitoring.sources import ObservationSource
 
     base = tmp_path_factory.mktemp("doc")
     history = build_history(base)
@@ -112,9 +113,17 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                         "by: alice}\n  root_cause: A new region in the traffic.\n")
     commit(root, DAVE, "2026-11-20T10:00:00Z", "model details, incident actions")
 
+    # a loosening in the working tree, not re-approved: the card shows it as proposed
+    contract = root / "thresholds/triage.yaml"
+    contract.write_text(contract.read_text().replace("max: 0.35", "max: 0.5"))
+
     as_of = parse_as_of(AS_OF)
     observations = write_observations(base, "jsonl")
-    card = card_data(root, CardRequest(USE_CASE, observations=observations), as_of)
+    with observations.open("a", encoding="utf-8") as rows:  # a misspelt signal: ignored
+        rows.write('{"use_case": "claims-triage", "signal": "drfit", "value": 0.1, '
+                   '"at": "2026-11-27T10:00:00Z"}\n')
+    source = ObservationSource(observations)
+    card = card_data(root, CardRequest(USE_CASE, source=source), as_of)
 
     captured: dict[str, Any] = {}
     original = auditpack._write_pack
@@ -126,7 +135,7 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     auditpack._write_pack = capture  # type: ignore[assignment]
     try:
         auditpack.build_audit_pack(root, auditpack.PackRequest(
-            (), True, base / "pack"), as_of)
+            (), True, base / "pack", source=source), as_of)
     finally:
         auditpack._write_pack = original  # type: ignore[assignment]
     return {"card": card, "pack": captured["pack"]}

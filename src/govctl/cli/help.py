@@ -19,7 +19,7 @@ COMMANDS = (
     ("audit-pack", "A tamper-evident audit pack: the three answers, timelines, evidence, "
                    "mapping."),
     ("verify", "Check an audit pack against its manifest (and the repository, when at hand)."),
-    ("status", "Every use case: approval state, owner, on-call, each signal vs its threshold."),
+    ("status", "Every use case: verdict, approval, owner, on-call, each signal vs its threshold."),
     ("explain", "The three answers: who approved it, how it performs, who is on the hook."),
     ("schema", "Print the JSON Schema (2020-12) of a record kind."),
     ("export", "Compile contracts into monitoring configuration."),

@@ -7,14 +7,25 @@ from typing import Annotated
 
 import typer
 
-from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
+from govctl.cli.options import (
+    MAX_OBSERVATIONS_BYTES,
+    PROMETHEUS_TIMEOUT,
+    AsOfOption,
+    MaxObservationsBytesOption,
+    ObservationsFormatOption,
+    ObservationsOption,
+    PrometheusOption,
+    PrometheusTimeoutOption,
+    RootOption,
+    as_of_of,
+    choice,
+    root_of,
+    source_of,
+)
 from govctl.cli.output import print_lines, stdout_console, write
-from govctl.cli.render_cmds import ObservationsFormatOption, ObservationsOption, outside_root
+from govctl.cli.render_cmds import outside_root
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 
-PrometheusOption = Annotated[str | None, typer.Option(
-    "--prometheus", help="Query a Prometheus server (HTTP API) instead of a file: "
-    "http://host:9090.", show_default=False)]
 OutputOption = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to FILE (outside the governance root).", show_default=False)]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing FILE.")]
@@ -25,7 +36,9 @@ def register(app: typer.Typer) -> None:
     def status(
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
         prometheus: PrometheusOption = None,
+        prometheus_timeout: PrometheusTimeoutOption = PROMETHEUS_TIMEOUT,
         use_case: Annotated[list[str] | None, typer.Option(
             "--use-case", help="Only these use cases (repeatable).", show_default=False)] = None,
         team: Annotated[list[str] | None, typer.Option(
@@ -42,29 +55,16 @@ def register(app: typer.Typer) -> None:
         root: RootOption = None,
         as_of: AsOfOption = None,
     ) -> int:
-        """Every use case: approval state, owner, on-call, each signal vs its threshold."""
-        from govctl.model.policy import read_policy
-        from govctl.model.repository import WorktreeSource, load_repository
-        from govctl.monitoring.status import build_status, gather_latest
+        """Every use case: verdict, approval, owner, on-call, each signal vs its threshold."""
+        from govctl.monitoring.status import StatusRequest, status_of
 
         fmt = choice(output_format, ("text", "json"), "--format")
         gate = choice(fail_on, ("breach", "missing", "unapproved"), "--fail-on") \
             if fail_on is not None else None
-        moment = as_of_of(as_of)
-        repo = load_repository(WorktreeSource(root_of(root)))
-        policy = read_policy(repo.policy)  # the rules are `validate`'s job, not needed here
-        chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
-        if use_case:
-            for wanted in use_case:
-                repo.require("UseCase", wanted)  # exit 2 naming the closest id
-            chosen = [r for r in chosen if r.id in use_case]
-        if team:
-            chosen = [r for r in chosen if r.spec["team"] in team]
-        if tier:
-            chosen = [r for r in chosen if r.spec["risk"]["tier"] in tier]
-        latest = gather_latest(repo, chosen, moment, observations, observations_format,
-                               prometheus)
-        report = build_status(repo, policy, latest, moment, chosen)
+        source = source_of(observations, observations_format, max_observations_bytes,
+                           prometheus, prometheus_timeout)
+        report = status_of(root_of(root), as_of_of(as_of), StatusRequest(
+            tuple(use_case or ()), tuple(team or ()), tuple(tier or ()), source))
         if fmt == "json":
             from govctl.report.json import dumps
 
@@ -75,9 +75,7 @@ def register(app: typer.Typer) -> None:
             console = stdout_console()
             if console.is_terminal:
                 console.print(status_report.render_table(report))
-                for f in report.findings:
-                    console.print(f"{f.rule} {f.severity} {f.message}", style="bold red",
-                                  markup=False)
+                print_lines(status_report.render_notes(report))
             else:
                 print_lines(status_report.render_lines(report))
         return EXIT_FINDINGS if gate is not None and report.trips(gate) else EXIT_OK
@@ -87,7 +85,9 @@ def register(app: typer.Typer) -> None:
         use_case: Annotated[str, typer.Argument(help="The UseCase's id.", show_default=False)],
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
         prometheus: PrometheusOption = None,
+        prometheus_timeout: PrometheusTimeoutOption = PROMETHEUS_TIMEOUT,
         output_format: Annotated[str, typer.Option("--format", "-f",
                                                    help="text | json.")] = "text",
         root: RootOption = None,
@@ -97,8 +97,9 @@ def register(app: typer.Typer) -> None:
         from govctl.monitoring.explain import explain as run_explain
 
         fmt = choice(output_format, ("text", "json"), "--format")
-        result = run_explain(root_of(root), use_case, as_of_of(as_of), observations,
-                             observations_format, prometheus)
+        source = source_of(observations, observations_format, max_observations_bytes,
+                           prometheus, prometheus_timeout)
+        result = run_explain(root_of(root), use_case, as_of_of(as_of), source)
         if fmt == "json":
             from govctl.report.json import dumps
 
@@ -142,7 +143,7 @@ def register(app: typer.Typer) -> None:
         moment = as_of_of(as_of)
         repo = load_repository(WorktreeSource(governance_root))
         policy = read_policy(repo.policy)  # the rules are `validate`'s job, not needed here
-        rules = prometheus_rules(repo, policy, moment, runbook_base)
+        rules = prometheus_rules(repo, policy, moment, runbook_base, governance_root)
         _write(dump(rules, "Generated by `govctl export prometheus-rules` from the threshold "
                            "contracts.\nDo not edit: change the contract and regenerate."),
                output, force, governance_root)

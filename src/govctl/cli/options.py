@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -19,8 +19,42 @@ AsOfOption = Annotated[
                  "UTC day) or RFC 3339 timestamp. Default: now.", show_default=False),
 ]
 
+ObservationsOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--observations", help="Monitoring observations: JSON Lines, CSV, OpenMetrics "
+                 "or Prometheus text (a regular file).", show_default=False),
+]
+ObservationsFormatOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--observations-format", help="jsonl | csv | openmetrics | prometheus "
+                 "(default: detected from the content).", show_default=False),
+]
+MaxObservationsBytesOption = Annotated[
+    int, typer.Option("--max-observations-bytes", help="Refuse a larger observations file.",
+                      show_default="256 MiB"),
+]
+PrometheusOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--prometheus", help="Query a Prometheus server (HTTP API) instead of a file: "
+                 "http://host:9090.", show_default=False),
+]
+PrometheusTimeoutOption = Annotated[
+    float, typer.Option("--prometheus-timeout", help="Seconds allowed for each whole Prometheus "
+                        "request."),
+]
+MAX_OBSERVATIONS_BYTES = 256 << 20  # (monitoring.observations.MAX_BYTES, without importing it)
+PROMETHEUS_TIMEOUT = 10.0
+
 
 # Imports inside the functions: `govctl --help` must not load the YAML loader or schemas.
+
+
+def source_of(observations: Path | None, fmt: str | None, max_bytes: int,
+              prometheus: str | None = None, timeout: float = PROMETHEUS_TIMEOUT) -> Any:
+    """The ``ObservationSource`` the observation options name."""
+    from govctl.monitoring.sources import ObservationSource
+
+    return ObservationSource(observations, fmt, max_bytes, prometheus, timeout)
 
 
 def root_of(root: Path | None) -> Path:

@@ -7,16 +7,21 @@ from typing import Annotated
 
 import typer
 
-from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
+from govctl.cli.options import (
+    MAX_OBSERVATIONS_BYTES,
+    AsOfOption,
+    MaxObservationsBytesOption,
+    ObservationsFormatOption,
+    ObservationsOption,
+    RootOption,
+    as_of_of,
+    choice,
+    root_of,
+    source_of,
+)
 from govctl.cli.output import write
 from govctl.errors import EXIT_OK, GovctlError
 
-ObservationsOption = Annotated[Path | None, typer.Option(
-    "--observations", help="Monitoring observations: JSON Lines, CSV, OpenMetrics or "
-    "Prometheus text.", show_default=False)]
-ObservationsFormatOption = Annotated[str | None, typer.Option(
-    "--observations-format", help="jsonl | csv | openmetrics | prometheus (default: detected).",
-    show_default=False)]
 TemplateOption = Annotated[Path | None, typer.Option(
     "--template", help="A folder of Jinja2 templates overriding the built-in ones by name.",
     show_default=False)]
@@ -53,6 +58,7 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
         template: TemplateOption = None,
         root: RootOption = None,
         as_of: AsOfOption = None,
@@ -63,8 +69,8 @@ def register(app: typer.Typer) -> None:
         fmt = choice(output_format, FORMATS, "--format")
         governance_root = root_of(root)
         target = outside_root(output, governance_root, "-o") if output else None
-        text = render_card(governance_root, CardRequest(use_case, fmt, at, observations,
-                                                        observations_format, template),
+        source = source_of(observations, observations_format, max_observations_bytes)
+        text = render_card(governance_root, CardRequest(use_case, fmt, at, source, template),
                            as_of_of(as_of))
         if target is None:
             write(text)
@@ -92,6 +98,9 @@ def register(app: typer.Typer) -> None:
         as_zip: Annotated[bool, typer.Option("--zip", help="Write one zip file.")] = False,
         force: Annotated[bool, typer.Option(
             "--force", help="Replace an existing pack.")] = False,
+        observations: ObservationsOption = None,
+        observations_format: ObservationsFormatOption = None,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
         template: TemplateOption = None,
         root: RootOption = None,
         as_of: AsOfOption = None,
@@ -107,8 +116,9 @@ def register(app: typer.Typer) -> None:
         if all_use_cases and use_cases:
             raise GovctlError("give use case ids or --all, not both")
         governance_root = root_of(root)
+        source = source_of(observations, observations_format, max_observations_bytes)
         request = PackRequest(tuple(use_cases or ()), all_use_cases, output, since, until,
-                              as_zip, force, template)
+                              as_zip, force, template, source)
         if all_use_cases and sys.stderr.isatty():
             from rich.progress import Progress
 

@@ -9,7 +9,7 @@ digest (a Merkle tree). Nothing else is normalised: values are as YAML 1.2 core 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,24 @@ MODEL_IDENTITY = ("provider", "name", "type", "snapshot", "artifact")
 
 class DigestError(Exception):
     """The digest cannot be computed (a missing record or file, a cycle)."""
+
+
+def contract_spec(spec: Mapping[str, Any], file_sha256: Callable[[str], str]
+                  ) -> dict[str, Any]:
+    """A ThresholdContract's spec as digested: a runbook that is a file path (no URL
+    scheme) replaced by ``{path, sha256}``. ``file_sha256`` reads the file wherever the
+    contract lives: the working tree, or a commit."""
+    spec = dict(spec)
+    on_breach = spec.get("on_breach")
+    runbook = on_breach.get("runbook") if isinstance(on_breach, Mapping) else None
+    if isinstance(runbook, str) and not is_url(runbook):
+        spec["on_breach"] = {**on_breach, "runbook": {"path": runbook,
+                                                      "sha256": file_sha256(runbook)}}
+    return spec
+
+
+def contract_digest(spec: Mapping[str, Any], file_sha256: Callable[[str], str]) -> str:
+    return of_canonical(canonical("ThresholdContract", contract_spec(spec, file_sha256)))
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,7 @@ class Digester:
     _bundles: dict[str, str] = field(default_factory=dict)
     _inputs: dict[str, tuple[DigestInput, ...]] = field(default_factory=dict)
     _models: dict[str, str] = field(default_factory=dict)
+    _contracts: dict[int, tuple[Record, str]] = field(default_factory=dict)
 
     def file_sha256(self, ref: str) -> str:
         value = self.repo.file_sha256(ref)
@@ -72,15 +91,17 @@ class Digester:
         raise DigestError(f"EvalSet {eval_id!r} has neither digest nor path")
 
     def contract_spec(self, contract: Record) -> dict[str, Any]:
-        spec = dict(contract.spec)
-        on_breach = spec.get("on_breach")
-        runbook = on_breach.get("runbook") if isinstance(on_breach, Mapping) else None
-        if isinstance(runbook, str) and not is_url(runbook):
-            spec["on_breach"] = {**on_breach, "runbook": self._file(runbook)}
-        return spec
+        return contract_spec(contract.spec, self.file_sha256)
 
     def contract_digest(self, contract: Record) -> str:
-        return of_canonical(canonical("ThresholdContract", self.contract_spec(contract)))
+        # memoised by record: status, explain and export ask for every contract's digest,
+        # staleness and the yardstick both
+        key = id(contract)
+        held = self._contracts.get(key)
+        if held is None or held[0] is not contract:
+            held = self._contracts[key] = (contract, contract_digest(contract.spec,
+                                                                     self.file_sha256))
+        return held[1]
 
     def bundle_spec(self, bundle: Record, _visiting: tuple[str, ...] = ()) -> dict[str, Any]:
         """The spec ``S`` that is canonicalised for the bundle digest."""

@@ -20,7 +20,7 @@ import socket
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,6 +44,9 @@ from govctl.model.people import person
 from govctl.model.policy import Policy
 from govctl.model.records import Record, file_references
 from govctl.model.repository import POLICY_FILE, Repository, load_repository
+from govctl.monitoring.observations import copy_observations
+from govctl.monitoring.sources import ObservationSource
+from govctl.monitoring.status import StatusReport, build_status
 from govctl.rules.changes import LOOSENED, TIGHTENED
 from govctl.rules.decisions import approvals_of
 
@@ -58,6 +61,7 @@ class PackRequest:
     zip: bool = False
     force: bool = False
     template_dir: Path | None = None
+    source: ObservationSource | None = None  # --observations FILE: into observations/
 
 
 @dataclass(frozen=True)
@@ -114,11 +118,11 @@ def _bundle_versions(history: GitHistory, until: str) -> dict[str, list[tuple[Co
     return out
 
 
-def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
+def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> dict[str, Any]:
     repo, history = shared.repo, shared.history
     generated = {"at": _iso(now()), "commit": shared.until, "dirty": False,
                  "revision": shared.until}
-    card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, None,
+    card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, status,
                         generated)
     approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
     decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
@@ -192,6 +196,7 @@ def _use_case_data(shared: _Shared, use_case: Record) -> dict[str, Any]:
         "loosened": sum(1 for t in threshold_changes if t["effect"] == LOOSENED),
         "tightened": sum(1 for t in threshold_changes if t["effect"] == TIGHTENED),
         "missing_signals": [s for s in shared.policy.required_signals if s not in signals],
+        "required_signals": list(shared.policy.required_signals),
         "timeline": [e.json() for e in timeline.entries],
     }
 
@@ -253,7 +258,8 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
     if not request.all and not request.use_cases:
         raise GovctlError("name the use cases to pack, or --all")
 
-    with GitHistory(root) as history:
+    with GitHistory(root) as history, tempfile.TemporaryDirectory(
+            prefix="govctl-observations-") as scratch:
         if history.head() is None:
             raise GovctlError("the repository has no commits; audit packs are built from "
                               "committed history")
@@ -270,6 +276,8 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                                            where=f" at {until[:12]}"))
         in_range = ({c.sha for c in history.log(rev=f"{since}..{until}", raw=False)}
                     if since else set())
+        observations = _observations_copy(request.source, scratch)
+        status = build_status(repo, policy, observations.source, as_of, chosen, root)
         shared = _Shared(history, repo, policy, findings, until, since, as_of,
                          ProvenanceIndex(history, until), _bundle_versions(history, until),
                          in_range)
@@ -279,7 +287,7 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
         for record in chosen:
             if progress:
                 progress(record.id)
-            data = _use_case_data(shared, record)
+            data = _use_case_data(shared, record, status)
             use_cases.append(data)
             for approval in data["approval_timeline"]:
                 if approval["commit"] is not None:
@@ -297,10 +305,38 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                                "root": history.prefix or "."},
                 "use_cases": use_cases,
                 "evidence": {sha: sorted(blobs) for sha, blobs in files.items()},
+                "observations": observations.context,
                 "mapping": mapping(use_cases),
             }
         }
-        return _write_pack(history, target, request, context, files)
+        return _write_pack(history, target, request, context, files, observations, status)
+
+
+OBSERVATIONS = "observations"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class _ObservationsCopy:
+    source: ObservationSource  # what the status is computed from: the copy, or nothing
+    copy: Path | None = None
+    context: dict[str, Any] | None = None  # pack.observations
+
+
+def _observations_copy(source: ObservationSource | None, scratch: str) -> _ObservationsCopy:
+    """The observations file copied once, outside the pack and the repository; the status
+    is computed from the copy and the copy goes into the pack, so what the pack says was
+    observed is exactly what it holds."""
+    if source is None or source.path is None:
+        return _ObservationsCopy(ObservationSource())
+    name = source.path.name if _SAFE_NAME.fullmatch(source.path.name) and \
+        source.path.name != "status.json" else "observations.txt"
+    copy = Path(scratch) / name
+    copy_observations(source.path, copy, source.max_bytes)
+    return _ObservationsCopy(
+        replace(source, path=copy), copy,
+        {"file": f"{OBSERVATIONS}/{name}", "status": f"{OBSERVATIONS}/status.json",
+         "source": str(source.path), "format": source.fmt})
 
 
 def _evidence_at(history: GitHistory, then: dict[str, Repository], sha: str,
@@ -353,8 +389,8 @@ def _is_pack(target: Path) -> bool:
 
 
 def _write_pack(history: GitHistory, target: Path, request: PackRequest,
-                context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]]
-                ) -> PackResult:
+                context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]],
+                observations: _ObservationsCopy, status: StatusReport) -> PackResult:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix(target)}work.", suffix=".tmp",
@@ -371,6 +407,13 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                                ("index.html", "pack_index.html.j2"),
                                ("mapping.md", "pack_mapping.md.j2")):
             _write_file(folder / name, render(template, context, request.template_dir)
+                        .encode("utf-8"))
+        if observations.copy is not None:
+            # the file as judged, and the status computed from it (SPEC §4)
+            (folder / OBSERVATIONS).mkdir()
+            shutil.copyfile(observations.copy, folder / observations.context["file"])
+            _write_file(folder / observations.context["status"],
+                        (json.dumps(status.json(), indent=2, ensure_ascii=False) + "\n")
                         .encode("utf-8"))
         blobs: dict[str, dict[str, str]] = {}
         for sha, paths in evidence.items():

@@ -13,6 +13,8 @@ from govctl.errors import GovctlError
 from govctl.history.validation import check_with_head
 from govctl.model.dates import now
 from govctl.model.repository import WorktreeSource, load_repository
+from govctl.monitoring.sources import ObservationSource
+from govctl.monitoring.status import build_status
 
 FORMATS = ("md", "html")
 
@@ -22,8 +24,7 @@ class CardRequest:
     use_case: str
     fmt: str = "md"
     at: str | None = None  # a git revision; None: the working tree
-    observations: Path | None = None
-    observations_format: str | None = None
+    source: ObservationSource | None = None  # --observations
     template_dir: Path | None = None
 
 
@@ -42,12 +43,6 @@ def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, An
     """The card's template context (see docs/templates.md)."""
     from govctl.history.git import GitHistory
 
-    latest = None
-    if request.observations is not None:
-        from govctl.monitoring.observations import load_observations
-
-        latest = load_observations(request.observations, request.observations_format
-                                   ).latest(as_of)
     in_git = any((folder / ".git").exists() for folder in (root, *root.parents))
     if request.at is not None and not in_git:
         raise GovctlError(f"--at {request.at}: {root} is not inside a git repository")
@@ -72,7 +67,9 @@ def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, An
             # the deciding commit as seen from the revision rendered (HEAD for the tree)
             commit_info = _approval_commit(history, repo, policy, use_case, as_of,
                                            generated["commit"] or "HEAD")
-        return card_context(repo, policy, use_case, as_of, findings, latest, generated,
+        status = build_status(repo, policy, request.source or ObservationSource(), as_of,
+                              [use_case], root)
+        return card_context(repo, policy, use_case, as_of, findings, status, generated,
                             commit_info)
     finally:
         if history is not None:

@@ -12,19 +12,27 @@ from typing import Any
 
 from govctl import __version__
 from govctl.digest.digester import Digester
-from govctl.model.dates import utc_date
 from govctl.model.findings import Finding
 from govctl.model.graph import bundle_closure, use_case_closure
 from govctl.model.people import person, team
 from govctl.model.policy import Policy
 from govctl.model.records import Record
 from govctl.model.repository import Repository
-from govctl.monitoring.observations import Observation
-from govctl.monitoring.status import approval_state, signal_states
-from govctl.rules.decisions import approvals_of, current_approvals
+from govctl.monitoring.status import (
+    VERDICT_LEVEL,
+    VERDICT_MEANING,
+    SignalStatus,
+    StatusReport,
+)
+from govctl.rules.decisions import approvals_of
 from govctl.rules.incidents import reporting_deadline
 
 CONTEXT_VERSION = 1
+VERDICT_LABEL = {"unapproved-serving": "✖ UNAPPROVED BUNDLE SERVING",
+                 "no-approval": "✖ NO CURRENT APPROVAL", "expired": "✖ APPROVAL EXPIRED",
+                 "stale": "✖ APPROVAL STALE", "breach": "✖ BREACH",
+                 "missing": "? SIGNAL MISSING", "unobserved": "? UNOBSERVED",
+                 "conditional": "◐ CONDITIONAL", "current": "✔ CURRENT"}
 
 MITCHELL_SECTIONS = (
     ("model-details", "Model details"),
@@ -113,14 +121,40 @@ def finding(f: Finding) -> dict[str, Any]:
     return f.to_json()
 
 
+def signal(s: SignalStatus) -> dict[str, Any]:
+    """A signal judged against the approved contract, with what the working tree proposes."""
+    proposed = None
+    if s.proposed is not None:
+        working = s.proposed.working
+        proposed = {"removed": True, "min": None, "max": None, "metric": None,
+                    "window": None} if working is None else {
+            "removed": False, "min": working.get("min"), "max": working.get("max"),
+            "metric": working.get("metric"), "window": working.get("window")}
+    return {**s.json(), "min": s.min, "max": s.max, "window": s.window,
+            "severity": s.severity, "query": s.query, "approved": s.approved,
+            "required": s.required, "proposed": proposed}
+
+
+def _digest_now(repo: Repository, digester: Digester, use_case: Record) -> str | None:
+    contract = repo.get("ThresholdContract", use_case.spec.get("thresholds"))
+    return digester.try_contract(contract) if contract is not None and contract.valid else None
+
+
+def _title(repo: Repository, contract_id: str | None) -> str | None:
+    record = repo.get("ThresholdContract", contract_id)
+    return record.title if record is not None else None
+
+
 def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: datetime,
-                 findings: list[Finding], latest: Mapping[tuple[str, str], Observation] | None,
+                 findings: list[Finding], status: StatusReport,
                  generated: Mapping[str, Any], approval_commit: Mapping[str, Any] | None = None,
                  ) -> dict[str, Any]:
-    """Everything a model card template may use (see docs/templates.md)."""
+    """Everything a model card template may use (see docs/templates.md). ``status`` is the
+    use case's `govctl status` (its verdict, approved thresholds and observations)."""
     digester = Digester(repo)
+    entry = next(u for u in status.use_cases if u.use_case.id == use_case.id)
+    stick = entry.yardstick
     spec = use_case.spec
-    today = utc_date(as_of)
     closure = use_case_closure(repo, use_case)
     refs = {r.ref for r in closure}
 
@@ -140,21 +174,19 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
         if e is not None and e.valid:
             evals.setdefault(e.id, eval_set(digester, e))
 
-    contract = repo.get("ThresholdContract", spec["thresholds"])
-    signals = signal_states(contract, use_case.id, latest or {}, as_of)
     contract_ctx = None
-    if contract is not None and contract.valid:
+    if stick.signals or stick.unapproved:
         contract_ctx = {
-            "id": contract.id, "title": contract.title,
-            "digest": digester.try_contract(contract),
-            "on_breach": _keys(contract.spec["on_breach"], ON_BREACH_KEYS),
-            "signals": [{**s.json(), "min": s.min, "max": s.max, "window": s.window,
-                         "severity": s.severity, "query": contract.spec["signals"][s.signal]
-                         .get("query")} for s in signals],
+            "id": stick.contract_id, "title": _title(repo, stick.contract_id),
+            "digest": stick.digest, "basis": stick.basis, "note": stick.note,
+            # the use case's contract in the records: differs from `digest` when a change
+            # awaits re-approval (the thresholds above are then the approved ones)
+            "digest_now": _digest_now(repo, digester, use_case),
+            "on_breach": _keys(stick.on_breach, ON_BREACH_KEYS),
+            "signals": [signal(s) for s in entry.signals],
         }
 
-    current = current_approvals(repo, today)
-    state = approval_state(repo, policy, digester, use_case, current, as_of)
+    state = entry.approval
     approval_ctx = None
     if state.approval is not None:
         a = state.approval.spec
@@ -169,15 +201,15 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
             "eval": {"id": (a.get("eval") or {}).get("id"),
                      "digest": (a.get("eval") or {}).get("digest"), "results": results},
             "supersedes": a.get("supersedes"), "state": state.state,
+            "expired": state.expired,
             "reasons": list(state.reasons), "commit": dict(approval_commit) if approval_commit
             else None,
         }
 
     quantitative = []
-    if approval_ctx and contract is not None and contract.valid:
+    if approval_ctx and stick.signals:
         for metric, value in approval_ctx["eval"]["results"].items():
-            matching = [(n, s) for n, s in contract.spec["signals"].items()
-                        if s["metric"] == metric]
+            matching = [(n, s) for n, s in stick.signals.items() if s["metric"] == metric]
             for name, s in matching or [(None, {})]:
                 low, high = s.get("min"), s.get("max")
                 ok = not ((high is not None and value > high) or
@@ -242,8 +274,16 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
         "models": list(models.values()),
         "eval_sets": list(evals.values()),
         "contract": contract_ctx,
-        "observations": {"given": latest is not None,
-                         "breaches": sum(1 for s in signals if s.state == "breach")},
+        "verdict": entry.verdict,
+        "verdict_detail": {"level": VERDICT_LEVEL[entry.verdict],
+                           "label": VERDICT_LABEL[entry.verdict],
+                           "meaning": VERDICT_MEANING[entry.verdict]},
+        "serving_approved": entry.serving_approved,
+        "observations": {"given": status.observed,
+                         "breaches": sum(1 for s in entry.signals if s.state == "breach"),
+                         "ignored": [i.json() for i in status.ignored],
+                         "unapproved_digests": [f.message for f in status.findings
+                                                if f.record == use_case.ref]},
         "approval": approval_ctx,
         "approvals": history,
         "quantitative": quantitative,

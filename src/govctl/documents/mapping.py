@@ -78,6 +78,26 @@ def _lifecycle(uc: UseCaseData) -> tuple[str, ...]:
     return () if uc["bundle_versions"] else ("no bundle version found in history",)
 
 
+def _observed(uc: UseCaseData) -> tuple[str, ...]:
+    """Performance in production is evidenced only by observed values inside the pack."""
+    if not uc["observations"]["given"]:
+        return ("no observed values in this pack (build it with --observations FILE)",)
+    signals = (uc["contract"] or {}).get("signals", [])
+    judged = {s["signal"]: s for s in signals if s["approved"]}
+    unobserved = [s for s in uc["required_signals"]
+                  if s not in judged or judged[s]["state"] in ("missing", "stale")]
+    gaps = []
+    if unobserved:
+        gaps.append(f"no fresh observed value for required signal(s): {', '.join(unobserved)}")
+    if uc["observations"]["unapproved_digests"]:
+        gaps.append("observations show an unapproved bundle digest serving (GOV085)")
+    return tuple(gaps)
+
+
+def _monitoring(uc: UseCaseData) -> tuple[str, ...]:
+    return _signal("drift")(uc) + _observed(uc)
+
+
 def _incidents(uc: UseCaseData) -> tuple[str, ...]:
     late = [i["id"] for i in uc["incidents"] if i["serious"] and i["late"]]
     return (f"serious incident(s) not reported in time: {', '.join(late)}",) if late else ()
@@ -123,8 +143,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("EU AI Act", "Annex IV 8", "EU declaration of conformity (Art. 47)", "—",
                 _none, "the declaration of conformity is not part of the repository"),
     Requirement("EU AI Act", "Annex IV 9", "Post-market performance evaluation (Art. 72), "
-                "monitoring plan", "threshold contract, alert rules compiled from it "
-                "(govctl export prometheus-rules), on-call rotation, incidents", _contract),
+                "monitoring plan", "threshold contract (the monitoring plan: alert rules are "
+                "compiled from it), on-call rotation, incidents, observed values "
+                "(observations/)", lambda uc: _contract(uc) + _observed(uc)),
     Requirement("EU AI Act", "Art. 9", "Risk management; testing against prior defined metrics "
                 "and probabilistic thresholds (9(8))", "contract thresholds, eval results at "
                 "approval vs the contract (GOV036), findings", _risk_management),
@@ -140,8 +161,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 "fallback declared", lambda uc: _signal("accuracy_proxy")(uc)
                 + _signal("abuse")(uc) + _signal("fallback")(uc)),
     Requirement("EU AI Act", "Art. 72", "Post-market monitoring",
-                "drift and other contract signals, alert rules, incidents",
-                _signal("drift")),
+                "drift and other contract signals, incidents, observed values against the "
+                "approved thresholds (observations/)", _monitoring),
     Requirement("EU AI Act", "Art. 73", "Reporting serious incidents (2/10/15 days)",
                 "incidents with detection time, serious kind, deadline and report date",
                 _incidents),
@@ -160,14 +181,15 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 "bundle composition (components, models, tools and permissions)", _none),
     Requirement("NIST AI RMF", "MEASURE 2", "Evaluation; 2.1 test sets and metrics; 2.4 "
                 "production monitoring", "eval sets, eval results at approval, threshold "
-                "contract", lambda uc: _evaluation(uc) + _contract(uc)),
+                "contract, observed values (observations/)",
+                lambda uc: _evaluation(uc) + _contract(uc) + _observed(uc)),
     Requirement("NIST AI RMF", "MEASURE 3", "Risks tracked over time", "threshold changes, "
                 "bundle versions, incidents", _lifecycle),
     Requirement("NIST AI RMF", "MANAGE 1", "Go / no-go decisions", "approval decisions and "
                 "their timeline", _approval),
     Requirement("NIST AI RMF", "MANAGE 4", "Post-deployment monitoring, incident response",
-                "on-breach action, runbook, on-call, incidents", lambda uc: _contract(uc)
-                + _incidents(uc)),
+                "on-breach action, runbook, on-call, incidents, observed values "
+                "(observations/)", lambda uc: _contract(uc) + _incidents(uc) + _observed(uc)),
 )
 
 

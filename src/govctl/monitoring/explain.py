@@ -7,20 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from govctl.digest.digester import Digester
-from govctl.model.dates import utc_date
 from govctl.model.findings import Finding
 from govctl.model.people import person, team
 from govctl.model.policy import read_policy
 from govctl.model.repository import WorktreeSource, load_repository
-from govctl.monitoring.status import (
-    ApprovalState,
-    SignalStatus,
-    approval_state,
-    build_status,
-    gather_latest,
-)
-from govctl.rules.decisions import current_approvals
+from govctl.monitoring.observations import Ignored
+from govctl.monitoring.sources import ObservationSource
+from govctl.monitoring.status import ApprovalState, SignalStatus, build_status
 
 
 @dataclass(frozen=True)
@@ -33,23 +26,31 @@ class Explanation:
     commit: dict[str, Any] | None
     signals: tuple[SignalStatus, ...]
     observed: bool  # observations or Prometheus were given
-    on_breach: dict[str, Any] | None
+    on_breach: dict[str, Any] | None  # the approved contract's (the yardstick's)
     contract_id: str | None
     findings: tuple[Finding, ...]  # GOV085
+    verdict: str = "unobserved"
+    threshold_basis: str = "working-tree"
+    threshold_note: str | None = None
+    incidents: tuple[dict[str, Any], ...] = ()  # not resolved
+    ignored: tuple[Ignored, ...] = ()
+    serving_approved: bool = False
 
     def json(self) -> dict[str, Any]:
         approval = self.approval.approval
         oncall = (self.team or {}).get("oncall")
-        return {
+        out = {
             "version": 1,
             "use_case": self.use_case["id"],
             "title": self.use_case["title"],
             "status": self.use_case["status"],
+            "verdict": self.verdict,
             "approval": None if approval is None else {
                 "id": approval.id, "decision": approval.spec["decision"],
                 "date": approval.spec["date"], "valid_until": approval.spec.get("valid_until"),
                 "population": approval.spec["population"], "approvers": self.approvers,
                 "bundle_digest": approval.spec["bundle"]["digest"],
+                "conditions": self.approval.conditions,
                 "current": self.approval.state == "current", "state": self.approval.state,
                 "reasons": list(self.approval.reasons),
                 **({"commit": self.commit} if self.commit else {}),
@@ -63,31 +64,39 @@ class Explanation:
             "on_breach": self.on_breach,
             "fallback": self.use_case["fallback"],
             "thresholds": self.contract_id,
+            "threshold_basis": self.threshold_basis,
             "signals": [s.json() for s in self.signals],
+            "incidents": list(self.incidents),
+            "ignored": [i.json() for i in self.ignored],
             "findings": [f.to_json() for f in self.findings],
         }
+        if self.threshold_note:
+            out["threshold_note"] = self.threshold_note
+        return out
 
 
-def explain(root: Path, use_case_id: str, as_of: datetime, observations: Path | None = None,
-            observations_format: str | None = None, prometheus: str | None = None
-            ) -> Explanation:
+def explain(root: Path, use_case_id: str, as_of: datetime,
+            source: ObservationSource | None = None) -> Explanation:
     repo = load_repository(WorktreeSource(root))
     policy = read_policy(repo.policy)
     use_case = repo.require("UseCase", use_case_id, valid=True)
-    latest = gather_latest(repo, [use_case], as_of, observations, observations_format,
-                           prometheus)
-    report = build_status(repo, policy, latest, as_of, [use_case])
+    report = build_status(repo, policy, source or ObservationSource(), as_of, [use_case], root)
     entry = report.use_cases[0]
-    state = approval_state(repo, policy, Digester(repo), use_case,
-                           current_approvals(repo, utc_date(as_of)), as_of)
+    state = entry.approval
     approvers = []
     commit = None
     if state.approval is not None:
         approvers = [{**person(repo, a["person"]), "role": a["role"]}
                      for a in state.approval.spec["approvers"]]
         commit = _commit_of(root, state.approval)
-    contract = repo.get("ThresholdContract", use_case.spec["thresholds"])
     spec = use_case.spec
+    incidents = tuple(
+        {"id": i.id, "severity": i.spec["severity"], "status": i.spec["status"],
+         "detected": i.spec["detected"], "summary": i.spec.get("summary")}
+        for i in sorted(repo.of_kind("Incident"), key=lambda r: (r.spec["detected"], r.id),
+                        reverse=True)
+        if i.spec["use_case"] == use_case.id and i.spec["status"] != "resolved")
+    stick = entry.yardstick
     return Explanation(
         use_case={"id": use_case.id, "title": use_case.title or use_case.id,
                   "status": spec["status"], "fallback": spec.get("fallback"),
@@ -95,11 +104,16 @@ def explain(root: Path, use_case_id: str, as_of: datetime, observations: Path | 
         owner=person(repo, spec["owner"]),
         team=team(repo, spec["team"]),
         approval=state, approvers=approvers, commit=commit,
-        signals=entry.signals, observed=observations is not None or prometheus is not None,
-        on_breach=dict(contract.spec["on_breach"]) if contract is not None and contract.valid
-        else None,
-        contract_id=contract.id if contract is not None else None,
+        signals=entry.signals, observed=report.observed,
+        on_breach=dict(stick.on_breach) if stick.on_breach is not None else None,
+        contract_id=stick.contract_id,
         findings=report.findings,
+        verdict=entry.verdict,
+        threshold_basis=stick.basis,
+        threshold_note=stick.note,
+        incidents=incidents,
+        ignored=report.ignored,
+        serving_approved=entry.serving_approved,
     )
 
 

@@ -4,7 +4,9 @@ and an Alertmanager routing tree that pages each team's rotation."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,9 +14,10 @@ import yaml
 from govctl.digest.digester import Digester
 from govctl.model.dates import utc_date
 from govctl.model.policy import Policy
-from govctl.model.records import Record, is_url
+from govctl.model.records import is_url
 from govctl.model.repository import Repository
 from govctl.monitoring.prometheus import default_query
+from govctl.monitoring.yardstick import yardsticks
 from govctl.rules.decisions import current_approvals
 
 DEFAULT_WINDOW = "1h"
@@ -59,15 +62,19 @@ def _bound_text(low: float | None, high: float | None) -> str:
 
 
 def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
-                     runbook_base: str | None = None) -> dict[str, Any]:
+                     runbook_base: str | None = None, root: Path | None = None
+                     ) -> dict[str, Any]:
+    """The alert rules encode each use case's approved contract (SPEC §3.3, §5), so the
+    alerts and `govctl status` agree; ``root`` lets that content come from git history."""
     digester = Digester(repo)
     current = current_approvals(repo, utc_date(as_of))
+    use_cases = [u for u in sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
+                 if u.spec["status"] != "retired"]
+    sticks = yardsticks(repo, digester, use_cases, current, root)
     groups = []
-    for use_case in sorted(repo.of_kind("UseCase"), key=lambda r: r.id):
-        if use_case.spec["status"] == "retired":
-            continue
-        contract = repo.get("ThresholdContract", use_case.spec["thresholds"])
-        if contract is None or not contract.valid:
+    for use_case in use_cases:
+        stick = sticks[use_case.id]
+        if not stick.signals or stick.on_breach is None:
             continue
         team = repo.get("Team", use_case.spec["team"])
         rotation = ((team.spec.get("oncall") or {}).get("rotation") if team else None) or "none"
@@ -75,16 +82,16 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
         bundle = repo.get("Bundle", use_case.spec["bundle"])
         digest = approval.spec["bundle"]["digest"] if approval is not None else (
             digester.try_bundle(bundle) if bundle is not None else None)
-        runbook = _runbook(contract, runbook_base)
+        runbook = _runbook(stick.on_breach, runbook_base)
         rules = []
-        for name, signal in contract.spec["signals"].items():
+        for name, signal in stick.signals.items():
             query = signal.get("query") or default_query(signal["metric"], use_case.id)
             low, high = signal.get("min"), signal.get("max")
             window = signal.get("window", DEFAULT_WINDOW)
             summary = (_plain(f"{use_case.id}: {name} ({signal['metric']}) is ")
                        + "{{ $value }}"  # Prometheus fills in the value
                        + _plain(f", {_bound_text(low, high)} for {window}; on breach: "
-                                f"{contract.spec['on_breach']['action']}"))
+                                f"{stick.on_breach['action']}"))
             annotations = {"summary": summary}
             # SPEC §5 lists runbook_url among the annotations: present even when the
             # contract names no runbook (empty), so routing templates can rely on it
@@ -109,8 +116,8 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
     return {"groups": groups}
 
 
-def _runbook(contract: Record, base: str | None) -> str | None:
-    runbook = contract.spec["on_breach"].get("runbook")
+def _runbook(on_breach: Mapping[str, Any], base: str | None) -> str | None:
+    runbook = on_breach.get("runbook")
     if not isinstance(runbook, str):
         return None
     if is_url(runbook) or base is None:

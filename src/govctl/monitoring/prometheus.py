@@ -13,20 +13,25 @@ import http.client
 import json
 import math
 import re
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from govctl.errors import GovctlError
-from govctl.model.records import Record
+from govctl.model.escape import printable
 from govctl.monitoring.observations import Observation
 
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # seconds for a whole request (--prometheus-timeout)
+MAX_ANSWER = 32 << 20  # bytes of one answer
+KEPT_LABELS = ("use_case", "bundle_digest")  # all a series is read for
 BATCH_ABOVE = 200  # signals; more than this and default queries go one per metric
 
 
@@ -46,17 +51,68 @@ class Series:
 
 
 class PrometheusClient:
-    def __init__(self, url: str, timeout: float = TIMEOUT) -> None:
+    """The Prometheus HTTP API, with a total deadline per request (connection, TLS, the
+    whole answer: a server trickling a byte every few seconds cannot hold govctl) and a cap
+    on the answer's size (read in pieces; a longer answer is an error, not memory)."""
+
+    def __init__(self, url: str, timeout: float = TIMEOUT, max_bytes: int = MAX_ANSWER
+                 ) -> None:
         parsed = urllib.parse.urlparse(url)
         try:
             parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
         except ValueError:
             parsed = parsed._replace(netloc="")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise GovctlError(f"--prometheus {url!r}: expected an http(s) URL such as "
-                              "http://prometheus:9090")
+            raise GovctlError(f"--prometheus {_one_line(url)!r}: expected an http(s) URL such "
+                              "as http://prometheus:9090")
+        if not timeout > 0:
+            raise GovctlError("--prometheus-timeout must be more than 0 seconds")
         self.base = url.rstrip("/")
         self.timeout = timeout
+        self.max_bytes = max_bytes
+
+    def _fetch(self, request: urllib.request.Request, expr: str, outcome: dict[str, Any]
+               ) -> None:
+        """Runs in a worker thread; the caller waits at most the deadline for it."""
+        deadline = time.monotonic() + self.timeout
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    outcome["error"] = self._too_large()
+                    return
+                parts, size = [], 0
+                while True:
+                    if time.monotonic() > deadline:
+                        return  # the caller has given up already
+                    part = response.read1(65536) if hasattr(response, "read1") else \
+                        response.read(65536)
+                    if not part:
+                        break
+                    size += len(part)
+                    if size > self.max_bytes:
+                        outcome["error"] = self._too_large()
+                        return
+                    parts.append(part)
+                outcome["body"] = b"".join(parts)
+        except urllib.error.HTTPError as exc:
+            detail = _error_detail(exc.read(4096))
+            outcome["error"] = GovctlError(
+                f"Prometheus at {self.base} rejected the query {_one_line(expr)!r}: "
+                f"HTTP {exc.code}{detail}")
+        except http.client.HTTPException as exc:  # something listens, but not an HTTP server
+            outcome["error"] = GovctlError(
+                f"Prometheus at {self.base} did not answer in HTTP ({type(exc).__name__}: "
+                f"{_one_line(exc)}); is the URL right?")
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            outcome["error"] = GovctlError(
+                f"cannot reach Prometheus at {self.base}: {_one_line(reason)} (is the server "
+                "up, and the URL right?)")
+
+    def _too_large(self) -> GovctlError:
+        return GovctlError(f"Prometheus at {self.base} answered with more than "
+                           f"{self.max_bytes >> 20} MiB; narrow the query")
 
     def query(self, expr: str, at: datetime) -> list[Series]:
         # POST: a batched query over thousands of use cases does not fit in a URL
@@ -65,24 +121,24 @@ class PrometheusClient:
             f"{self.base}/api/v1/query", data=form.encode(), method="POST",
             headers={"Accept": "application/json", "User-Agent": "govctl",
                      "Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = _error_detail(exc.read())
-            raise GovctlError(f"Prometheus at {self.base} rejected the query {expr!r}: "
-                              f"HTTP {exc.code}{detail}") from None
-        except http.client.HTTPException as exc:  # something listens, but not an HTTP server
-            raise GovctlError(f"Prometheus at {self.base} did not answer in HTTP "
-                              f"({type(exc).__name__}: {_one_line(exc)}); is the URL right?"
-                              ) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise GovctlError(f"cannot reach Prometheus at {self.base}: {_one_line(reason)} "
-                              "(is the server up, and the URL right?)") from None
+        outcome: dict[str, Any] = {}
+        # a thread bounds what socket timeouts cannot: name resolution, and an answer that
+        # trickles in under each read's timeout; a stuck worker dies with the process
+        worker = threading.Thread(target=self._fetch, args=(request, expr, outcome),
+                                  daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive() or ("body" not in outcome and "error" not in outcome):
+            raise GovctlError(f"Prometheus at {self.base} did not answer within "
+                              f"{self.timeout:g} s (--prometheus-timeout)")
+        if "error" in outcome:
+            raise outcome["error"]
+        return self._series(outcome["body"], expr)
+
+    def _series(self, body: bytes, expr: str) -> list[Series]:
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise GovctlError(f"Prometheus at {self.base} did not answer with JSON "
                               "(is this the Prometheus HTTP API?)") from None
         if not isinstance(payload, dict):
@@ -90,12 +146,13 @@ class PrometheusClient:
                               "(is this the Prometheus HTTP API?)")
         if payload.get("status") != "success":
             raise GovctlError(f"Prometheus at {self.base}: "
-                              f"{_one_line(payload.get('error', 'query failed'))} for {expr!r}")
+                              f"{_one_line(payload.get('error', 'query failed'))} for "
+                              f"{_one_line(expr)!r}")
         data = payload.get("data") or {}
         kind = data.get("resultType") if isinstance(data, dict) else None
         if kind not in ("vector", "scalar"):
-            raise GovctlError(f"Prometheus at {self.base} answered {expr!r} with a {kind}, "
-                              "not an instant vector")
+            raise GovctlError(f"Prometheus at {self.base} answered {_one_line(expr)!r} with a "
+                              f"{_one_line(kind)}, not an instant vector")
         try:
             if kind == "scalar":
                 ts, value = data["result"]
@@ -106,12 +163,15 @@ class PrometheusClient:
                 ts, value = item["value"]
                 number = float(value)
                 if math.isfinite(number):
-                    out.append(Series(dict(item.get("metric") or {}), number, _moment(ts)))
+                    labels = item.get("metric") or {}
+                    out.append(Series({k: str(labels[k]) for k in KEPT_LABELS if k in labels},
+                                      number, _moment(ts)))
             return out
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
             # a proxy or look-alike answering "success" with another shape: still one line
-            raise GovctlError(f"Prometheus at {self.base} answered {expr!r} with a result "
-                              "that is not an instant vector of [time, value] pairs") from None
+            raise GovctlError(f"Prometheus at {self.base} answered {_one_line(expr)!r} with a "
+                              "result that is not an instant vector of [time, value] pairs"
+                              ) from None
 
 
 def api_time(at: datetime) -> str:
@@ -130,8 +190,9 @@ def _moment(ts: float | str) -> datetime:
 
 
 def _one_line(reason: object) -> str:
-    """Errors are one line: a server's reply quoted in a reason may carry CR/LF."""
-    return " ".join(str(reason).split())[:200]
+    """Errors are one line: a server's reply quoted in a reason may carry CR/LF (and any
+    control character: it is escaped)."""
+    return printable(" ".join(str(reason).split())[:200])
 
 
 def _error_detail(body: bytes) -> str:
@@ -156,30 +217,25 @@ def worst(series: list[Series], low: float | None, high: float | None) -> Series
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+\Z")
 
 
-def observe(client: PrometheusClient, use_cases: Iterable[Record], contracts: dict[str, Record],
+def observe(client: PrometheusClient, signals_of: Mapping[str, Mapping[str, Mapping[str, Any]]],
             at: datetime) -> dict[tuple[str, str], Observation]:
-    """(use case, signal) → the observation a Prometheus query gives at ``at``."""
+    """(use case, signal) → the observation a Prometheus query gives at ``at``, for the
+    signals each use case is judged on (its approved contract's: SPEC §3.3)."""
     out: dict[tuple[str, str], Observation] = {}
-    batched: dict[str, list[tuple[str, str, Record]]] = defaultdict(list)  # metric → uses
-    use_cases = list(use_cases)
+    batched: dict[str, list[tuple[str, str, Mapping[str, Any]]]] = defaultdict(list)
     # Each signal's query exactly as SPEC §3.3 defines it — unless there are so many that
     # one request per signal would be slow: then default queries of a metric are batched.
-    queries = sum(len(c.spec["signals"]) for u in use_cases
-                  if (c := contracts.get(u.id)) is not None and c.valid)
-    batch = queries > BATCH_ABOVE
-    for use_case in use_cases:
-        contract = contracts.get(use_case.id)
-        if contract is None or not contract.valid:
-            continue
-        for name, signal in contract.spec["signals"].items():
-            if batch and signal.get("query") is None and _SAFE_ID.match(use_case.id):
-                batched[signal["metric"]].append((use_case.id, name, contract))
+    batch = sum(len(signals) for signals in signals_of.values()) > BATCH_ABOVE
+    for use_case_id, signals in signals_of.items():
+        for name, signal in signals.items():
+            if batch and signal.get("query") is None and _SAFE_ID.match(use_case_id):
+                batched[signal["metric"]].append((use_case_id, name, signal))
                 continue
-            expr = signal.get("query") or default_query(signal["metric"], use_case.id)
+            expr = signal.get("query") or default_query(signal["metric"], use_case_id)
             series = client.query(expr, at)
             if series:
                 chosen = worst(series, signal.get("min"), signal.get("max"))
-                out[(use_case.id, name)] = _observation(use_case.id, name, signal["metric"],
+                out[(use_case_id, name)] = _observation(use_case_id, name, signal["metric"],
                                                         chosen)
     for metric, uses in batched.items():
         ids = sorted({u for u, _, _ in uses})
@@ -190,10 +246,9 @@ def observe(client: PrometheusClient, use_cases: Iterable[Record], contracts: di
         by_use_case: dict[str, list[Series]] = defaultdict(list)
         for series in client.query(expr, at):
             by_use_case[series.labels.get("use_case", "")].append(series)
-        for use_case_id, name, contract in uses:
+        for use_case_id, name, signal in uses:
             series = by_use_case.get(use_case_id)
             if series:
-                signal = contract.spec["signals"][name]
                 chosen = worst(series, signal.get("min"), signal.get("max"))
                 out[(use_case_id, name)] = _observation(use_case_id, name, metric, chosen)
     return out

@@ -1,28 +1,58 @@
-"""Contracts × observations → signal states, and each use case's approval state (SPEC §3.3).
+"""Approved contracts × observations → signal states, each use case's approval state and
+its verdict (SPEC §3.1, §3.3).
 
 A value breaches when strictly above ``max`` or strictly below ``min`` — the same
-boundary as GOV036 and the exported alert rules. An observation older than twice the
-signal's window (relative to ``--as-of``) is ``stale``; none at all is ``missing``.
+boundary as GOV036 and the exported alert rules — of the contract *as approved*
+(``yardstick``). An observation older than twice the signal's window (relative to
+``--as-of``) is ``stale``; none at all is ``missing``. The verdict is one word per use case,
+worst first, and never better than the evidence: without observations it is at best
+``unobserved``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from govctl.digest.digester import Digester
+from govctl.model.dates import utc_date
 from govctl.model.durations import seconds
 from govctl.model.findings import RULES, Finding
-from govctl.model.policy import Policy
+from govctl.model.policy import Policy, read_policy
 from govctl.model.records import Record
-from govctl.model.repository import Repository
-from govctl.monitoring.observations import Observation
+from govctl.model.repository import Repository, WorktreeSource, load_repository
+from govctl.monitoring.observations import Ignored, Observation
+from govctl.monitoring.sources import ObservationSource, gather
+from govctl.monitoring.yardstick import Proposed, Yardstick, yardsticks
 from govctl.rules.decisions import current_approvals, expiry, staleness
 
 DEFAULT_WINDOW = "1h"
 STATES = ("ok", "breach", "missing", "stale")
+VERDICTS = ("unapproved-serving", "no-approval", "expired", "stale", "breach", "missing",
+            "unobserved", "conditional", "current")
+# what each verdict means, and how bad it is (documents colour by level: bad, warn, cond, ok)
+VERDICT_MEANING = {
+    "unapproved-serving": "observations carry a bundle digest that the current approval does "
+                          "not cover: something unapproved is serving",
+    "no-approval": "no approval covers this use case",
+    "expired": "the current approval has expired",
+    "stale": "what the approval bound has changed since: it does not cover the bundle or "
+             "thresholds in the records",
+    "breach": "a signal breaches the threshold it was approved under",
+    "missing": "a required signal has no fresh value: its performance against the approved "
+               "thresholds is not known",
+    "unobserved": "no observations given: which bundle serves and how it performs are not "
+                  "evidenced",
+    "conditional": "approved with conditions, and within the approved thresholds",
+    "current": "approved, and within the approved thresholds",
+}
+VERDICT_LEVEL = {"unapproved-serving": "bad", "no-approval": "bad", "expired": "bad",
+                 "stale": "bad", "breach": "bad", "missing": "warn", "unobserved": "warn",
+                 "conditional": "cond", "current": "ok"}
+GATED = ("approved", "production")  # SPEC §1.4: gates apply to these use cases only
 
 
 def breaches(value: float, low: float | None, high: float | None) -> bool:
@@ -33,7 +63,7 @@ def breaches(value: float, low: float | None, high: float | None) -> bool:
 class SignalStatus:
     signal: str
     metric: str
-    min: float | None
+    min: float | None  # the judged (approved) bounds; None, None for an unapproved signal
     max: float | None
     window: str
     severity: str
@@ -41,6 +71,10 @@ class SignalStatus:
     observed_at: datetime | None
     state: str  # ok | breach | missing | stale
     bundle_digest: str | None = None
+    proposed: Proposed | None = None  # the working tree's differing values (not approved)
+    approved: bool = True  # False: the signal exists only in the working tree
+    query: str | None = None
+    required: bool = False  # one of the Policy's signals.required
 
     def json(self) -> dict[str, Any]:
         threshold: dict[str, float] = {}
@@ -48,22 +82,27 @@ class SignalStatus:
             threshold["min"] = self.min
         if self.max is not None:
             threshold["max"] = self.max
-        return {"signal": self.signal, "metric": self.metric, "value": self.value,
-                "threshold": threshold, "state": self.state,
-                "observed_at": _iso(self.observed_at)}
+        out: dict[str, Any] = {"signal": self.signal, "metric": self.metric,
+                               "value": self.value, "threshold": threshold}
+        if self.proposed is not None:
+            out["proposed"] = self.proposed.json()
+        out["state"] = self.state
+        out["observed_at"] = _iso(self.observed_at)
+        return out
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def signal_states(contract: Record | None, use_case_id: str,
-                  latest: Mapping[tuple[str, str], Observation], as_of: datetime
-                  ) -> list[SignalStatus]:
-    if contract is None or not contract.valid:
-        return []
+def signal_states(stick: Yardstick, use_case_id: str,
+                  latest: Mapping[tuple[str, str], Observation], as_of: datetime,
+                  required: Iterable[str] = ()) -> list[SignalStatus]:
+    """Each judged signal's state against the yardstick, then the signals only the working
+    tree has (listed with their proposed values, ``missing``: nothing approved judges them)."""
+    required = set(required)
     out = []
-    for name, signal in contract.spec["signals"].items():
+    for name, signal in stick.signals.items():
         window = signal.get("window", DEFAULT_WINDOW)
         obs = latest.get((use_case_id, name))
         low, high = signal.get("min"), signal.get("max")
@@ -76,8 +115,16 @@ def signal_states(contract: Record | None, use_case_id: str,
                 state = "stale"
             else:
                 state = "breach" if breaches(value, low, high) else "ok"
-        out.append(SignalStatus(name, signal["metric"], low, high, window,
-                                signal["severity"], value, at, state, digest))
+        out.append(SignalStatus(name, signal["metric"], low, high, window, signal["severity"],
+                                value, at, state, digest, stick.proposed.get(name), True,
+                                signal.get("query"), name in required))
+    for name, signal in stick.unapproved.items():
+        obs = latest.get((use_case_id, name))
+        out.append(SignalStatus(
+            name, signal["metric"], None, None, signal.get("window", DEFAULT_WINDOW),
+            signal["severity"], None, None, "missing",
+            obs.bundle_digest if obs is not None else None,
+            Proposed(None, signal), False, signal.get("query"), name in required))
     return out
 
 
@@ -87,24 +134,65 @@ class ApprovalState:
     state: str  # current | stale | expired | none
     reasons: tuple[str, ...]  # why stale / expired
     bound_digest: str | None
+    expired: bool = False  # also when it is stale too (the verdict puts expired first)
+
+    @property
+    def decision(self) -> str | None:
+        return self.approval.spec["decision"] if self.approval is not None else None
+
+    @property
+    def conditions(self) -> list[str]:
+        if self.approval is None:
+            return []
+        return [str(c) for c in self.approval.spec.get("conditions") or []]
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.approval.id if self.approval else None,
+                               "state": self.state}
+        if self.approval is not None:
+            out["decision"] = self.decision
+            out["conditions"] = self.conditions
+        return out
 
 
 def approval_state(repo: Repository, policy: Policy, digester: Digester, use_case: Record,
                    current: Mapping[str, Record], as_of: datetime) -> ApprovalState:
-    from govctl.model.dates import utc_date
-
     approval = current.get(use_case.id)
     if approval is None:
         return ApprovalState(None, "none", (), None)
     stale = staleness(repo, digester, approval, use_case)
     bound = approval.spec["bundle"]["digest"]
-    if stale:
-        return ApprovalState(approval, "stale", tuple(s.message for s in stale), bound)
     expired = expiry(policy, approval, use_case, utc_date(as_of)) if policy.valid else None
+    if stale:
+        reasons = tuple(s.message for s in stale) + ((expired.message,) if expired else ())
+        return ApprovalState(approval, "stale", reasons, bound, expired is not None)
     if expired:
         # the message, not the Expiry: reasons are text (explain prints and serialises them)
-        return ApprovalState(approval, "expired", (expired.message,), bound)
+        return ApprovalState(approval, "expired", (expired.message,), bound, True)
     return ApprovalState(approval, "current", (), bound)
+
+
+def verdict(approval: ApprovalState, signals: Iterable[SignalStatus],
+            required: Iterable[str], observed: bool, unapproved_serving: bool) -> str:
+    """SPEC §3.1: the first that applies, worst first."""
+    signals = list(signals)
+    if unapproved_serving:
+        return "unapproved-serving"
+    if approval.approval is None:
+        return "no-approval"
+    if approval.expired:
+        return "expired"
+    if approval.state == "stale":
+        return "stale"
+    if any(s.state == "breach" for s in signals):
+        return "breach"
+    if not observed:
+        return "unobserved"
+    if required_unobserved(signals, required):
+        return "missing"
+    if approval.decision == "conditional":
+        return "conditional"
+    return "current"
 
 
 @dataclass(frozen=True)
@@ -114,6 +202,13 @@ class UseCaseStatus:
     team: Record | None
     approval: ApprovalState
     signals: tuple[SignalStatus, ...]
+    verdict: str
+    yardstick: Yardstick
+    incidents_open: int = 0
+    # an observation carries the approved bundle digest, and none another: only then may
+    # anything say that the approved bundle is what serves
+    serving_approved: bool = False
+    required: tuple[str, ...] = ()  # the Policy's signals.required
 
     @property
     def oncall(self) -> Mapping[str, Any] | None:
@@ -126,18 +221,27 @@ class UseCaseStatus:
     def breached(self) -> bool:
         return any(s.state == "breach" for s in self.signals)
 
+    @property
+    def gated(self) -> bool:
+        return self.use_case.spec["status"] in GATED
+
     def json(self) -> dict[str, Any]:
         oncall = self.oncall
-        return {
+        out = {
             "id": self.use_case.id,
             "status": self.use_case.spec["status"],
             "owner": self.use_case.spec["owner"],
             "team": self.use_case.spec["team"],
             "oncall": oncall.get("rotation") if oncall else None,
-            "approval": {"id": self.approval.approval.id if self.approval.approval else None,
-                         "state": self.approval.state},
+            "verdict": self.verdict,
+            "approval": self.approval.json(),
+            "threshold_basis": self.yardstick.basis,
             "signals": [s.json() for s in self.signals],
+            "incidents_open": self.incidents_open,
         }
+        if self.yardstick.note:
+            out["threshold_note"] = self.yardstick.note
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,53 +249,117 @@ class StatusReport:
     at: datetime
     use_cases: tuple[UseCaseStatus, ...]
     findings: tuple[Finding, ...]  # GOV085
+    observed: bool = False  # observations or Prometheus were given
+    ignored: tuple[Ignored, ...] = ()
+    ignored_unlisted: int = 0  # rows of (use case, signal) pairs beyond those listed
 
     def json(self) -> dict[str, Any]:
-        return {"version": 1, "at": _iso(self.at),
-                "use_cases": [u.json() for u in self.use_cases],
-                "findings": [f.to_json() for f in self.findings]}
+        out: dict[str, Any] = {"version": 1, "at": _iso(self.at),
+                               "use_cases": [u.json() for u in self.use_cases],
+                               "ignored": [i.json() for i in self.ignored],
+                               "findings": [f.to_json() for f in self.findings]}
+        if self.ignored_unlisted:
+            out["ignored_rows_not_listed"] = self.ignored_unlisted
+        return out
 
     def trips(self, gate: str) -> bool:
         """``--fail-on breach|missing|unapproved``. Like the rules, the gates apply to
         approved/production use cases: intake and retired ones are listed, not gated
-        (SPEC §1.4); GOV085 (something unapproved serving) trips `unapproved` anywhere."""
-        gated = [u for u in self.use_cases
-                 if u.use_case.spec["status"] in ("approved", "production")]
+        (SPEC §1.4)."""
+        gated = [u for u in self.use_cases if u.gated]
         if gate == "breach":
             return any(u.breached for u in gated)
         if gate == "missing":
-            return any(s.state in ("missing", "stale") for u in gated for s in u.signals)
-        return bool(self.findings) or any(u.approval.state != "current" for u in gated)
+            # a required signal without a fresh value; always so without observations
+            return any(not self.observed or required_unobserved(u.signals, u.required)
+                       for u in gated)
+        return any(u.approval.state != "current" or u.verdict == "unapproved-serving"
+                   for u in gated)
 
 
-def build_status(repo: Repository, policy: Policy,
-                 latest: Mapping[tuple[str, str], Observation], as_of: datetime,
-                 use_cases: list[Record]) -> StatusReport:
-    from govctl.model.dates import utc_date
+def required_unobserved(signals: Iterable[SignalStatus], required: Iterable[str]) -> bool:
+    """A required signal has no fresh value judged against an approved threshold: it is
+    missing or stale, or the approved contract does not have it at all."""
+    judged = {s.signal: s for s in signals if s.approved}
+    return any(name not in judged or judged[name].state in ("missing", "stale")
+               for name in required)
 
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """Which use cases (``--use-case``, ``--team``, ``--tier``; empty: all) and where their
+    live values come from."""
+
+    use_cases: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    source: ObservationSource = field(default_factory=ObservationSource)
+
+
+def status_of(root: Path, as_of: datetime, request: StatusRequest) -> StatusReport:
+    """`govctl status`: the Policy is read for its defaults, but the rules are `validate`'s
+    job (a repository with findings still has a status)."""
+    repo = load_repository(WorktreeSource(root))
+    policy = read_policy(repo.policy)
+    chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
+    for wanted in request.use_cases:
+        repo.require("UseCase", wanted)  # exit 2 naming the closest id
+    if request.use_cases:
+        chosen = [r for r in chosen if r.id in request.use_cases]
+    if request.teams:
+        chosen = [r for r in chosen if r.spec["team"] in request.teams]
+    if request.tiers:
+        chosen = [r for r in chosen if r.spec["risk"]["tier"] in request.tiers]
+    return build_status(repo, policy, request.source, as_of, chosen, root)
+
+
+def build_status(repo: Repository, policy: Policy, source: ObservationSource, as_of: datetime,
+                 use_cases: list[Record], root: Path | None = None) -> StatusReport:
+    """Every use case's status, judged against its yardstick; ``root`` lets the yardstick
+    look in git for approved contract content."""
     digester = Digester(repo)
     current = current_approvals(repo, utc_date(as_of))
+    sticks = yardsticks(repo, digester, use_cases, current, root)
+    observed = gather(source, repo, use_cases, sticks, as_of)
+    latest = observed.latest if observed is not None else {}
+    open_incidents: dict[str, int] = {}
+    for incident in repo.of_kind("Incident"):
+        if incident.spec["status"] != "resolved":
+            key = incident.spec["use_case"]
+            open_incidents[key] = open_incidents.get(key, 0) + 1
     entries = []
     findings = []
     for use_case in use_cases:
-        contract = repo.get("ThresholdContract", use_case.spec["thresholds"])
-        signals = signal_states(contract, use_case.id, latest, as_of)
+        stick = sticks[use_case.id]
+        signals = signal_states(stick, use_case.id, latest, as_of, policy.required_signals)
         state = approval_state(repo, policy, digester, use_case, current, as_of)
-        entries.append(UseCaseStatus(use_case, repo.get("Person", use_case.spec["owner"]),
-                                     repo.get("Team", use_case.spec["team"]), state,
-                                     tuple(signals)))
-        findings.extend(_unapproved_serving(repo, use_case, signals, state))
-    return StatusReport(as_of, tuple(entries), tuple(findings))
+        serving = _unapproved_serving(repo, use_case, latest, state)
+        findings.extend(serving)
+        digests = {o.bundle_digest for (uc, _), o in latest.items()
+                   if uc == use_case.id and o.bundle_digest}
+        entries.append(UseCaseStatus(
+            use_case, repo.get("Person", use_case.spec["owner"]),
+            repo.get("Team", use_case.spec["team"]), state, tuple(signals),
+            verdict(state, signals, policy.required_signals, observed is not None,
+                    bool(serving)),
+            stick, open_incidents.get(use_case.id, 0),
+            state.bound_digest is not None and digests == {state.bound_digest},
+            tuple(policy.required_signals)))
+    return StatusReport(as_of, tuple(entries), tuple(findings), observed is not None,
+                        observed.ignored if observed is not None else (),
+                        observed.ignored_unlisted if observed is not None else 0)
 
 
-def _unapproved_serving(repo: Repository, use_case: Record, signals: list[SignalStatus],
+def _unapproved_serving(repo: Repository, use_case: Record,
+                        latest: Mapping[tuple[str, str], Observation],
                         state: ApprovalState) -> list[Finding]:
     """GOV085: an observation whose bundle digest is not the approved one."""
     out = []
     seen: set[str] = set()
-    for signal in signals:
-        digest = signal.bundle_digest
-        if digest is None or digest in seen or digest == state.bound_digest:
+    for (use_case_id, signal), obs in sorted(latest.items()):
+        digest = obs.bundle_digest
+        if use_case_id != use_case.id or digest is None or digest in seen or \
+                digest == state.bound_digest:
             continue
         seen.add(digest)
         approved = state.bound_digest or "none"
@@ -199,27 +367,6 @@ def _unapproved_serving(repo: Repository, use_case: Record, signals: list[Signal
         out.append(Finding(
             "GOV085", RULES["GOV085"].severity, use_case.file, line, col, use_case.ref,
             f"UseCase {use_case.id!r} is serving bundle digest {digest} (signal "
-            f"{signal.signal!r} observed {_iso(signal.observed_at)}), but the approved digest "
-            f"is {approved}: something unapproved is serving"))
+            f"{signal!r} observed {_iso(obs.at)}), but the approved digest is {approved}: "
+            "something unapproved is serving"))
     return out
-
-
-def gather_latest(repo: Repository, use_cases: list[Record], as_of: datetime,
-                  observations: Any = None, observations_format: str | None = None,
-                  prometheus_url: str | None = None) -> dict[tuple[str, str], Observation]:
-    """The latest observation per (use case, signal), from a file or a Prometheus server."""
-    if observations is not None and prometheus_url is not None:
-        from govctl.errors import GovctlError
-
-        raise GovctlError("give --observations FILE or --prometheus URL, not both")
-    if observations is not None:
-        from govctl.monitoring.observations import load_observations
-
-        return load_observations(observations, observations_format).latest(as_of)
-    if prometheus_url is not None:
-        from govctl.monitoring.prometheus import PrometheusClient, observe
-
-        contracts = {u.id: c for u in use_cases
-                     if (c := repo.get("ThresholdContract", u.spec["thresholds"])) is not None}
-        return observe(PrometheusClient(prometheus_url), use_cases, contracts, as_of)
-    return {}

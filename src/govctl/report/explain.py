@@ -5,13 +5,17 @@ from __future__ import annotations
 from rich.text import Text
 
 from govctl.monitoring.explain import Explanation
-from govctl.report.status import signal_text
+from govctl.monitoring.status import VERDICT_MEANING
+from govctl.report.status import signal_text, verdict_text
 
 
 def render_text(e: Explanation) -> list[Text]:
     uc = e.use_case
+    head = Text("verdict: ")
+    head.append_text(verdict_text(e.verdict))
+    head.append(f" — {VERDICT_MEANING[e.verdict]}")
     lines = [Text(f"UseCase {uc['id']} — {uc['title']} ({uc['status']}, tier {uc['tier']})",
-                  style="bold"), Text("")]
+                  style="bold"), head, Text("")]
     lines.append(Text("1. Who approved it?", style="bold"))
     approval = e.approval.approval
     if approval is None:
@@ -29,8 +33,12 @@ def render_text(e: Explanation) -> list[Text]:
         for p in e.approvers:
             email = f" <{p['email']}>" if p.get("email") else ""
             lines.append(Text(f"   approver: {p['name']} ({p['role']}){email}"))
+        for condition in e.approval.conditions:
+            lines.append(Text(f"   condition: {condition}", style="cyan"))
         lines.append(Text(f"   population: {a['population']}"))
-        lines.append(Text(f"   bound digest: {a['bundle']['digest']}"))
+        serving = (" (observed serving)" if e.serving_approved else
+                   " (not evidenced as what serves: no observation carries it)")
+        lines.append(Text(f"   bound digest: {a['bundle']['digest']}{serving}"))
         if e.commit:
             signed = "signed" if e.commit["signed"] else "unsigned"
             lines.append(Text(f"   committed {e.commit['sha'][:7]} by {e.commit['author']} "
@@ -40,6 +48,11 @@ def render_text(e: Explanation) -> list[Text]:
     if not e.observed:
         lines.append(Text("   no observations given: add --observations FILE or "
                           "--prometheus URL for live values", style="dim"))
+    if e.threshold_note:
+        lines.append(Text(f"   thresholds: {e.threshold_note}", style="yellow"))
+    elif e.threshold_basis == "working-tree":
+        lines.append(Text("   thresholds: the working tree's (no current approval)",
+                          style="dim"))
     for s in e.signals:
         line = Text("   ")
         line.append_text(signal_text(s))
@@ -47,6 +60,14 @@ def render_text(e: Explanation) -> list[Text]:
         lines.append(line)
     for f in e.findings:
         lines.append(Text(f"   {f.rule}: {f.message}", style="bold red"))
+    for i in e.ignored:
+        lines.append(Text(f"   warning: {i.rows} observation row(s) for {i.use_case}/{i.signal} "
+                          "ignored: no contract signal of that name", style="bold yellow"))
+    for incident in e.incidents:
+        lines.append(Text(f"   open incident {incident['id']} ({incident['severity']}, "
+                          f"{incident['status']}, detected {incident['detected']})"
+                          + (f": {incident['summary']}" if incident.get("summary") else ""),
+                          style="yellow"))
     lines += [Text(""), Text("3. Who is on the hook?", style="bold")]
     owner = e.owner
     lines.append(Text(f"   owner: {owner['name']}"

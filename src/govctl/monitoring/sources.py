@@ -1,0 +1,62 @@
+"""Where live values come from: an observations file or a Prometheus server, read for the
+signals each use case is judged on (its yardstick)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from govctl.errors import GovctlError
+from govctl.model.records import Record
+from govctl.model.repository import Repository
+from govctl.monitoring.observations import MAX_BYTES, Observed, Selection, observe_file
+from govctl.monitoring.prometheus import MAX_ANSWER, TIMEOUT
+from govctl.monitoring.yardstick import Yardstick
+
+
+@dataclass(frozen=True)
+class ObservationSource:
+    """``--observations FILE`` (with ``--observations-format``, ``--max-observations-bytes``)
+    or ``--prometheus URL`` (with ``--prometheus-timeout``); neither: nothing observed."""
+
+    path: Path | None = None
+    fmt: str | None = None
+    max_bytes: int = MAX_BYTES
+    prometheus: str | None = None
+    timeout: float = TIMEOUT
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.prometheus is not None:
+            raise GovctlError("give --observations FILE or --prometheus URL, not both")
+        if self.max_bytes < 1:
+            raise GovctlError("--max-observations-bytes must be at least 1")
+
+    @property
+    def given(self) -> bool:
+        return self.path is not None or self.prometheus is not None
+
+
+def selection(repo: Repository, use_cases: Iterable[Record],
+              sticks: Mapping[str, Yardstick]) -> Selection:
+    """The rows that count: each asked-about use case's signals, approved or proposed."""
+    return Selection(
+        {u.id: frozenset(sticks[u.id].signals) | frozenset(sticks[u.id].unapproved)
+         for u in use_cases},
+        frozenset(r.id for r in repo.of_kind("UseCase", valid_only=False)))
+
+
+def gather(source: ObservationSource, repo: Repository, use_cases: list[Record],
+           sticks: Mapping[str, Yardstick], as_of: datetime) -> Observed | None:
+    """The latest value of every judged signal at ``as_of``; None when nothing was given."""
+    if source.path is not None:
+        return observe_file(source.path, as_of, selection(repo, use_cases, sticks),
+                            source.fmt, source.max_bytes)
+    if source.prometheus is not None:
+        from govctl.monitoring.prometheus import PrometheusClient, observe
+
+        client = PrometheusClient(source.prometheus, source.timeout, MAX_ANSWER)
+        latest = observe(client, {u.id: sticks[u.id].signals for u in use_cases}, as_of)
+        return Observed(latest, source=source.prometheus)
+    return None
