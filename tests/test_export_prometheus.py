@@ -15,7 +15,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import yaml
 
 from tests.conftest import require_program
 from tests.factory import DOCS_TEAM, DOCS_USE_CASE
+from tests.http_support import LoopbackServer, QuietHandler, free_port
 from tests.observation_support import (
     AS_OF,
     AS_OF_TEXT,
@@ -46,12 +46,6 @@ def approved_digest(root: Path) -> str:
     return yaml.safe_load((root / APPROVAL_FILE).read_text())["spec"]["bundle"]["digest"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def root(factory: Any) -> Path:
     return factory.build().root
@@ -60,27 +54,6 @@ def root(factory: Any) -> Path:
 # == a canned Prometheus HTTP API ============================================================
 
 Answer = Callable[[str, str], tuple[int, bytes]]  # (query, time) → (HTTP status, body)
-
-
-class QuietHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:  # keep the test output clean
-        pass
-
-
-class LoopbackServer:
-    """An HTTP server on a free loopback port, served from a thread until close()."""
-
-    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 class FakePrometheus(LoopbackServer):

@@ -284,3 +284,25 @@ def test_the_example_observations_agree_and_show_one_breach_and_one_stale_signal
     assert by_state.pop("breach") == ["member-support-assistant/latency"]
     assert by_state.pop("stale") == ["claims-complaints-agent/goodwill_paid"]
     assert list(by_state) == ["ok"]
+
+
+def test_the_incident_example_shows_every_state_and_verdict(govctl):
+    """README: examples/observations/northwind-incident.jsonl at 2026-11-27T12:00:00Z."""
+    payload = status_json(govctl, EXAMPLES / "governance-repo", "--observations",
+                          EXAMPLES / "observations" / "northwind-incident.jsonl")
+    verdicts = {u["id"]: u["verdict"] for u in payload["use_cases"]}
+    assert verdicts == {"card-fraud-scoring": "current",
+                        "claims-complaints-agent": "unapproved-serving",
+                        "health-underwriting-triage": "no-approval",
+                        "member-support-assistant": "breach"}
+    seen = {(u["id"], s["signal"]): s["state"] for u in payload["use_cases"]
+            for s in u["signals"]}
+    assert seen[("member-support-assistant", "latency")] == "breach"
+    assert seen[("member-support-assistant", "abuse")] == "missing"
+    assert seen[("claims-complaints-agent", "goodwill_paid")] == "stale"
+    assert seen[("card-fraud-scoring", "drift")] == "ok"
+    assert [f["rule"] for f in payload["findings"]] == ["GOV085"]
+    assert payload["ignored"] == [{"use_case": "card-fraud-scoring", "signal": "drfit",
+                                   "rows": 1}]
+    assert all(u["threshold_basis"] == "approved" for u in payload["use_cases"]
+               if u["approval"]["id"] is not None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from govctl.digest.digester import contract_digest
 from govctl.errors import GovctlError
@@ -108,3 +109,34 @@ def find_approved(history: GitHistory, wanted: Iterable[Wanted]) -> dict[str, Fo
     except GovctlError:
         return {}  # an unreadable history knows no approved content: working tree basis
     return found
+
+
+class ApprovedContracts:
+    """``approved(approval)``: the contract content an approval binds, from git history,
+    for the rules (GOV036) when the records changed since. Opens git only when asked."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._history: GitHistory | None = None
+        self._found: dict[str, Found | None] = {}
+
+    def __call__(self, approval: Record) -> Record | None:
+        bound = approval.spec.get("thresholds")
+        if not isinstance(bound, Mapping) or not isinstance(bound.get("digest"), str):
+            return None
+        digest = bound["digest"]
+        if digest not in self._found:
+            try:
+                if self._history is None:
+                    self._history = GitHistory(self.root)
+                self._found[digest] = find_approved(self._history, [Wanted(
+                    digest, str(bound.get("id")), ())]).get(digest)
+            except GovctlError:
+                self._found[digest] = None
+        found = self._found[digest]
+        return found.record if found is not None else None
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+            self._history = None

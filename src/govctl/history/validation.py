@@ -51,18 +51,25 @@ def git_prefix(root: Path) -> str:
 
 def check_with_head(repo: Repository, as_of: datetime, digester: Digester | None = None
                     ) -> tuple[Policy, list[Finding]]:
-    """:func:`check_repository`, with GOV031/GOV032 naming what changed since HEAD when
-    the records are a working tree inside git (the git half of those messages)."""
-    baseline = None
+    """:func:`check_repository` with the git halves of two rules, when the records are a
+    working tree inside git: GOV031/GOV032 name what changed since HEAD, and GOV036 judges
+    an approval's eval results against the contract it bound, found in history when the
+    records changed since."""
+    baseline = approved = None
     if isinstance(repo.source, WorktreeSource):
         from govctl.history.baseline import for_root
 
         baseline = for_root(repo.source.root)
-    try:
-        return check_repository(repo, as_of, digester, baseline)
-    finally:
         if baseline is not None:
-            baseline.close()
+            from govctl.history.contracts import ApprovedContracts
+
+            approved = ApprovedContracts(repo.source.root)
+    try:
+        return check_repository(repo, as_of, digester, baseline, approved)
+    finally:
+        for opened in (baseline, approved):
+            if opened is not None:
+                opened.close()
 
 
 def _selected_files(repo: Repository, root: Path, paths: Sequence[str]) -> set[str] | None:

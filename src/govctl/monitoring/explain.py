@@ -35,6 +35,7 @@ class Explanation:
     incidents: tuple[dict[str, Any], ...] = ()  # not resolved
     ignored: tuple[Ignored, ...] = ()
     serving_approved: bool = False
+    digests_seen: frozenset[str] = frozenset()
 
     def json(self) -> dict[str, Any]:
         approval = self.approval.approval
@@ -114,6 +115,7 @@ def explain(root: Path, use_case_id: str, as_of: datetime,
         incidents=incidents,
         ignored=report.ignored,
         serving_approved=entry.serving_approved,
+        digests_seen=entry.digests_seen,
     )
 
 

@@ -632,9 +632,15 @@ def _sample_time(path: Path, line: int, sample: Any, mtime: datetime, now: datet
         at = datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         # beyond a double or the years datetime holds, or NaN: the parsers accept any number
-        raw = str(ts)
+        try:
+            number = ts.sec + ts.nsec / 1e9 if hasattr(ts, "sec") else float(ts)
+        except (OverflowError, ValueError):
+            number = math.nan
+        raw = f"{number * factor:.0f}" if math.isfinite(number) else str(ts)
         raw = raw if len(raw) <= 20 else raw[:19] + "…"
-        raise _error(path, line, f"sample {name} timestamp {raw} is out of range") from None
+        hint = f" — {hint_large}" if math.isfinite(number) and number > 0 else ""
+        raise _error(path, line, f"sample {name} timestamp {raw} is out of range{hint}"
+                     ) from None
     _plausible(path, line, at, now, f"sample {name} timestamp {raw} {unit}", hint_small,
                hint_large)
     return at

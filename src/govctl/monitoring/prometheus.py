@@ -81,7 +81,7 @@ class PrometheusClient:
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
                     outcome["error"] = self._too_large()
                     return
-                parts, size = [], 0
+                body = bytearray()
                 while True:
                     if time.monotonic() > deadline:
                         return  # the caller has given up already
@@ -89,12 +89,11 @@ class PrometheusClient:
                         response.read(65536)
                     if not part:
                         break
-                    size += len(part)
-                    if size > self.max_bytes:
+                    body += part
+                    if len(body) > self.max_bytes:
                         outcome["error"] = self._too_large()
                         return
-                    parts.append(part)
-                outcome["body"] = b"".join(parts)
+                outcome["body"] = body
         except urllib.error.HTTPError as exc:
             detail = _error_detail(exc.read(4096))
             outcome["error"] = GovctlError(
@@ -114,7 +113,11 @@ class PrometheusClient:
         return GovctlError(f"Prometheus at {self.base} answered with more than "
                            f"{self.max_bytes >> 20} MiB; narrow the query")
 
-    def query(self, expr: str, at: datetime) -> list[Series]:
+    def query(self, expr: str, at: datetime, groups: frozenset[str] | None = None
+              ) -> dict[str, Extremes]:
+        """The answer to ``expr`` at ``at``, reduced while it is parsed to the highest and
+        the lowest series — per ``use_case`` label among ``groups`` (a batched query), else
+        all together under "" — so a large answer never becomes a large list in memory."""
         # POST: a batched query over thousands of use cases does not fit in a URL
         form = urllib.parse.urlencode({"query": expr, "time": api_time(at)})
         request = urllib.request.Request(
@@ -133,14 +136,46 @@ class PrometheusClient:
                               f"{self.timeout:g} s (--prometheus-timeout)")
         if "error" in outcome:
             raise outcome["error"]
-        return self._series(outcome["body"], expr)
+        return self._reduce(outcome.pop("body"), expr, groups)
 
-    def _series(self, body: bytes, expr: str) -> list[Series]:
+    def _reduce(self, body: bytes | bytearray, expr: str, groups: frozenset[str] | None
+                ) -> dict[str, Extremes]:
+        found: dict[str, Extremes] = {}
+
+        def keep(labels: Any, value: Any) -> None:
+            ts, number_text = value
+            number = float(number_text)
+            if not math.isfinite(number):
+                return
+            if not isinstance(labels, Mapping):
+                raise TypeError("metric")
+            group = ""
+            if groups is not None:
+                group = str(labels.get("use_case", ""))
+                if group not in groups:
+                    return
+            series = Series({k: str(labels[k]) for k in KEPT_LABELS if k in labels}, number,
+                            _moment(ts))
+            held = found.get(group)
+            found[group] = Extremes(series, series) if held is None else held.add(series)
+
+        def hook(pairs: list[tuple[str, Any]]) -> Any:
+            # each series is folded in as soon as it is parsed, and dropped (None)
+            obj = dict(pairs)
+            if isinstance(obj.get("value"), list) and set(obj) <= _SERIES_KEYS:
+                keep(obj.get("metric") or {}, obj["value"])
+                return None
+            return obj
+
         try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
+            payload = json.loads(body, object_pairs_hook=hook)
+        except (ValueError, RecursionError) as exc:
+            if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
+                raise self._not_a_vector(expr) from None  # a series value that is no number
             raise GovctlError(f"Prometheus at {self.base} did not answer with JSON "
                               "(is this the Prometheus HTTP API?)") from None
+        except (TypeError, KeyError, AttributeError, OverflowError, OSError):
+            raise self._not_a_vector(expr) from None
         if not isinstance(payload, dict):
             raise GovctlError(f"Prometheus at {self.base} did not answer with a JSON object "
                               "(is this the Prometheus HTTP API?)")
@@ -153,25 +188,36 @@ class PrometheusClient:
         if kind not in ("vector", "scalar"):
             raise GovctlError(f"Prometheus at {self.base} answered {_one_line(expr)!r} with a "
                               f"{_one_line(kind)}, not an instant vector")
+        result = data.get("result")
         try:
             if kind == "scalar":
-                ts, value = data["result"]
-                number = float(value)
-                return [Series({}, number, _moment(ts))] if math.isfinite(number) else []
-            out = []
-            for item in data.get("result") or ():
-                ts, value = item["value"]
-                number = float(value)
-                if math.isfinite(number):
-                    labels = item.get("metric") or {}
-                    out.append(Series({k: str(labels[k]) for k in KEPT_LABELS if k in labels},
-                                      number, _moment(ts)))
-            return out
+                keep({}, result)
+            elif result is not None and not (isinstance(result, list)
+                                             and all(r is None for r in result)):
+                raise TypeError("result")  # series of another shape than [time, value]
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
-            # a proxy or look-alike answering "success" with another shape: still one line
-            raise GovctlError(f"Prometheus at {self.base} answered {_one_line(expr)!r} with a "
-                              "result that is not an instant vector of [time, value] pairs"
-                              ) from None
+            raise self._not_a_vector(expr) from None
+        return found
+
+    def _not_a_vector(self, expr: str) -> GovctlError:
+        # a proxy or look-alike answering "success" with another shape: still one line
+        return GovctlError(f"Prometheus at {self.base} answered {_one_line(expr)!r} with a "
+                           "result that is not an instant vector of [time, value] pairs")
+
+
+@dataclass(frozen=True)
+class Extremes:
+    """The highest and the lowest of a query's series: all ``worst`` needs."""
+
+    highest: Series
+    lowest: Series
+
+    def add(self, series: Series) -> Extremes:
+        return Extremes(series if series.value > self.highest.value else self.highest,
+                        series if series.value < self.lowest.value else self.lowest)
+
+
+_SERIES_KEYS = frozenset({"metric", "value"})
 
 
 def api_time(at: datetime) -> str:
@@ -202,11 +248,10 @@ def _error_detail(body: bytes) -> str:
         return ""
 
 
-def worst(series: list[Series], low: float | None, high: float | None) -> Series:
+def worst(extremes: Extremes, low: float | None, high: float | None) -> Series:
     """The series that decides the state: the highest against ``max``, the lowest against
     ``min``; for a band, whichever is outside (the highest when none is)."""
-    highest = max(series, key=lambda s: s.value)
-    lowest = min(series, key=lambda s: s.value)
+    highest, lowest = extremes.highest, extremes.lowest
     if high is not None and highest.value > high:
         return highest
     if low is not None and lowest.value < low:
@@ -232,8 +277,8 @@ def observe(client: PrometheusClient, signals_of: Mapping[str, Mapping[str, Mapp
                 batched[signal["metric"]].append((use_case_id, name, signal))
                 continue
             expr = signal.get("query") or default_query(signal["metric"], use_case_id)
-            series = client.query(expr, at)
-            if series:
+            series = client.query(expr, at).get("")
+            if series is not None:
                 chosen = worst(series, signal.get("min"), signal.get("max"))
                 out[(use_case_id, name)] = _observation(use_case_id, name, signal["metric"],
                                                         chosen)
@@ -243,12 +288,10 @@ def observe(client: PrometheusClient, signals_of: Mapping[str, Mapping[str, Mapp
         # and its backslash is doubled for the PromQL string literal
         alternatives = "|".join(i.replace(".", "\\\\.") for i in ids)
         expr = f'{metric}{{use_case=~"{alternatives}"}}'
-        by_use_case: dict[str, list[Series]] = defaultdict(list)
-        for series in client.query(expr, at):
-            by_use_case[series.labels.get("use_case", "")].append(series)
+        by_use_case = client.query(expr, at, frozenset(ids))
         for use_case_id, name, signal in uses:
             series = by_use_case.get(use_case_id)
-            if series:
+            if series is not None:
                 chosen = worst(series, signal.get("min"), signal.get("max"))
                 out[(use_case_id, name)] = _observation(use_case_id, name, metric, chosen)
     return out

@@ -209,6 +209,7 @@ class UseCaseStatus:
     # anything say that the approved bundle is what serves
     serving_approved: bool = False
     required: tuple[str, ...] = ()  # the Policy's signals.required
+    digests_seen: frozenset[str] = frozenset()  # bundle digests the latest observations carry
 
     @property
     def oncall(self) -> Mapping[str, Any] | None:
@@ -344,7 +345,7 @@ def build_status(repo: Repository, policy: Policy, source: ObservationSource, as
                     bool(serving)),
             stick, open_incidents.get(use_case.id, 0),
             state.bound_digest is not None and digests == {state.bound_digest},
-            tuple(policy.required_signals)))
+            tuple(policy.required_signals), frozenset(digests)))
     return StatusReport(as_of, tuple(entries), tuple(findings), observed is not None,
                         observed.ignored if observed is not None else (),
                         observed.ignored_unlisted if observed is not None else 0)

@@ -36,8 +36,15 @@ def render_text(e: Explanation) -> list[Text]:
         for condition in e.approval.conditions:
             lines.append(Text(f"   condition: {condition}", style="cyan"))
         lines.append(Text(f"   population: {a['population']}"))
-        serving = (" (observed serving)" if e.serving_approved else
-                   " (not evidenced as what serves: no observation carries it)")
+        bound = a["bundle"]["digest"]
+        if e.serving_approved:
+            serving = " (observed serving)"
+        elif bound in e.digests_seen:
+            serving = " (observed serving, beside another digest: see GOV085 below)"
+        elif e.digests_seen:
+            serving = " (NOT observed serving: observations carry other digests, GOV085)"
+        else:
+            serving = " (not evidenced as what serves: no observation carries a digest)"
         lines.append(Text(f"   bound digest: {a['bundle']['digest']}{serving}"))
         if e.commit:
             signed = "signed" if e.commit["signed"] else "unsigned"

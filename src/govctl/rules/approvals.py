@@ -134,8 +134,24 @@ def eval_results_breach(ctx: Context) -> Iterator[Finding]:
         yield from eval_breach_findings(ctx, approval)
 
 
+def approved_contract(ctx: Context, approval: Record) -> Record | None:
+    """The contract content the approval binds (SPEC §3.3): the record when its digest is
+    the bound one, else what the caller's history lookup finds; None when unknown."""
+    bound = approval.spec["thresholds"]
+    named = ctx.repo.get("ThresholdContract", bound["id"])
+    if named is not None and named.valid and ctx.digester.try_contract(named) == bound["digest"]:
+        return named
+    return ctx.approved(approval) if ctx.approved is not None else None
+
+
 def eval_breach_findings(ctx: Context, approval: Record) -> Iterator[Finding]:
-    contract = ctx.repo.get("ThresholdContract", approval.spec["thresholds"]["id"])
+    # judged against what the approval bound, not a contract edited since (which GOV032
+    # reports): a loosening must not excuse, nor a tightening condemn, a past decision
+    contract = approved_contract(ctx, approval)
+    basis = "as approved"
+    if contract is None:  # the approved content is not known: the records' (GOV032 fires)
+        contract = ctx.repo.get("ThresholdContract", approval.spec["thresholds"]["id"])
+        basis = "in the records (the approved content was not found)"
     results = (approval.spec.get("eval") or {}).get("results") or {}
     if contract is None or not contract.valid:
         return
@@ -153,4 +169,5 @@ def eval_breach_findings(ctx: Context, approval: Record) -> Iterator[Finding]:
             yield ctx.finding(
                 "GOV036", approval, ("spec", "eval", "results", metric),
                 f"eval result {metric} = {value} recorded at approval breaches "
-                f"ThresholdContract {contract.id!r}: signal {name!r} requires {bound}")
+                f"ThresholdContract {contract.id!r} {basis}: signal {name!r} requires "
+                f"{bound}")

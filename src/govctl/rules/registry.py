@@ -32,6 +32,9 @@ class Context:
     # the records at HEAD (history.baseline.HeadBaseline), loaded only when a stale
     # approval needs explaining; passed in by the caller, so rules stay free of git
     baseline: Any = None
+    # the approved content of contracts whose records changed since (history.contracts:
+    # ``approved(approval) -> Record | None``); None: only the records in hand are known
+    approved: Any = None
 
     @property
     def today(self) -> date:

@@ -23,13 +23,16 @@ def run_checks(ctx: Context) -> list[Finding]:
 
 
 def check_repository(repo: Repository, as_of: datetime, digester: Digester | None = None,
-                     baseline: Any = None) -> tuple[Policy, list[Finding]]:
+                     baseline: Any = None, approved: Any = None
+                     ) -> tuple[Policy, list[Finding]]:
     """All findings of the repository with the Policy's severity overrides applied.
 
     A ``digester`` passed in keeps the digests computed on the way (for `diff`); a
-    ``baseline`` (the records at HEAD) lets GOV031/GOV032 name what changed.
+    ``baseline`` (the records at HEAD) lets GOV031/GOV032 name what changed; ``approved``
+    finds the contract an approval bound when the records changed since (GOV036).
     """
     policy = read_policy(repo.policy)
     digester = digester if digester is not None else Digester(repo)
-    findings = [*repo.findings, *run_checks(Context(repo, policy, as_of, digester, baseline))]
+    ctx = Context(repo, policy, as_of, digester, baseline, approved)
+    findings = [*repo.findings, *run_checks(ctx)]
     return policy, apply_severities(findings, policy.rules)
