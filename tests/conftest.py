@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.factory import RepoFactory
+from tests.http_support import Answer, FakePrometheus
 
 DATA = Path(__file__).parent / "data"
 REQUIRE_EXTERNAL = os.environ.get("GOVCTL_REQUIRE_EXTERNAL") == "1"
@@ -128,3 +129,17 @@ def init_git(repo: Path) -> Path:
     require_program("git")
     git(repo, "init", "-q", "-b", "main")
     return repo
+
+
+@pytest.fixture
+def fake_prometheus() -> Iterator[Callable[[Answer], FakePrometheus]]:
+    started: list[FakePrometheus] = []
+
+    def start(answer: Answer) -> FakePrometheus:
+        server = FakePrometheus(answer)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()

@@ -20,6 +20,7 @@ from tests.conftest import commit_all, git, init_git, run_subprocess
 from tests.observation_support import (
     AS_OF,
     AS_OF_TEXT,
+    METRICS,
     Row,
     ago,
     assert_usage_error,
@@ -253,7 +254,7 @@ def test_rows_of_use_cases_not_asked_about_are_not_ignored(govctl, committed, tm
 def test_a_csv_with_another_delimiter_loads(govctl, committed, tmp_path, delimiter):
     at = rfc3339(ago(minutes=1))
     lines = ["use_case;signal;metric;value;at;bundle_digest".replace(";", delimiter)] + [
-        delimiter.join([USE_CASE, signal, "m", str(value), at, ""])
+        delimiter.join([USE_CASE, signal, METRICS[signal], str(value), at, ""])
         for signal, value in {**HEALTHY, "drift": 0.3}.items()]
     path = tmp_path / "export.csv"
     path.write_text("\r\n".join(lines) + "\r\n")
@@ -672,3 +673,284 @@ def test_gov036_judges_eval_results_against_the_approved_contract(govctl, factor
     assert found["GOV036"] == ["eval result triage_agreement = 0.85 recorded at approval "
                                "breaches ThresholdContract 'triage-contract' as approved: "
                                "signal 'accuracy_proxy' requires min 0.9"]
+
+
+# == rows and series that must not hide a breach or an unapproved bundle =======================
+
+
+def test_rows_sharing_an_instant_count_at_their_worst(govctl, committed, tmp_path):
+    at = ago(minutes=1)
+    path = write_observations(tmp_path, [*rows(), Row("latency", 9000.0, at),
+                                         Row("latency", 10.0, at)], "jsonl")
+    assert signals(status_json(govctl, committed, "--observations", path))["latency"][
+        "state"] == "breach"
+    # the same rows the other way round: the order of a file decides nothing
+    path = write_observations(tmp_path, [*rows(), Row("latency", 10.0, at),
+                                         Row("latency", 9000.0, at)], "jsonl", "reversed")
+    assert signals(status_json(govctl, committed, "--observations", path))["latency"][
+        "value"] == 9000.0
+
+
+def test_samples_of_another_metric_are_ignored_not_judged(govctl, committed, tmp_path):
+    """A summary's quantiles or a counter's _created sample carry the same labels; only
+    the contract's metric is the signal."""
+    stamp = int(ago(minutes=1).timestamp())
+    path = tmp_path / "scrape.om"
+    path.write_text(
+        "# TYPE p95_latency_ms summary\n"
+        f'p95_latency_ms{{use_case="claims-triage",signal="latency",quantile="0.99"}} 5000 '
+        f"{stamp}\n"
+        f'p95_latency_ms_count{{use_case="claims-triage",signal="latency"}} 7 {stamp}\n'
+        f'p95_latency_ms_sum{{use_case="claims-triage",signal="latency"}} 0.01 {stamp}\n'
+        "# EOF\n")
+    payload = status_json(govctl, committed, "--observations", path)
+    assert signals(payload)["latency"]["state"] == "breach"  # 5000 > 2500, not the sum
+    assert {"use_case": "claims-triage", "signal": "latency", "metric": "p95_latency_ms_sum",
+            "rows": 1} in payload["ignored"]
+
+
+def test_an_older_or_equal_row_with_another_digest_is_still_gov085(govctl, committed,
+                                                                   tmp_path):
+    approved, other = approved_digest(committed), "sha256:" + "e" * 64
+    at = ago(minutes=1)
+    same_instant = [*rows(digest=approved), Row("latency", 1000.0, at, bundle_digest=other)]
+    earlier = [*rows(digest=approved),
+               Row("latency", 1000.0, ago(minutes=2), bundle_digest=other)]
+    for name, data in (("same", same_instant), ("earlier", earlier)):
+        path = write_observations(tmp_path, data, "jsonl", name)
+        payload = status_json(govctl, committed, "--observations", path)
+        assert use_case_entry(payload)["verdict"] == "unapproved-serving", name
+        assert other in payload["findings"][0]["message"]
+    # a digest seen only before the freshness window served then, not now
+    old = [*rows(digest=approved), Row("latency", 1000.0, ago(days=3), bundle_digest=other)]
+    path = write_observations(tmp_path, old, "jsonl", "old")
+    assert use_case_entry(status_json(govctl, committed, "--observations", path))[
+        "verdict"] == "current"
+
+
+def test_prometheus_infinity_breaches_nan_is_unknown_and_every_series_digest_counts(
+        govctl, committed, fake_prometheus):
+    from tests.http_support import vectors
+
+    approved, canary = approved_digest(committed), "sha256:" + "c" * 64
+    healthy = {"p95_latency_ms": [({"use_case": USE_CASE, "bundle_digest": approved}, 1.0)],
+               "triage_agreement": [({"use_case": USE_CASE}, 0.95)],
+               "psi": [({"use_case": USE_CASE}, 0.01)],
+               "injection_rate": [({"use_case": USE_CASE}, 0.0)],
+               "human_handoff_rate": [({"use_case": USE_CASE}, 0.1)]}
+
+    def status(series: dict[str, Any]) -> dict[str, Any]:
+        server = fake_prometheus(vectors({**healthy, **series}))
+        return status_json(govctl, committed, "--prometheus", server.url)
+
+    infinite = status({"p95_latency_ms": [({"use_case": USE_CASE}, float("inf")),
+                                          ({"use_case": USE_CASE}, 1.0)]})
+    latency = signals(infinite)["latency"]
+    assert latency["state"] == "breach" and latency["value"] > 1e300  # +Inf, as JSON allows
+    unknown = status({"psi": [({"use_case": USE_CASE}, float("nan")),
+                              ({"use_case": USE_CASE}, 0.01)]})
+    assert signals(unknown)["drift"]["state"] == "missing"
+    assert use_case_entry(unknown)["verdict"] == "missing"
+    # a canary series neither highest nor lowest, carrying another digest
+    canaried = status({"p95_latency_ms": [
+        ({"use_case": USE_CASE, "bundle_digest": approved}, 1.0),
+        ({"use_case": USE_CASE, "bundle_digest": canary}, 2.0),
+        ({"use_case": USE_CASE, "bundle_digest": approved}, 3.0)]})
+    assert use_case_entry(canaried)["verdict"] == "unapproved-serving"
+
+
+def test_a_use_case_record_with_errors_is_listed_and_trips_every_gate(govctl, committed,
+                                                                      tmp_path):
+    path = committed / "use-cases/triage.yaml"
+    path.write_text(path.read_text().replace("  status: production\n",
+                                             "  status: production\n  typo_key: 1\n"))
+    observations = write_observations(tmp_path, rows(drift=0.3), "jsonl")
+    payload = status_json(govctl, committed, "--observations", observations)
+    entry = use_case_entry(payload)
+    assert entry["verdict"] == "no-approval"
+    assert "record has errors" in entry["problem"]
+    assert payload["ignored"] == [{"use_case": USE_CASE, "signal": s, "rows": 1}
+                                  for s in sorted(HEALTHY)]  # nothing judges them now
+    for gate in ("breach", "missing", "unapproved"):
+        result = govctl("status", "--root", committed, "--observations", observations,
+                        "--as-of", AS_OF_TEXT, "--fail-on", gate)
+        assert result.code == 1, gate
+        assert "record has errors" in result.stdout
+
+
+def test_an_invalid_policy_does_not_switch_off_valid_until(govctl, committed):
+    path = committed / "governance.yaml"
+    path.write_text(path.read_text() + "  not_a_policy_key: 1\n")
+    payload = status_json(govctl, committed, as_of="2028-01-01T00:00:00Z")
+    assert use_case_entry(payload)["approval"]["state"] == "expired"
+
+
+def test_fail_on_may_be_repeated_and_any_gate_trips(govctl, committed, tmp_path):
+    observations = write_observations(tmp_path, rows(drift=0.3, digest=approved_digest(
+        committed)), "jsonl")
+    base = ("status", "--root", committed, "--observations", observations, "--as-of",
+            AS_OF_TEXT)
+    assert govctl(*base, "--fail-on", "unapproved").code == 0
+    assert govctl(*base, "--fail-on", "breach", "--fail-on", "unapproved").code == 1
+    assert govctl(*base, "--fail-on", "unapproved", "--fail-on", "breach").code == 1
+
+
+def test_no_fresh_value_at_all_is_never_current_even_with_nothing_required(govctl, committed,
+                                                                           tmp_path):
+    path = committed / "governance.yaml"
+    text = path.read_text()
+    required = "  signals:\n    required: [latency, accuracy_proxy, drift, abuse, fallback]\n"
+    assert required in text
+    path.write_text(text.replace(required, "  signals: {required: []}\n"))
+    empty = write_observations(tmp_path, [Row("latency", 1.0, ago(days=30))], "jsonl")
+    entry = use_case_entry(status_json(govctl, committed, "--observations", empty))
+    assert entry["verdict"] == "missing"
+
+
+def test_an_eval_result_no_signal_judges_is_not_within_contract(govctl, committed):
+    path = committed / APPROVAL
+    path.write_text(path.read_text().replace("results: {triage_agreement: 0.94}",
+                                             "results: {triage_agreement: 0.94, bleu: 0.1}"))
+    doc = card(govctl, committed)
+    (row,) = [line for line in doc.splitlines() if line.startswith("| bleu |")]
+    assert row.endswith("| not judged |")
+
+
+def test_numbers_beyond_a_double_or_python_ints_are_line_errors(govctl, committed, tmp_path):
+    for name, number in (("wide", "9" * 400), ("long", "9" * 5000)):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text('{"use_case": "claims-triage", "signal": "drift", "value": '
+                        f'{number}, "at": "{AS_OF_TEXT}"}}\n')
+        assert_usage_error(govctl("status", "--root", committed, "--observations", path),
+                           f"{path}:1: ")
+
+
+def test_a_histogram_across_a_chunk_boundary_still_parses(tmp_path):
+    from govctl.monitoring.observations import load_observations
+
+    stamp = int(ago(minutes=1).timestamp())
+    for padding in (4089, 4091, 4093, 4095):
+        lines = [f'pad_{i}{{use_case="u",signal="p{i}"}} 1 {stamp}' for i in range(padding)]
+        lines += ["# TYPE h histogram"] + [
+            f'h_bucket{{use_case="u",signal="h",le="{le}"}} {n} {stamp}'
+            for le, n in (("0.1", 1), ("1", 2), ("+Inf", 3))] + [
+            f'h_count{{use_case="u",signal="h"}} 3 {stamp}',
+            f'h_sum{{use_case="u",signal="h"}} 1.5 {stamp}', "# EOF"]
+        path = tmp_path / f"big{padding}.om"
+        path.write_text("\n".join(lines) + "\n")
+        loaded = load_observations(path).observations
+        assert [o.metric for o in loaded[-5:]] == ["h_bucket"] * 3 + ["h_count", "h_sum"]
+        assert loaded[-1].source == f"{path}:{padding + 6}"
+
+
+def test_a_csv_record_spanning_lines_is_named_by_its_first_line(govctl, committed, tmp_path):
+    path = tmp_path / "multi.csv"
+    path.write_text('use_case,signal,metric,value,at\nclaims-triage,latency,"p95\nms",'
+                    f'fast,{AS_OF_TEXT}\n')
+    assert_usage_error(govctl("status", "--root", committed, "--observations", path),
+                       f"{path}:2: ", "'fast' is not a number")
+
+
+def test_prometheus_values_after_as_of_are_not_evidence(govctl, committed, fake_prometheus):
+    from datetime import timedelta
+
+    from tests.http_support import FakePrometheus
+
+    def later(query: str, at: str) -> tuple[int, bytes]:
+        future = float(at) + timedelta(days=30).total_seconds()
+        result = [{"metric": {"use_case": USE_CASE}, "value": [future, "0.01"]}]
+        return 200, json.dumps({"status": "success", "data": {"resultType": "vector",
+                                                              "result": result}}).encode()
+
+    server: FakePrometheus = fake_prometheus(later)
+    payload = status_json(govctl, committed, "--prometheus", server.url)
+    assert set(s["state"] for s in signals(payload).values()) == {"missing"}
+
+
+def test_prometheus_redirects_are_refused_and_credentials_never_printed(govctl, committed):
+    from tests.http_support import LoopbackServer, QuietHandler
+
+    seen: list[str] = []
+
+    class Redirect(LoopbackServer):
+        def __init__(self) -> None:
+            class Handler(QuietHandler):
+                def do_POST(self) -> None:
+                    seen.append(self.headers.get("Authorization", ""))
+                    self.send_response(302)
+                    self.send_header("Location", "http://elsewhere.invalid/api/v1/query")
+                    self.end_headers()
+
+            self._serve(Handler)
+
+    server = Redirect()
+    try:
+        result = govctl("status", "--root", committed, "--prometheus",
+                        f"http://alice:s3cret-pw@{server.address}")
+    finally:
+        server.close()
+    line = assert_usage_error(result, "redirect", "does not follow")
+    assert "s3cret-pw" not in line and "alice" not in line
+    assert seen and seen[0].startswith("Basic ")  # the credentials went as a header
+    for url, fragment in (("http://127.0.0.1:9/?token=s3cret-pw", "without a query"),):
+        line = assert_usage_error(govctl("status", "--root", committed, "--prometheus", url),
+                                  fragment)
+        assert "s3cret-pw" not in line
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "inf", "1e100", "nan"])
+def test_a_prometheus_timeout_out_of_range_is_a_usage_error(govctl, committed, timeout):
+    assert_usage_error(govctl("status", "--root", committed, "--prometheus",
+                              "http://127.0.0.1:9", "--prometheus-timeout", timeout),
+                       "--prometheus-timeout")
+
+
+def test_a_csv_naming_a_column_twice_is_an_error(govctl, committed, tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text(f"use_case,signal,value,at,value\nclaims-triage,latency,9000,"
+                    f"{AS_OF_TEXT},1\n")
+    assert_usage_error(govctl("status", "--root", committed, "--observations", path),
+                       f"{path}:1: ", "names value more than once")
+
+
+@pytest.mark.parametrize("value", ["1_0", "١٢", "0x10", " nan"])
+def test_a_csv_value_is_a_plain_decimal_number(govctl, committed, tmp_path, value):
+    path = tmp_path / "odd.csv"
+    path.write_text(f'use_case,signal,value,at\nclaims-triage,latency,"{value}",{AS_OF_TEXT}\n')
+    assert_usage_error(govctl("status", "--root", committed, "--observations", path),
+                       f"{path}:2: ", "not a")
+
+
+def test_a_required_signal_missing_from_the_approved_contract_is_named(govctl, committed,
+                                                                       tmp_path):
+    path = committed / CONTRACT
+    path.write_text(path.read_text().replace(
+        "    abuse: {metric: injection_rate, max: 0.01, window: 1h, severity: page}\n", ""))
+    approval = committed / APPROVAL
+    old = yaml.safe_load(approval.read_text())["spec"]["thresholds"]["digest"]
+    from govctl.digest.digester import Digester
+    from govctl.model.repository import WorktreeSource, load_repository
+
+    repo = load_repository(WorktreeSource(committed))
+    new = Digester(repo).contract_digest(repo.get("ThresholdContract", "triage-contract"))
+    approval.write_text(approval.read_text().replace(old, new))  # re-bound to the new one
+    observations = write_observations(tmp_path, [r for r in rows() if r.signal != "abuse"],
+                                      "jsonl")
+    entry = use_case_entry(status_json(govctl, committed, "--observations", observations))
+    assert entry["verdict"] == "missing"
+    assert entry["required_absent"] == ["abuse"]
+    text = govctl("status", "--root", committed, "--observations", observations, "--as-of",
+                  AS_OF_TEXT).stdout
+    assert "required signal abuse: not in the approved contract" in text
+
+
+def test_record_text_cannot_inject_markdown_into_the_card(govctl, committed, tmp_path):
+    from tests.render_support import markdown_html
+
+    evil = "a``[Approved, all clear](https://evil.example) <img src=x onerror=alert(1)>"
+    path = tmp_path / "evil.jsonl"
+    path.write_text(json.dumps({"use_case": USE_CASE, "signal": evil, "value": 1,
+                                "at": AS_OF_TEXT}) + "\n")
+    page = markdown_html(card(govctl, committed, "--observations", path))
+    assert "<img" not in page and 'href="https://evil.example"' not in page
+    assert "[Approved, all clear](https://evil.example)" in Html(page).text

@@ -112,7 +112,7 @@ def test_readme_answers_the_three_questions(history, built):
     assert ("Approval claims-triage-2026-11-05 — approved on 2026-11-05, valid until "
             "2027-05-04, for “Home-insurance claimants, Nordics”: CURRENT.") in text
     assert "Approvers: Bob Risk (risk-officer), Carol Model (model-owner)." in text
-    assert (f"Committed in {history.reapproval[:7]} by Carol Model {carol[1]} on {carol[2]} "
+    assert (f"Committed in {history.reapproval[:7]} by Carol Model <{carol[1]}> on {carol[2]} "
             "(unsigned).") in text
     assert f"Bound to bundle digest {history.second_digest}." in text
     # 2. the thresholds it is held to
@@ -123,7 +123,7 @@ def test_readme_answers_the_three_questions(history, built):
     assert rows["accuracy_proxy"][2] == "≥ 0.9"
     assert "The contract changed after approval" not in text  # re-approved under it
     # 3. who is on the hook
-    assert "Accountable owner: Alice Owner alice@acme.test" in text
+    assert "Accountable owner: Alice Owner <alice@acme.test>" in text
     assert "on-call rotation claims-ml-primary, pager pagerduty:claims-ml" in text
     assert "On breach: fallback, runbook runbooks/triage.md" in text
     assert "Fallback: Claims go to the human triage queue." in text
@@ -137,7 +137,7 @@ def test_readme_approval_timeline_comes_from_git(history, built):
         name, email, date = author_line(history.root, sha)
         assert row == [approval[len("claims-triage-"):], approval, "approved",
                        "Bob Risk (risk-officer), Carol Model (model-owner)", sha[:7],
-                       f"{name} {email}", date, "unsigned"]
+                       f"{name} <{email}>", date, "unsigned"]
     assert rows[0][5].startswith("Bob Risk")  # Bob committed the first approval
     assert rows[1][5].startswith("Carol Model")  # Carol the re-approval
 

@@ -96,8 +96,9 @@ def test_markdown_card_states_who_approved_what_under_which_thresholds(repo, gov
                                               "2026-10-01, valid until 2027-03-01 — CURRENT")
     assert "Committed in" in text and "by Test Runner" not in text
     # (an email in <angle brackets> is an autolink in markdown: the text shows the address)
-    assert f"Committed in `{head(root)[:7]}` by Bob Risk <bob@acme.test>" in doc
-    assert f"Committed in {head(root)[:7]} by Bob Risk bob@acme.test on " in text
+    # record text is escaped markdown: the email is text, not an autolink
+    assert f"Committed in `{head(root)[:7]}` by Bob Risk <bob\\@acme\\.test>" in doc
+    assert f"Committed in {head(root)[:7]} by Bob Risk <bob@acme.test> on " in text
     assert "APPROVAL STALE" not in doc and "NO CURRENT APPROVAL" not in doc
 
     # the thresholds of every signal
@@ -111,8 +112,9 @@ def test_markdown_card_states_who_approved_what_under_which_thresholds(repo, gov
     assert "No observations were given" in text
 
     # who is on the hook
-    assert md_row(doc, "", "Accountable owner")[1] == "Alice Owner alice@acme.test"
-    assert "mailto:alice@acme.test" in markdown_html(doc)
+    assert md_row(doc, "", "Accountable owner")[1] == "Alice Owner <alice@acme.test>"
+    # record text is data: the email is shown, and makes no link (SPEC §3 output safety)
+    assert "mailto:" not in markdown_html(doc)
     team = md_row(doc, "", "Team on the hook")[1]
     assert "claims-ml" in team and "on-call rotation claims-ml-primary" in team
     assert md_row(doc, "", "On breach")[1] == "fallback, runbook runbooks/triage.md"
@@ -363,7 +365,7 @@ def test_at_renders_the_records_as_committed_then(factory, govctl):
     assert md_row(before, "signal", "drift")[2] == "≤ 0.2"
     assert "APPROVAL STALE" not in before
     assert f"from commit `{first}` (revision `{first}`)" in before
-    assert f"Committed in `{first[:7]}` by Bob Risk <bob@acme.test>" in before
+    assert f"Committed in {first[:7]} by Bob Risk <bob@acme.test>" in markdown_text(before)
 
     relative = card(govctl, root, "--at", "HEAD~1")
     assert f"from commit `{first}` (revision `HEAD~1`)" in relative
@@ -631,7 +633,7 @@ def test_a_custom_template_can_wrap_the_builtin_one(repo, govctl, tmp_path):
     doc = card(govctl, repo.root, "--template", templates)
     assert doc.startswith("# Model card: Claims triage\n")
     assert "## 9. Caveats and recommendations" in doc
-    assert doc.endswith("## Sign-off\n\nReviewed for claims-triage.\n")
+    assert doc.endswith("## Sign-off\n\nReviewed for claims\\-triage.\n")  # (md-escaped)
     (templates / "card.html.j2").write_text(
         '{% include "builtin/card.html.j2" %}<p>{{ card.use_case.intended_use }}</p>')
     html = card(govctl, repo.root, "--template", templates, fmt="html")

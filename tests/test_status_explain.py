@@ -404,7 +404,8 @@ def test_explain_json_approval_not_current_when_stale_or_expired(govctl, factory
 
 def test_explain_json_without_an_approval(govctl, factory, root):
     factory.remove(APPROVAL_FILE)
-    assert explain_json(govctl, root)["approval"] is None
+    approval = explain_json(govctl, root)["approval"]
+    assert (approval["id"], approval["current"], approval["state"]) == (None, False, "none")
 
 
 def test_explain_json_names_the_commit_of_the_approval(govctl, root):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
+from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, gates, root_of
 from govctl.cli.output import print_lines, write
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 
@@ -22,17 +22,16 @@ def register(app: typer.Typer) -> None:
         root: RootOption = None,
         output_format: Annotated[str, typer.Option(
             "--format", "-f", help="text | markdown | json.")] = "text",
-        fail_on: Annotated[str | None, typer.Option(
-            "--fail-on", help="Exit 1 when a change is loosened | reapproval | any.",
-            show_default=False)] = None,
+        fail_on: Annotated[list[str] | None, typer.Option(
+            "--fail-on", help="Exit 1 when a change is loosened | reapproval | any "
+            "(repeatable: any gate trips).", show_default=False)] = None,
         as_of: AsOfOption = None,
     ) -> int:
         """Semantic diff of the records between two revisions, for pull-request review."""
         from govctl.history.revisions import diff_revisions
 
         fmt = choice(output_format, ("text", "markdown", "json"), "--format")
-        gate = choice(fail_on, ("loosened", "reapproval", "any"), "--fail-on") \
-            if fail_on is not None else None
+        chosen = gates(fail_on, ("loosened", "reapproval", "any"))
         result = diff_revisions(root_of(root), base, head, as_of_of(as_of))
         if fmt == "json":
             from govctl.report.json import dumps
@@ -46,7 +45,7 @@ def register(app: typer.Typer) -> None:
             from govctl.report.diff import render_text
 
             print_lines(render_text(result))
-        return EXIT_FINDINGS if gate is not None and result.trips(gate) else EXIT_OK
+        return EXIT_FINDINGS if any(result.trips(g) for g in chosen) else EXIT_OK
 
     @app.command("history")
     def history(

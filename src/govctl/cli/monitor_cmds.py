@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from govctl.cli.options import (
-    MAX_OBSERVATIONS_BYTES,
-    PROMETHEUS_TIMEOUT,
     AsOfOption,
     MaxObservationsBytesOption,
     ObservationsFormatOption,
@@ -19,12 +17,14 @@ from govctl.cli.options import (
     RootOption,
     as_of_of,
     choice,
+    gates,
     root_of,
     source_of,
 )
 from govctl.cli.output import print_lines, stdout_console, write
 from govctl.cli.render_cmds import outside_root
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
+from govctl.monitoring.limits import MAX_OBSERVATION_BYTES, PROMETHEUS_TIMEOUT
 
 OutputOption = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to FILE (outside the governance root).", show_default=False)]
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
     def status(
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
-        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATION_BYTES,
         prometheus: PrometheusOption = None,
         prometheus_timeout: PrometheusTimeoutOption = PROMETHEUS_TIMEOUT,
         use_case: Annotated[list[str] | None, typer.Option(
@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
         output_format: Annotated[str, typer.Option("--format", "-f",
                                                    help="text | json.")] = "text",
-        fail_on: Annotated[str | None, typer.Option(
-            "--fail-on", help="Exit 1 on breach | missing | unapproved.",
-            show_default=False)] = None,
+        fail_on: Annotated[list[str] | None, typer.Option(
+            "--fail-on", help="Exit 1 on breach | missing | unapproved (repeatable: any "
+            "gate trips).", show_default=False)] = None,
         root: RootOption = None,
         as_of: AsOfOption = None,
     ) -> int:
@@ -59,8 +59,7 @@ def register(app: typer.Typer) -> None:
         from govctl.monitoring.status import StatusRequest, status_of
 
         fmt = choice(output_format, ("text", "json"), "--format")
-        gate = choice(fail_on, ("breach", "missing", "unapproved"), "--fail-on") \
-            if fail_on is not None else None
+        chosen = gates(fail_on, ("breach", "missing", "unapproved"))
         source = source_of(observations, observations_format, max_observations_bytes,
                            prometheus, prometheus_timeout)
         report = status_of(root_of(root), as_of_of(as_of), StatusRequest(
@@ -78,14 +77,14 @@ def register(app: typer.Typer) -> None:
                 print_lines(status_report.render_notes(report))
             else:
                 print_lines(status_report.render_lines(report))
-        return EXIT_FINDINGS if gate is not None and report.trips(gate) else EXIT_OK
+        return EXIT_FINDINGS if any(report.trips(g) for g in chosen) else EXIT_OK
 
     @app.command("explain")
     def explain(
         use_case: Annotated[str, typer.Argument(help="The UseCase's id.", show_default=False)],
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
-        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATION_BYTES,
         prometheus: PrometheusOption = None,
         prometheus_timeout: PrometheusTimeoutOption = PROMETHEUS_TIMEOUT,
         output_format: Annotated[str, typer.Option("--format", "-f",

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from govctl.monitoring.limits import PROMETHEUS_TIMEOUT
+
 RootOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
     typer.Option("--root", help="Governance root (default: nearest folder upward with "
@@ -42,8 +44,6 @@ PrometheusTimeoutOption = Annotated[
     float, typer.Option("--prometheus-timeout", help="Seconds allowed for each whole Prometheus "
                         "request."),
 ]
-MAX_OBSERVATIONS_BYTES = 256 << 20  # (monitoring.observations.MAX_BYTES, without importing it)
-PROMETHEUS_TIMEOUT = 10.0
 
 
 # Imports inside the functions: `govctl --help` must not load the YAML loader or schemas.
@@ -74,3 +74,8 @@ def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}",
                                  param_hint=option)
     return value
+
+
+def gates(values: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """``--fail-on`` given any number of times: each value checked, all of them apply."""
+    return tuple(choice(v, allowed, "--fail-on") for v in values or ())

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from govctl.cli.options import (
-    MAX_OBSERVATIONS_BYTES,
     AsOfOption,
     MaxObservationsBytesOption,
     ObservationsFormatOption,
@@ -21,6 +20,7 @@ from govctl.cli.options import (
 )
 from govctl.cli.output import write
 from govctl.errors import EXIT_OK, GovctlError
+from govctl.monitoring.limits import MAX_OBSERVATION_BYTES
 
 TemplateOption = Annotated[Path | None, typer.Option(
     "--template", help="A folder of Jinja2 templates overriding the built-in ones by name.",
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
-        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATION_BYTES,
         template: TemplateOption = None,
         root: RootOption = None,
         as_of: AsOfOption = None,
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             "--force", help="Replace an existing pack.")] = False,
         observations: ObservationsOption = None,
         observations_format: ObservationsFormatOption = None,
-        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATIONS_BYTES,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATION_BYTES,
         template: TemplateOption = None,
         root: RootOption = None,
         as_of: AsOfOption = None,

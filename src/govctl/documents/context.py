@@ -23,7 +23,9 @@ from govctl.monitoring.status import (
     VERDICT_MEANING,
     SignalStatus,
     StatusReport,
+    breaches,
 )
+from govctl.rules.approvals import judging
 from govctl.rules.decisions import approvals_of
 from govctl.rules.incidents import reporting_deadline
 
@@ -209,11 +211,10 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
     quantitative = []
     if approval_ctx and stick.signals:
         for metric, value in approval_ctx["eval"]["results"].items():
-            matching = [(n, s) for n, s in stick.signals.items() if s["metric"] == metric]
-            for name, s in matching or [(None, {})]:
+            for name, s in judging(stick.signals, metric) or [(None, {})]:
                 low, high = s.get("min"), s.get("max")
-                ok = not ((high is not None and value > high) or
-                          (low is not None and value < low))
+                # None: no approved signal judges this result (not "within contract")
+                ok = None if name is None else not breaches(value, low, high)
                 quantitative.append({"metric": metric, "value": value, "signal": name,
                                      "min": low, "max": high, "ok": ok})
 
@@ -281,7 +282,9 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
         "serving_approved": entry.serving_approved,
         "observations": {"given": status.observed,
                          "breaches": sum(1 for s in entry.signals if s.state == "breach"),
-                         "ignored": [i.json() for i in status.ignored],
+                         # every key present (templates run with StrictUndefined)
+                         "ignored": [{**i.json(), "metric": i.metric}
+                                     for i in status.ignored],
                          "unapproved_digests": [f.message for f in status.findings
                                                 if f.record == use_case.ref]},
         "approval": approval_ctx,

@@ -7,12 +7,15 @@ only ever passed as data (never as template source), so a title such as ``{{ 7*7
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from govctl.errors import GovctlError
+from govctl.model.escape import printable
 
 BUILTIN = Path(__file__).parent / "templates"
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")  # every ASCII punctuation character
 
 
 def autoescaped(name: str | None) -> bool:
@@ -104,18 +107,24 @@ def _short(value: Any, length: int = 19) -> str:
 
 
 def _code_span(value: Any) -> str:
-    """Inline code whose content is shown verbatim (a backtick inside widens the fence)."""
-    text = "" if value is None else str(value).replace("\n", " ")
-    fence = "``" if "`" in text else "`"
+    """Inline code showing the value verbatim: the fence is one backtick longer than the
+    longest run inside (a value cannot close it early), a newline shows as ``\\n``, other
+    control characters are escaped, and a pipe cannot end a table cell."""
+    text = printable(("" if value is None else str(value)).replace("\n", "\\n"))
+    # a table cell ends at a pipe even inside code (GFM): escaped, it shows as a pipe there
+    text = text.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _markdown_cell(value: Any) -> str:
-    """Text safe inside a markdown table cell (record text is data, not markup)."""
+    """Text safe anywhere in markdown, table cells included: record text is data, not
+    markup. Every ASCII punctuation character is backslash-escaped (so no emphasis, link,
+    image, HTML tag, heading or table break can start), a newline shows as ``\\n`` and
+    other control characters are escaped."""
     if value is None:
         return "—"
-    text = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    for char in "<>`*_[]":
-        text = text.replace(char, "\\" + char)
-    return text
+    text = printable(str(value).replace("\n", "\\n"))
+    return _PUNCTUATION.sub(r"\\\g<0>", text)

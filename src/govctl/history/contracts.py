@@ -23,7 +23,7 @@ from govctl.history.git import GitHistory
 from govctl.history.replay import parse_records, runbook_file
 from govctl.model import loader
 from govctl.model.records import Record
-from govctl.model.repository import RECORD_SUFFIXES
+from govctl.model.repository import RECORD_SUFFIXES, Repository
 
 KIND = "ThresholdContract"
 
@@ -115,8 +115,9 @@ class ApprovedContracts:
     """``approved(approval)``: the contract content an approval binds, from git history,
     for the rules (GOV036) when the records changed since. Opens git only when asked."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, repo: Repository) -> None:
         self.root = root
+        self.repo = repo  # where the contracts live now: their files are searched first
         self._history: GitHistory | None = None
         self._found: dict[str, Found | None] = {}
 
@@ -129,8 +130,10 @@ class ApprovedContracts:
             try:
                 if self._history is None:
                     self._history = GitHistory(self.root)
+                named = self.repo.get(KIND, bound.get("id"))
+                hints = (named.file,) if named is not None else ()
                 self._found[digest] = find_approved(self._history, [Wanted(
-                    digest, str(bound.get("id")), ())]).get(digest)
+                    digest, str(bound.get("id")), hints)]).get(digest)
             except GovctlError:
                 self._found[digest] = None
         found = self._found[digest]

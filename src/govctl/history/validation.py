@@ -63,7 +63,7 @@ def check_with_head(repo: Repository, as_of: datetime, digester: Digester | None
         if baseline is not None:
             from govctl.history.contracts import ApprovedContracts
 
-            approved = ApprovedContracts(repo.source.root)
+            approved = ApprovedContracts(repo.source.root, repo)
     try:
         return check_repository(repo, as_of, digester, baseline, approved)
     finally:

@@ -32,10 +32,12 @@ class Explanation:
     verdict: str = "unobserved"
     threshold_basis: str = "working-tree"
     threshold_note: str | None = None
+    threshold_source: str | None = None  # where the judged contract content was read
     incidents: tuple[dict[str, Any], ...] = ()  # not resolved
     ignored: tuple[Ignored, ...] = ()
     serving_approved: bool = False
     digests_seen: frozenset[str] = frozenset()
+    required_absent: tuple[str, ...] = ()  # required signals the approved contract lacks
 
     def json(self) -> dict[str, Any]:
         approval = self.approval.approval
@@ -46,7 +48,7 @@ class Explanation:
             "title": self.use_case["title"],
             "status": self.use_case["status"],
             "verdict": self.verdict,
-            "approval": None if approval is None else {
+            "approval": _NO_APPROVAL if approval is None else {
                 "id": approval.id, "decision": approval.spec["decision"],
                 "date": approval.spec["date"], "valid_until": approval.spec.get("valid_until"),
                 "population": approval.spec["population"], "approvers": self.approvers,
@@ -73,7 +75,16 @@ class Explanation:
         }
         if self.threshold_note:
             out["threshold_note"] = self.threshold_note
+        if self.required_absent:
+            out["required_absent"] = list(self.required_absent)
         return out
+
+
+# SPEC §3.1 gives the approval as an object: without one, the same keys say so
+_NO_APPROVAL: dict[str, Any] = {
+    "id": None, "decision": None, "date": None, "valid_until": None, "population": None,
+    "approvers": [], "bundle_digest": None, "conditions": [], "current": False,
+    "state": "none", "reasons": []}
 
 
 def explain(root: Path, use_case_id: str, as_of: datetime,
@@ -112,10 +123,12 @@ def explain(root: Path, use_case_id: str, as_of: datetime,
         verdict=entry.verdict,
         threshold_basis=stick.basis,
         threshold_note=stick.note,
+        threshold_source=stick.source,
         incidents=incidents,
         ignored=report.ignored,
         serving_approved=entry.serving_approved,
         digests_seen=entry.digests_seen,
+        required_absent=tuple(entry.required_absent),
     )
 
 

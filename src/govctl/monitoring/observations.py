@@ -20,6 +20,7 @@ chunks of lines; a failure is located by re-parsing the chunk line by line.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -34,22 +35,27 @@ from typing import Any
 from govctl.errors import GovctlError
 from govctl.model.dates import parse_timestamp
 from govctl.model.escape import printable
+from govctl.monitoring.limits import MAX_DIGESTS_PER_SIGNAL, MAX_LINE_BYTES, MAX_OBSERVATION_BYTES
 
 FORMATS = ("jsonl", "csv", "openmetrics", "prometheus")
 REQUIRED_COLUMNS = ("use_case", "signal", "value")
 OPTIONAL_COLUMNS = ("metric", "at", "bundle_digest")
-MAX_BYTES = 256 << 20  # --max-observations-bytes
-MAX_LINE = 1 << 20
+MAX_BYTES = MAX_OBSERVATION_BYTES
+MAX_LINE = MAX_LINE_BYTES
 MAX_IGNORED = 100  # (use case, signal) pairs listed in `ignored`
 EXCERPT = 80  # characters of an offending line an error may quote
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_SLACK = timedelta(days=1)
 PSEUDO_FILE_SYSTEMS = ("/proc", "/sys", "/dev")
 _CHUNK_BYTES = 1 << 20
-_CHUNK_LINES = 4096  # exposition lines handed to the parser at once
+# exposition text handed to the parser at once: a chunk ends at a family boundary once it
+# holds this much, and is cut inside a family only at the hard bound
+_CHUNK_LINES, _CHUNK_TEXT = 4096, 4 << 20
+_HARD_LINES, _HARD_TEXT = 65536, 32 << 20
 _BREAK = re.compile(rb"\r\n|\r|\n")
 _DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")  # ASCII
 # a comment, or a metric name followed by labels or a value: exposition text
 _EXPOSITION = re.compile(r"#\s|[A-Za-z_:][A-Za-z0-9_:]*\s*(\{|\s+\S)")
 
@@ -70,88 +76,147 @@ class ObservationSet:
     observations: tuple[Observation, ...]
     source: str
 
-    def latest(self, as_of: datetime) -> dict[tuple[str, str], Observation]:
-        """(use case, signal) → the latest observation at or before ``as_of``."""
-        reducer = Reducer(as_of)
-        for obs in self.observations:
-            reducer.add(obs)
-        return reducer.latest
+
+@dataclass(frozen=True)
+class Reading:
+    """A signal's latest instant: the highest and the lowest value observed at it. Rows or
+    series sharing one instant are all evidence, so the worst of them counts (SPEC §3.3:
+    the highest against a ``max``, the lowest against a ``min``) — never the one that
+    happens to come last in a file."""
+
+    highest: Observation
+    lowest: Observation
+    unknown: bool = False  # a series answered NaN at that instant (Prometheus): no value
+
+    @property
+    def at(self) -> datetime:
+        return self.highest.at
+
+    def add(self, obs: Observation) -> Reading:
+        return Reading(obs if obs.value > self.highest.value else self.highest,
+                       obs if obs.value < self.lowest.value else self.lowest, self.unknown)
+
+    def worst(self, low: float | None, high: float | None) -> Observation:
+        """The observation that decides the state; for a band, whichever is outside it
+        (the highest when none is)."""
+        if high is not None and self.highest.value > high:
+            return self.highest
+        if low is not None and self.lowest.value < low:
+            return self.lowest
+        return self.highest if high is not None else self.lowest
 
 
 @dataclass(frozen=True)
 class Ignored:
-    """Rows no contract signal judges: a misspelt signal or use case, never dropped silently."""
+    """Rows no contract signal judges — a misspelt signal or use case, or a metric other
+    than the signal's — counted, never dropped silently."""
 
     use_case: str
     signal: str
     rows: int
+    metric: str | None = None  # set when the signal exists but the rows name another metric
 
     def json(self) -> dict[str, Any]:
-        return {"use_case": self.use_case, "signal": self.signal, "rows": self.rows}
+        out: dict[str, Any] = {"use_case": self.use_case, "signal": self.signal,
+                               "rows": self.rows}
+        if self.metric is not None:
+            out["metric"] = self.metric
+        return out
+
+
+KEEP, SKIP, IGNORE = "keep", "skip", "ignore"
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Which rows count: ``signals`` maps each use case asked about to the signals its
-    contracts judge (approved or proposed); rows of other ``known`` use cases were not asked
-    about (``status --use-case``) and are skipped; anything else is ignored and reported."""
+    """Which rows count: ``signals`` maps each use case asked about to its judged signals
+    and the metric each is measured by (approved, or proposed for a signal only the records
+    have); rows of other ``known`` use cases were not asked about (``status --use-case``)
+    and are skipped; anything else is ignored and reported."""
 
-    signals: Mapping[str, frozenset[str]]
+    signals: Mapping[str, Mapping[str, str]]  # use case → signal → metric
     known: frozenset[str]
 
-    def classify(self, use_case: str, signal: str) -> str:
-        """keep | skip | ignore"""
+    def classify(self, use_case: str, signal: str, metric: str | None) -> str:
         wanted = self.signals.get(use_case)
-        if wanted is not None:
-            return "keep" if signal in wanted else "ignore"
-        return "skip" if use_case in self.known else "ignore"
+        if wanted is None:
+            return SKIP if use_case in self.known else IGNORE
+        expected = wanted.get(signal)
+        if expected is None:
+            return IGNORE
+        # a row without a metric is the signal's; a sample or row naming another metric
+        # (a summary's quantiles, a counter's _created) is not what the contract measures
+        return KEEP if metric is None or metric == expected else IGNORE
 
 
 @dataclass
 class Reducer:
-    """The latest observation per (use case, signal) at or before ``as_of``, built one row
-    at a time (a file is never held whole), with the ignored rows counted."""
+    """The latest reading per (use case, signal) at or before ``as_of``, and the bundle
+    digests each signal's rows carried with when they last did, built one row at a time
+    (a file is never held whole), with the ignored rows counted."""
 
     as_of: datetime
     selection: Selection | None = None
-    latest: dict[tuple[str, str], Observation] = field(default_factory=dict)
-    ignored: dict[tuple[str, str], int] = field(default_factory=dict)
+    latest: dict[tuple[str, str], Reading] = field(default_factory=dict)
+    digests: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)
+    ignored: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
     ignored_unlisted: int = 0  # rows of pairs beyond the first MAX_IGNORED
 
     def add(self, obs: Observation) -> None:
         key = (obs.use_case, obs.signal)
         if self.selection is not None:
-            verdict = self.selection.classify(*key)
-            if verdict == "skip":
+            verdict = self.selection.classify(obs.use_case, obs.signal, obs.metric)
+            if verdict == SKIP:
                 return
-            if verdict == "ignore":
-                if key in self.ignored:
-                    self.ignored[key] += 1
-                elif len(self.ignored) < MAX_IGNORED:
-                    self.ignored[key] = 1
-                else:
-                    self.ignored_unlisted += 1
+            if verdict == IGNORE:
+                known = self.selection.signals.get(obs.use_case, {}).get(obs.signal)
+                self._ignore((*key, obs.metric if known is not None else None))
                 return
         if obs.at > self.as_of:
             return  # SPEC §3.3: observations after --as-of are ignored
+        if obs.bundle_digest is not None:
+            self._digest(key, obs.bundle_digest, obs.at)
         held = self.latest.get(key)
-        if held is None or obs.at >= held.at:
-            self.latest[key] = obs
+        if held is None or obs.at > held.at:
+            self.latest[key] = Reading(obs, obs)
+        elif obs.at == held.at:
+            self.latest[key] = held.add(obs)
+
+    def _ignore(self, key: tuple[str, str, str | None]) -> None:
+        if key in self.ignored:
+            self.ignored[key] += 1
+        elif len(self.ignored) < MAX_IGNORED:
+            self.ignored[key] = 1
+        else:
+            self.ignored_unlisted += 1
+
+    def _digest(self, key: tuple[str, str], digest: str, at: datetime) -> None:
+        seen = self.digests.setdefault(key, {})
+        if digest in seen or len(seen) < MAX_DIGESTS_PER_SIGNAL:
+            seen[digest] = max(at, seen.get(digest, at))
+            return
+        oldest = min(seen, key=seen.__getitem__)  # bounded: forget the longest unseen
+        if seen[oldest] < at:
+            del seen[oldest]
+            seen[digest] = at
+
+    def observed(self, source: str) -> Observed:
+        ignored = tuple(Ignored(u, s, n, m) for (u, s, m), n in sorted(
+            self.ignored.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")))
+        return Observed(self.latest, self.digests, ignored, self.ignored_unlisted, source)
 
 
 @dataclass(frozen=True)
 class Observed:
-    """What an observations input says at ``--as-of``: the latest value of each signal
-    asked about, and the rows nothing judges."""
+    """What live values say at ``--as-of``: the latest reading of each signal asked about,
+    the bundle digests its rows carried (digest → when last seen), and the rows nothing
+    judges."""
 
-    latest: Mapping[tuple[str, str], Observation]
+    latest: Mapping[tuple[str, str], Reading]
+    digests: Mapping[tuple[str, str], Mapping[str, datetime]] = field(default_factory=dict)
     ignored: tuple[Ignored, ...] = ()
     ignored_unlisted: int = 0
     source: str = ""
-
-    @property
-    def ignored_rows(self) -> int:
-        return sum(i.rows for i in self.ignored) + self.ignored_unlisted
 
 
 # -- reading a file safely ---------------------------------------------------------------------
@@ -388,15 +453,9 @@ def iter_observations(path: Path, fmt: str | None = None, max_bytes: int = MAX_B
         fmt = fmt or detect_format(path.suffix, first, _last_line(_tail(opened)))
         parse = {"jsonl": _jsonl, "csv": _csv, "openmetrics": _openmetrics,
                  "prometheus": _prometheus}[fmt]
-        yield from parse(path, _chain(head, lines), opened.mtime, now)
+        yield from parse(path, itertools.chain(head, lines), opened.mtime, now)
     finally:
         os.close(opened.fd)
-
-
-def _chain(head: list[tuple[int, str]], rest: Iterator[tuple[int, str]]
-           ) -> Iterator[tuple[int, str]]:
-    yield from head
-    yield from rest
 
 
 def load_observations(path: Path, fmt: str | None = None, max_bytes: int = MAX_BYTES,
@@ -408,12 +467,11 @@ def load_observations(path: Path, fmt: str | None = None, max_bytes: int = MAX_B
 
 def observe_file(path: Path, as_of: datetime, selection: Selection | None = None,
                  fmt: str | None = None, max_bytes: int = MAX_BYTES) -> Observed:
-    """The latest value per (use case, signal) at ``as_of``, and the ignored rows."""
+    """The latest reading per (use case, signal) at ``as_of``, and the ignored rows."""
     reducer = Reducer(as_of, selection)
     for obs in iter_observations(path, fmt, max_bytes):
         reducer.add(obs)
-    ignored = tuple(Ignored(u, s, n) for (u, s), n in sorted(reducer.ignored.items()))
-    return Observed(reducer.latest, ignored, reducer.ignored_unlisted, str(path))
+    return reducer.observed(str(path))
 
 
 # -- row formats (JSON Lines, CSV) ---------------------------------------------------------------
@@ -430,12 +488,17 @@ def _row(path: Path, line: int, row: Mapping[str, object], mtime: datetime,
         raise _error(path, line, f"value {shown(value)} is not a number")
     try:
         number = float(value)
+    except OverflowError:  # an integer beyond a double
+        raise _error(path, line, f"value {shown(value)} is not a finite number") from None
     except ValueError:
-        hint = " (a decimal comma? write 0.3, not 0,3)" if isinstance(value, str) and \
-            re.fullmatch(r"-?\d+,\d+", value.strip()) else ""
-        raise _error(path, line, f"value {shown(value)} is not a number{hint}") from None
-    if not math.isfinite(number):
+        number = None
+    if number is not None and not math.isfinite(number):
         raise _error(path, line, f"value {shown(value)} is not a finite number")
+    if number is None or (isinstance(value, str) and not _DECIMAL.fullmatch(value.strip())):
+        # float() also reads "1_0" or "١٢": a value is a plain decimal number
+        hint = " (a decimal comma? write 0.3, not 0,3)" if isinstance(value, str) and \
+            re.fullmatch(r"-?[0-9]+,[0-9]+", value.strip()) else ""
+        raise _error(path, line, f"value {shown(value)} is not a number{hint}")
     at_text = row.get("at")
     if at_text in (None, ""):
         at = mtime
@@ -468,6 +531,8 @@ def _jsonl(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime,
                          ) from None
         except RecursionError:
             raise _error(path, number, "not a JSON object (nested too deeply)") from None
+        except ValueError:  # an integer of more digits than Python converts
+            raise _error(path, number, "a number with too many digits") from None
         if not isinstance(row, dict):
             raise _error(path, number, f"not a JSON object {excerpt(line)}")
         yield _row(path, number, row, mtime, now)
@@ -494,6 +559,11 @@ def _csv(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime,
     header_at = current[0] or 1
     delimiter = csv_delimiter(header_line) or max(_DELIMITERS, key=header_line.count)
     header = _cells(header_line, delimiter)
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        # which of the two would count? neither may be chosen silently
+        raise _error(path, header_at, f"CSV header names {', '.join(map(printable, twice))} "
+                     "more than once")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         found = ", ".join(printable(h) for h in header[:12] if h) or "nothing"
@@ -504,16 +574,20 @@ def _csv(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime,
                      f"separated by {_DELIMITER_NAMES[delimiter]}s); expected columns "
                      f"{', '.join(REQUIRED_COLUMNS)}, optionally {', '.join(OPTIONAL_COLUMNS)}")
     reader = csv.reader(source, delimiter=delimiter)
-    try:
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(header):
-                raise _error(path, current[0], "more fields than the header has")
-            row = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
-            yield _row(path, current[0], row, mtime, now)
-    except csv.Error as exc:
-        raise _error(path, max(current[0], 1), f"malformed CSV ({_complaint(exc)})") from None
+    while True:
+        start = current[0] + 1  # a record's messages name its first line (a quoted field
+        try:                    # may span several)
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _error(path, start, f"malformed CSV ({_complaint(exc)})") from None
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header):
+            raise _error(path, start, "more fields than the header has")
+        row = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
+        yield _row(path, start, row, mtime, now)
 
 
 # -- exposition formats (OpenMetrics, Prometheus) -----------------------------------------------
@@ -547,10 +621,12 @@ def _prometheus(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime,
 
 def _samples(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime, now: datetime,
              openmetrics: bool) -> Iterator[Observation]:
-    """Samples, parsed a chunk of lines at a time. A chunk starts with the metadata lines
-    (``# TYPE``/``# HELP``/``# UNIT``) of the family in progress, so a family cut in two
-    keeps its type."""
+    """Samples, parsed a chunk of lines at a time. A chunk ends where a metric family does
+    (a histogram cut in two would not parse); only a family larger than the hard bound is
+    cut, and then the next chunk starts with its metadata lines (``# TYPE``, ``# HELP``,
+    ``# UNIT``), so it keeps its type."""
     chunk: list[tuple[int | None, str]] = []
+    size = 0
     metadata: list[str] = []
     family = ""
     eof: int | None = None
@@ -567,16 +643,25 @@ def _samples(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime, now:
             continue
         meta = _METADATA.match(stripped)
         if meta:
-            if meta.group(2) != family:
-                family, metadata = meta.group(2), []
+            key = meta.group(2)
+        elif stripped and not stripped.startswith("#"):
+            name = _name_of(stripped)
+            key = family if family and name.startswith(family) else name
+        else:
+            key = family  # blank lines and comments belong where they stand
+        if key != family:
+            if len(chunk) >= _CHUNK_LINES or size >= _CHUNK_TEXT:
+                yield from _parse_chunk(path, chunk, mtime, now, openmetrics)
+                chunk, size = [], 0
+            family, metadata = key, []
+        if meta:
             metadata.append(text)
-        elif stripped and not stripped.startswith("#") and family and \
-                not _name_of(stripped).startswith(family):
-            family, metadata = "", []
         chunk.append((number, text))
-        if len(chunk) >= _CHUNK_LINES and not meta:
+        size += len(text)
+        if (len(chunk) >= _HARD_LINES or size >= _HARD_TEXT) and not meta:
             yield from _parse_chunk(path, chunk, mtime, now, openmetrics)
             chunk = [(None, m) for m in metadata]
+            size = sum(len(m) for m in metadata)
     if openmetrics and eof is None:
         # name the last line: that is where '# EOF' is missing
         raise _error(path, max(last, 1), "OpenMetrics text must end with '# EOF'")

@@ -9,6 +9,7 @@ highest against a ``max``, the lowest against a ``min`` (SPEC §3.3).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import math
@@ -20,17 +21,22 @@ import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from govctl.errors import GovctlError
 from govctl.model.escape import printable
-from govctl.monitoring.observations import Observation
+from govctl.monitoring.limits import (
+    MAX_DIGESTS_PER_SIGNAL,
+    MAX_PROMETHEUS_ANSWER,
+    PROMETHEUS_TIMEOUT,
+)
+from govctl.monitoring.observations import Observation, Observed, Reading
 
-TIMEOUT = 10.0  # seconds for a whole request (--prometheus-timeout)
-MAX_ANSWER = 32 << 20  # bytes of one answer
+TIMEOUT = PROMETHEUS_TIMEOUT
+MAX_ANSWER = MAX_PROMETHEUS_ANSWER
 KEPT_LABELS = ("use_case", "bundle_digest")  # all a series is read for
 BATCH_ABOVE = 200  # signals; more than this and default queries go one per metric
 
@@ -62,21 +68,44 @@ class PrometheusClient:
             parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
         except ValueError:
             parsed = parsed._replace(netloc="")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise GovctlError(f"--prometheus {_one_line(url)!r}: expected an http(s) URL such "
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise GovctlError(f"--prometheus {_redacted(url)!r}: expected an http(s) URL such "
                               "as http://prometheus:9090")
-        if not timeout > 0:
-            raise GovctlError("--prometheus-timeout must be more than 0 seconds")
-        self.base = url.rstrip("/")
+        if parsed.query or parsed.fragment:
+            raise GovctlError(f"--prometheus {_redacted(url)!r}: give the server's base URL, "
+                              "without a query or fragment")
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise GovctlError(f"--prometheus-timeout must be more than 0 and at most "
+                              f"{MAX_TIMEOUT:g} seconds")
+        host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
+        netloc = host + (f":{parsed.port}" if parsed.port is not None else "")
+        # credentials in the URL become a Basic header, and never appear in a message
+        self.headers = {"Accept": "application/json", "User-Agent": "govctl",
+                        "Content-Type": "application/x-www-form-urlencoded"}
+        if parsed.username is not None or parsed.password is not None:
+            user = urllib.parse.unquote(parsed.username or "")
+            secret = urllib.parse.unquote(parsed.password or "")
+            token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+            self.headers["Authorization"] = f"Basic {token}"
+        self.base = urllib.parse.urlunparse(parsed._replace(netloc=netloc)).rstrip("/")
         self.timeout = timeout
         self.max_bytes = max_bytes
 
     def _fetch(self, request: urllib.request.Request, expr: str, outcome: dict[str, Any]
                ) -> None:
-        """Runs in a worker thread; the caller waits at most the deadline for it."""
+        """Runs in a worker thread; the caller waits at most the deadline for it. Nothing
+        escapes the thread: any failure becomes the outcome's one-line error."""
+        try:
+            self._fetch_into(request, expr, outcome)
+        except Exception as exc:  # a late failure, e.g. reading an error body times out
+            outcome.setdefault("error", GovctlError(
+                f"cannot read Prometheus at {self.base}: {_one_line(exc)}"))
+
+    def _fetch_into(self, request: urllib.request.Request, expr: str,
+                    outcome: dict[str, Any]) -> None:
         deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
                     outcome["error"] = self._too_large()
@@ -95,6 +124,11 @@ class PrometheusClient:
                         return
                 outcome["body"] = body
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                outcome["error"] = GovctlError(
+                    f"Prometheus at {self.base} answered with a redirect (HTTP {exc.code}), "
+                    "which govctl does not follow: give the final URL")
+                return
             detail = _error_detail(exc.read(4096))
             outcome["error"] = GovctlError(
                 f"Prometheus at {self.base} rejected the query {_one_line(expr)!r}: "
@@ -120,10 +154,8 @@ class PrometheusClient:
         all together under "" — so a large answer never becomes a large list in memory."""
         # POST: a batched query over thousands of use cases does not fit in a URL
         form = urllib.parse.urlencode({"query": expr, "time": api_time(at)})
-        request = urllib.request.Request(
-            f"{self.base}/api/v1/query", data=form.encode(), method="POST",
-            headers={"Accept": "application/json", "User-Agent": "govctl",
-                     "Content-Type": "application/x-www-form-urlencoded"})
+        request = urllib.request.Request(f"{self.base}/api/v1/query", data=form.encode(),
+                                         method="POST", headers=self.headers)
         outcome: dict[str, Any] = {}
         # a thread bounds what socket timeouts cannot: name resolution, and an answer that
         # trickles in under each read's timeout; a stuck worker dies with the process
@@ -136,17 +168,15 @@ class PrometheusClient:
                               f"{self.timeout:g} s (--prometheus-timeout)")
         if "error" in outcome:
             raise outcome["error"]
-        return self._reduce(outcome.pop("body"), expr, groups)
+        return self._reduce(outcome.pop("body"), expr, groups, at)
 
-    def _reduce(self, body: bytes | bytearray, expr: str, groups: frozenset[str] | None
-                ) -> dict[str, Extremes]:
+    def _reduce(self, body: bytes | bytearray, expr: str, groups: frozenset[str] | None,
+                at: datetime) -> dict[str, Extremes]:
         found: dict[str, Extremes] = {}
 
         def keep(labels: Any, value: Any) -> None:
             ts, number_text = value
-            number = float(number_text)
-            if not math.isfinite(number):
-                return
+            number = float(number_text)  # "+Inf" and "NaN" included: see Extremes
             if not isinstance(labels, Mapping):
                 raise TypeError("metric")
             group = ""
@@ -154,10 +184,12 @@ class PrometheusClient:
                 group = str(labels.get("use_case", ""))
                 if group not in groups:
                     return
+            moment = _moment(ts)
+            if moment > at:
+                return  # a value from after --as-of is not evidence of that moment
             series = Series({k: str(labels[k]) for k in KEPT_LABELS if k in labels}, number,
-                            _moment(ts))
-            held = found.get(group)
-            found[group] = Extremes(series, series) if held is None else held.add(series)
+                            moment)
+            found.setdefault(group, Extremes()).add(series)
 
         def hook(pairs: list[tuple[str, Any]]) -> Any:
             # each series is folded in as soon as it is parsed, and dropped (None)
@@ -205,16 +237,29 @@ class PrometheusClient:
                            "result that is not an instant vector of [time, value] pairs")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Extremes:
-    """The highest and the lowest of a query's series: all ``worst`` needs."""
+    """All a query's answer is reduced to, series by series: the highest and the lowest
+    value (what ``worst`` needs), whether any series had no value (NaN: the signal cannot be
+    called ok), and the bundle digests the series carried (GOV085 looks at all of them).
+    An infinite value is a value: +Inf breaches any ``max``."""
 
-    highest: Series
-    lowest: Series
+    highest: Series | None = None
+    lowest: Series | None = None
+    unknown: bool = False
+    digests: dict[str, datetime] = field(default_factory=dict)
 
-    def add(self, series: Series) -> Extremes:
-        return Extremes(series if series.value > self.highest.value else self.highest,
-                        series if series.value < self.lowest.value else self.lowest)
+    def add(self, series: Series) -> None:
+        digest = series.labels.get("bundle_digest")
+        if digest and (digest in self.digests or len(self.digests) < MAX_DIGESTS_PER_SIGNAL):
+            self.digests[digest] = series.at
+        if math.isnan(series.value):
+            self.unknown = True
+            return
+        if self.highest is None or series.value > self.highest.value:
+            self.highest = series
+        if self.lowest is None or series.value < self.lowest.value:
+            self.lowest = series
 
 
 _SERIES_KEYS = frozenset({"metric", "value"})
@@ -235,6 +280,31 @@ def _moment(ts: float | str) -> datetime:
     return datetime.fromtimestamp(float(ts), tz=timezone.utc)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is refused: it would turn the query's POST into a bare GET, or take the
+    question to another host, whose answer would then be judged as the server's."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> None:
+        raise urllib.error.HTTPError(req.full_url, code, "a redirect, which govctl does not "
+                                     "follow: give the final URL", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+MAX_TIMEOUT = 3600.0
+
+
+def _redacted(url: str) -> str:
+    """A URL for a message: without credentials, query or fragment."""
+    try:
+        parsed = urllib.parse.urlparse(url)
+        netloc = parsed.netloc.rpartition("@")[2]
+        shown = urllib.parse.urlunparse((parsed.scheme, netloc, parsed.path, "", "", ""))
+    except ValueError:
+        shown = "(a URL that cannot be parsed)"
+    return _one_line(shown)
+
+
 def _one_line(reason: object) -> str:
     """Errors are one line: a server's reply quoted in a reason may carry CR/LF (and any
     control character: it is escaped)."""
@@ -248,55 +318,54 @@ def _error_detail(body: bytes) -> str:
         return ""
 
 
-def worst(extremes: Extremes, low: float | None, high: float | None) -> Series:
-    """The series that decides the state: the highest against ``max``, the lowest against
-    ``min``; for a band, whichever is outside (the highest when none is)."""
-    highest, lowest = extremes.highest, extremes.lowest
-    if high is not None and highest.value > high:
-        return highest
-    if low is not None and lowest.value < low:
-        return lowest
-    return highest if high is not None else lowest
-
-
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+\Z")
 
 
 def observe(client: PrometheusClient, signals_of: Mapping[str, Mapping[str, Mapping[str, Any]]],
-            at: datetime) -> dict[tuple[str, str], Observation]:
-    """(use case, signal) → the observation a Prometheus query gives at ``at``, for the
-    signals each use case is judged on (its approved contract's: SPEC §3.3)."""
-    out: dict[tuple[str, str], Observation] = {}
-    batched: dict[str, list[tuple[str, str, Mapping[str, Any]]]] = defaultdict(list)
+            at: datetime) -> Observed:
+    """The reading a Prometheus query gives at ``at`` for every signal each use case is
+    judged on (its approved contract's: SPEC §3.3)."""
+    answers: dict[tuple[str, str], Extremes] = {}
+    metrics: dict[tuple[str, str], str] = {}
+    batched: dict[str, list[tuple[str, str]]] = defaultdict(list)
     # Each signal's query exactly as SPEC §3.3 defines it — unless there are so many that
     # one request per signal would be slow: then default queries of a metric are batched.
     batch = sum(len(signals) for signals in signals_of.values()) > BATCH_ABOVE
     for use_case_id, signals in signals_of.items():
         for name, signal in signals.items():
+            metrics[(use_case_id, name)] = signal["metric"]
             if batch and signal.get("query") is None and _SAFE_ID.match(use_case_id):
-                batched[signal["metric"]].append((use_case_id, name, signal))
+                batched[signal["metric"]].append((use_case_id, name))
                 continue
             expr = signal.get("query") or default_query(signal["metric"], use_case_id)
-            series = client.query(expr, at).get("")
-            if series is not None:
-                chosen = worst(series, signal.get("min"), signal.get("max"))
-                out[(use_case_id, name)] = _observation(use_case_id, name, signal["metric"],
-                                                        chosen)
+            found = client.query(expr, at).get("")
+            if found is not None:
+                answers[(use_case_id, name)] = found
     for metric, uses in batched.items():
-        ids = sorted({u for u, _, _ in uses})
+        ids = sorted({u for u, _ in uses})
         # ids are [A-Za-z0-9._-]: only "." is special in the (fully anchored) RE2 regex,
         # and its backslash is doubled for the PromQL string literal
         alternatives = "|".join(i.replace(".", "\\\\.") for i in ids)
         expr = f'{metric}{{use_case=~"{alternatives}"}}'
         by_use_case = client.query(expr, at, frozenset(ids))
-        for use_case_id, name, signal in uses:
-            series = by_use_case.get(use_case_id)
-            if series is not None:
-                chosen = worst(series, signal.get("min"), signal.get("max"))
-                out[(use_case_id, name)] = _observation(use_case_id, name, metric, chosen)
-    return out
+        for use_case_id, name in uses:
+            found = by_use_case.get(use_case_id)
+            if found is not None:
+                answers[(use_case_id, name)] = found
+    latest: dict[tuple[str, str], Reading] = {}
+    digests: dict[tuple[str, str], dict[str, datetime]] = {}
+    for key, found in answers.items():
+        if found.digests:
+            digests[key] = dict(found.digests)
+        if found.highest is not None and found.lowest is not None:
+            latest[key] = Reading(_observation(key, metrics[key], found.highest),
+                                  _observation(key, metrics[key], found.lowest), found.unknown)
+        elif found.unknown:  # every series NaN: no value at all
+            latest[key] = Reading(*(2 * [_observation(key, metrics[key], Series(
+                {}, math.nan, at))]), unknown=True)
+    return Observed(latest, digests, source=client.base)
 
 
-def _observation(use_case_id: str, signal: str, metric: str, series: Series) -> Observation:
-    return Observation(use_case_id, signal, metric, series.value, series.at,
+def _observation(key: tuple[str, str], metric: str, series: Series) -> Observation:
+    return Observation(key[0], key[1], metric, series.value, series.at,
                        series.labels.get("bundle_digest") or None, "prometheus")

@@ -33,17 +33,16 @@ class ObservationSource:
         if self.max_bytes < 1:
             raise GovctlError("--max-observations-bytes must be at least 1")
 
-    @property
-    def given(self) -> bool:
-        return self.path is not None or self.prometheus is not None
-
 
 def selection(repo: Repository, use_cases: Iterable[Record],
               sticks: Mapping[str, Yardstick]) -> Selection:
-    """The rows that count: each asked-about use case's signals, approved or proposed."""
+    """The rows that count: each asked-about use case's signals (approved, or proposed for
+    a signal only the records have) with the metric each is measured by."""
+    # (a use case whose record has errors has no judged signals: its rows are ignored)
     return Selection(
-        {u.id: frozenset(sticks[u.id].signals) | frozenset(sticks[u.id].unapproved)
-         for u in use_cases},
+        {u.id: {**{n: s["metric"] for n, s in sticks[u.id].unapproved.items()},
+                **{n: s["metric"] for n, s in sticks[u.id].signals.items()}}
+         if u.id in sticks else {} for u in use_cases},
         frozenset(r.id for r in repo.of_kind("UseCase", valid_only=False)))
 
 
@@ -57,6 +56,6 @@ def gather(source: ObservationSource, repo: Repository, use_cases: list[Record],
         from govctl.monitoring.prometheus import PrometheusClient, observe
 
         client = PrometheusClient(source.prometheus, source.timeout, MAX_ANSWER)
-        latest = observe(client, {u.id: sticks[u.id].signals for u in use_cases}, as_of)
-        return Observed(latest, source=source.prometheus)
+        return observe(client, {u.id: sticks[u.id].signals for u in use_cases
+                                if u.id in sticks}, as_of)
     return None

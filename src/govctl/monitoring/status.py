@@ -11,6 +11,8 @@ worst first, and never better than the evidence: without observations it is at b
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,13 +26,12 @@ from govctl.model.findings import RULES, Finding
 from govctl.model.policy import Policy, read_policy
 from govctl.model.records import Record
 from govctl.model.repository import Repository, WorktreeSource, load_repository
-from govctl.monitoring.observations import Ignored, Observation
+from govctl.monitoring.observations import Ignored, Reading
 from govctl.monitoring.sources import ObservationSource, gather
-from govctl.monitoring.yardstick import Proposed, Yardstick, yardsticks
+from govctl.monitoring.yardstick import WORKING_TREE, Proposed, Yardstick, yardsticks
 from govctl.rules.decisions import current_approvals, expiry, staleness
 
 DEFAULT_WINDOW = "1h"
-STATES = ("ok", "breach", "missing", "stale")
 VERDICTS = ("unapproved-serving", "no-approval", "expired", "stale", "breach", "missing",
             "unobserved", "conditional", "current")
 # what each verdict means, and how bad it is (documents colour by level: bad, warn, cond, ok)
@@ -70,7 +71,6 @@ class SignalStatus:
     value: float | None
     observed_at: datetime | None
     state: str  # ok | breach | missing | stale
-    bundle_digest: str | None = None
     proposed: Proposed | None = None  # the working tree's differing values (not approved)
     approved: bool = True  # False: the signal exists only in the working tree
     query: str | None = None
@@ -83,7 +83,7 @@ class SignalStatus:
         if self.max is not None:
             threshold["max"] = self.max
         out: dict[str, Any] = {"signal": self.signal, "metric": self.metric,
-                               "value": self.value, "threshold": threshold}
+                               "value": _json_number(self.value), "threshold": threshold}
         if self.proposed is not None:
             out["proposed"] = self.proposed.json()
         out["state"] = self.state
@@ -91,12 +91,25 @@ class SignalStatus:
         return out
 
 
+def _json_number(value: float | None) -> float | None:
+    """JSON has no infinity: a Prometheus +Inf is written as the largest double (it still
+    reads as far beyond any threshold)."""
+    if value is None or math.isfinite(value):
+        return value
+    return math.copysign(sys.float_info.max, value)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def freshness(window: str) -> timedelta:
+    """How long a value counts as fresh: twice the signal's window (SPEC §3.3)."""
+    return timedelta(seconds=2 * (seconds(window) or 3600.0))
+
+
 def signal_states(stick: Yardstick, use_case_id: str,
-                  latest: Mapping[tuple[str, str], Observation], as_of: datetime,
+                  latest: Mapping[tuple[str, str], Reading], as_of: datetime,
                   required: Iterable[str] = ()) -> list[SignalStatus]:
     """Each judged signal's state against the yardstick, then the signals only the working
     tree has (listed with their proposed values, ``missing``: nothing approved judges them)."""
@@ -104,27 +117,27 @@ def signal_states(stick: Yardstick, use_case_id: str,
     out = []
     for name, signal in stick.signals.items():
         window = signal.get("window", DEFAULT_WINDOW)
-        obs = latest.get((use_case_id, name))
+        reading = latest.get((use_case_id, name))
         low, high = signal.get("min"), signal.get("max")
-        if obs is None:
-            state, value, at, digest = "missing", None, None, None
-        else:
-            value, at, digest = obs.value, obs.at, obs.bundle_digest
-            span = seconds(window) or 3600.0
-            if at < as_of - timedelta(seconds=2 * span):
+        state, value, at = "missing", None, None
+        if reading is not None:
+            obs = reading.worst(low, high)
+            at = obs.at
+            value = None if math.isnan(obs.value) else obs.value
+            if at < as_of - freshness(window):
                 state = "stale"
-            else:
-                state = "breach" if breaches(value, low, high) else "ok"
+            elif value is not None and breaches(value, low, high):
+                state = "breach"
+            elif not reading.unknown and value is not None:
+                state = "ok"  # (a series without a value leaves the signal unknown)
         out.append(SignalStatus(name, signal["metric"], low, high, window, signal["severity"],
-                                value, at, state, digest, stick.proposed.get(name), True,
+                                value, at, state, stick.proposed.get(name), True,
                                 signal.get("query"), name in required))
     for name, signal in stick.unapproved.items():
-        obs = latest.get((use_case_id, name))
         out.append(SignalStatus(
             name, signal["metric"], None, None, signal.get("window", DEFAULT_WINDOW),
-            signal["severity"], None, None, "missing",
-            obs.bundle_digest if obs is not None else None,
-            Proposed(None, signal), False, signal.get("query"), name in required))
+            signal["severity"], None, None, "missing", Proposed(None, signal), False,
+            signal.get("query"), name in required))
     return out
 
 
@@ -162,7 +175,8 @@ def approval_state(repo: Repository, policy: Policy, digester: Digester, use_cas
         return ApprovalState(None, "none", (), None)
     stale = staleness(repo, digester, approval, use_case)
     bound = approval.spec["bundle"]["digest"]
-    expired = expiry(policy, approval, use_case, utc_date(as_of)) if policy.valid else None
+    # (an invalid Policy has no tiers, but an approval's own valid_until still ends it)
+    expired = expiry(policy, approval, use_case, utc_date(as_of))
     if stale:
         reasons = tuple(s.message for s in stale) + ((expired.message,) if expired else ())
         return ApprovalState(approval, "stale", reasons, bound, expired is not None)
@@ -188,7 +202,9 @@ def verdict(approval: ApprovalState, signals: Iterable[SignalStatus],
         return "breach"
     if not observed:
         return "unobserved"
-    if required_unobserved(signals, required):
+    if required_unobserved(signals, required) or not any(
+            s.approved and s.state == "ok" for s in signals):
+        # (with no required signals, still not "current" on no fresh value at all)
         return "missing"
     if approval.decision == "conditional":
         return "conditional"
@@ -209,7 +225,8 @@ class UseCaseStatus:
     # anything say that the approved bundle is what serves
     serving_approved: bool = False
     required: tuple[str, ...] = ()  # the Policy's signals.required
-    digests_seen: frozenset[str] = frozenset()  # bundle digests the latest observations carry
+    digests_seen: frozenset[str] = frozenset()  # bundle digests fresh observations carry
+    problem: str | None = None  # the UseCase record itself has errors: nothing is known
 
     @property
     def oncall(self) -> Mapping[str, Any] | None:
@@ -223,16 +240,25 @@ class UseCaseStatus:
         return any(s.state == "breach" for s in self.signals)
 
     @property
+    def required_absent(self) -> list[str]:
+        """Required signals the approved contract does not have: nothing can observe them."""
+        if self.problem is not None:
+            return []
+        judged = {s.signal for s in self.signals if s.approved}
+        return [name for name in self.required if name not in judged]
+
+    @property
     def gated(self) -> bool:
-        return self.use_case.spec["status"] in GATED
+        # a record with errors may be in production for all anyone knows: every gate trips
+        return self.problem is not None or self.use_case.spec.get("status") in GATED
 
     def json(self) -> dict[str, Any]:
         oncall = self.oncall
         out = {
             "id": self.use_case.id,
-            "status": self.use_case.spec["status"],
-            "owner": self.use_case.spec["owner"],
-            "team": self.use_case.spec["team"],
+            "status": self.use_case.spec.get("status"),
+            "owner": self.use_case.spec.get("owner"),
+            "team": self.use_case.spec.get("team"),
             "oncall": oncall.get("rotation") if oncall else None,
             "verdict": self.verdict,
             "approval": self.approval.json(),
@@ -242,6 +268,10 @@ class UseCaseStatus:
         }
         if self.yardstick.note:
             out["threshold_note"] = self.yardstick.note
+        if self.problem:
+            out["problem"] = self.problem
+        if self.required_absent:
+            out["required_absent"] = self.required_absent
         return out
 
 
@@ -268,6 +298,8 @@ class StatusReport:
         approved/production use cases: intake and retired ones are listed, not gated
         (SPEC §1.4)."""
         gated = [u for u in self.use_cases if u.gated]
+        if any(u.problem is not None for u in gated):
+            return True  # cannot know: never the better answer
         if gate == "breach":
             return any(u.breached for u in gated)
         if gate == "missing":
@@ -302,15 +334,16 @@ def status_of(root: Path, as_of: datetime, request: StatusRequest) -> StatusRepo
     job (a repository with findings still has a status)."""
     repo = load_repository(WorktreeSource(root))
     policy = read_policy(repo.policy)
-    chosen = sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
+    # records with errors are listed too (as unknown), never left out of the answer
+    chosen = sorted(repo.of_kind("UseCase", valid_only=False), key=lambda r: r.id)
     for wanted in request.use_cases:
         repo.require("UseCase", wanted)  # exit 2 naming the closest id
     if request.use_cases:
         chosen = [r for r in chosen if r.id in request.use_cases]
     if request.teams:
-        chosen = [r for r in chosen if r.spec["team"] in request.teams]
+        chosen = [r for r in chosen if not r.valid or r.spec["team"] in request.teams]
     if request.tiers:
-        chosen = [r for r in chosen if r.spec["risk"]["tier"] in request.tiers]
+        chosen = [r for r in chosen if not r.valid or r.spec["risk"]["tier"] in request.tiers]
     return build_status(repo, policy, request.source, as_of, chosen, root)
 
 
@@ -320,9 +353,14 @@ def build_status(repo: Repository, policy: Policy, source: ObservationSource, as
     look in git for approved contract content."""
     digester = Digester(repo)
     current = current_approvals(repo, utc_date(as_of))
-    sticks = yardsticks(repo, digester, use_cases, current, root)
+    valid = [u for u in use_cases if u.valid]
+    sticks = yardsticks(repo, digester, valid, current, root)
     observed = gather(source, repo, use_cases, sticks, as_of)
     latest = observed.latest if observed is not None else {}
+    digests_of: dict[str, list[tuple[str, Mapping[str, datetime]]]] = {}
+    for (use_case_id, signal), seen in (observed.digests if observed is not None
+                                        else {}).items():
+        digests_of.setdefault(use_case_id, []).append((signal, seen))
     open_incidents: dict[str, int] = {}
     for incident in repo.of_kind("Incident"):
         if incident.spec["status"] != "resolved":
@@ -331,43 +369,68 @@ def build_status(repo: Repository, policy: Policy, source: ObservationSource, as
     entries = []
     findings = []
     for use_case in use_cases:
+        if not use_case.valid:
+            entries.append(_unknown(repo, use_case))
+            continue
         stick = sticks[use_case.id]
         signals = signal_states(stick, use_case.id, latest, as_of, policy.required_signals)
         state = approval_state(repo, policy, digester, use_case, current, as_of)
-        serving = _unapproved_serving(repo, use_case, latest, state)
+        fresh = _fresh_digests(stick, digests_of.get(use_case.id, ()), as_of)
+        serving = _unapproved_serving(repo, use_case, fresh, state)
         findings.extend(serving)
-        digests = {o.bundle_digest for (uc, _), o in latest.items()
-                   if uc == use_case.id and o.bundle_digest}
         entries.append(UseCaseStatus(
             use_case, repo.get("Person", use_case.spec["owner"]),
             repo.get("Team", use_case.spec["team"]), state, tuple(signals),
             verdict(state, signals, policy.required_signals, observed is not None,
                     bool(serving)),
             stick, open_incidents.get(use_case.id, 0),
-            state.bound_digest is not None and digests == {state.bound_digest},
-            tuple(policy.required_signals), frozenset(digests)))
+            state.bound_digest is not None and set(fresh) == {state.bound_digest},
+            tuple(policy.required_signals), frozenset(fresh)))
     return StatusReport(as_of, tuple(entries), tuple(findings), observed is not None,
                         observed.ignored if observed is not None else (),
                         observed.ignored_unlisted if observed is not None else 0)
 
 
+def _unknown(repo: Repository, use_case: Record) -> UseCaseStatus:
+    """A UseCase whose record has errors: listed, judged against nothing, every gate
+    trips on it (`govctl validate` names the errors)."""
+    owner, team = use_case.spec.get("owner"), use_case.spec.get("team")
+    return UseCaseStatus(
+        use_case, repo.get("Person", owner) if isinstance(owner, str) else None,
+        repo.get("Team", team) if isinstance(team, str) else None,
+        ApprovalState(None, "none", (), None), (), "no-approval",
+        Yardstick(WORKING_TREE, None, None, {}, None, {}, {}, None, None),
+        problem="the UseCase record has errors: nothing about it can be judged "
+                "(run govctl validate)")
+
+
+def _fresh_digests(stick: Yardstick, seen: Iterable[tuple[str, Mapping[str, datetime]]],
+                   as_of: datetime) -> dict[str, tuple[str, datetime]]:
+    """Bundle digest → (signal, when) for every digest a signal's rows carried within that
+    signal's freshness window: what serves now, not what served before a re-approval."""
+    out: dict[str, tuple[str, datetime]] = {}
+    for signal, digests in sorted(seen):
+        spec = stick.signals.get(signal) or stick.unapproved.get(signal) or {}
+        cutoff = as_of - freshness(spec.get("window", DEFAULT_WINDOW))
+        for digest, at in digests.items():
+            if at >= cutoff and (digest not in out or at > out[digest][1]):
+                out[digest] = (signal, at)
+    return out
+
+
 def _unapproved_serving(repo: Repository, use_case: Record,
-                        latest: Mapping[tuple[str, str], Observation],
+                        fresh: Mapping[str, tuple[str, datetime]],
                         state: ApprovalState) -> list[Finding]:
-    """GOV085: an observation whose bundle digest is not the approved one."""
+    """GOV085: a fresh observation carries a bundle digest that is not the approved one."""
     out = []
-    seen: set[str] = set()
-    for (use_case_id, signal), obs in sorted(latest.items()):
-        digest = obs.bundle_digest
-        if use_case_id != use_case.id or digest is None or digest in seen or \
-                digest == state.bound_digest:
+    for digest, (signal, at) in sorted(fresh.items()):
+        if digest == state.bound_digest:
             continue
-        seen.add(digest)
         approved = state.bound_digest or "none"
         line, col = repo.locator.position(use_case.file, use_case.doc, ("spec", "bundle"))
         out.append(Finding(
             "GOV085", RULES["GOV085"].severity, use_case.file, line, col, use_case.ref,
             f"UseCase {use_case.id!r} is serving bundle digest {digest} (signal "
-            f"{signal!r} observed {_iso(obs.at)}), but the approved digest is {approved}: "
+            f"{signal!r} observed {_iso(at)}), but the approved digest is {approved}: "
             "something unapproved is serving"))
     return out

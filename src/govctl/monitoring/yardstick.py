@@ -56,10 +56,6 @@ class Yardstick:
     note: str | None = None  # why the working tree is the yardstick though approved
     source: str | None = None  # where the approved content was read: a file, or file@blob
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.proposed or self.unapproved)
-
 
 def _valid_signals(contract: Record | None) -> Mapping[str, Mapping[str, Any]]:
     if contract is None or not contract.valid:

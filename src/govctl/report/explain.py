@@ -57,6 +57,10 @@ def render_text(e: Explanation) -> list[Text]:
                           "--prometheus URL for live values", style="dim"))
     if e.threshold_note:
         lines.append(Text(f"   thresholds: {e.threshold_note}", style="yellow"))
+    elif e.threshold_basis == "approved" and e.threshold_source and "git blob" in \
+            e.threshold_source:
+        lines.append(Text(f"   thresholds: as approved, read from {e.threshold_source}: the "
+                          "records hold a change nobody approved yet", style="yellow"))
     elif e.threshold_basis == "working-tree":
         lines.append(Text("   thresholds: the working tree's (no current approval)",
                           style="dim"))
@@ -65,6 +69,9 @@ def render_text(e: Explanation) -> list[Text]:
         line.append_text(signal_text(s))
         line.append(f"  [{s.metric}, window {s.window}, {s.severity}]")
         lines.append(line)
+    for name in e.required_absent:
+        lines.append(Text(f"   ? required signal {name}: not in the approved contract, so "
+                          "nothing observes it", style="yellow"))
     for f in e.findings:
         lines.append(Text(f"   {f.rule}: {f.message}", style="bold red"))
     for i in e.ignored:

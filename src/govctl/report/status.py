@@ -84,6 +84,11 @@ def _details(entry: UseCaseStatus) -> list[Text]:
     """What the signal lines do not say: conditions, why the yardstick is the working
     tree, open incidents."""
     out = []
+    if entry.problem:
+        out.append(Text(entry.problem, style="bold red"))
+    for name in entry.required_absent:
+        out.append(Text(f"? required signal {name}: not in the approved contract, so nothing "
+                        "observes it", style="yellow"))
     for condition in entry.approval.conditions:
         out.append(Text(f"condition: {condition}", style="cyan"))
     if entry.yardstick.note:
@@ -102,11 +107,12 @@ def render_table(report: StatusReport) -> Table:
     for entry in ordered(report):
         uc = entry.use_case
         oncall = entry.oncall
-        lines = [signal_text(s) for s in entry.signals] or [Text("no contract", style="red")]
+        lines = [signal_text(s) for s in entry.signals] or (
+            [] if entry.problem else [Text("no contract", style="red")])
         lines += _details(entry)
-        table.add_row(f"{uc.id}\n{uc.spec['status']}", verdict_text(entry.verdict),
-                      approval_text(entry), uc.spec["owner"],
-                      f"{uc.spec['team']} / {oncall.get('rotation') if oncall else 'none'}",
+        table.add_row(f"{uc.id}\n{uc.spec.get('status')}", verdict_text(entry.verdict),
+                      approval_text(entry), str(uc.spec.get("owner")),
+                      f"{uc.spec.get('team')} / {oncall.get('rotation') if oncall else 'none'}",
                       Text("\n").join(lines))
     return table
 
@@ -140,14 +146,14 @@ def render_lines(report: StatusReport) -> list[Text]:
     for entry in ordered(report):
         uc = entry.use_case
         oncall = entry.oncall
-        head = Text(f"{uc.id}  {uc.spec['status']}  ")
+        head = Text(f"{uc.id}  {uc.spec.get('status')}  ")
         head.append_text(verdict_text(entry.verdict))
         head.append("  approval: ")
         head.append_text(approval_text(entry))
-        head.append(f"  owner: {uc.spec['owner']}  team: {uc.spec['team']}  on call: "
+        head.append(f"  owner: {uc.spec.get('owner')}  team: {uc.spec.get('team')}  on call: "
                     f"{oncall.get('rotation') if oncall else 'none'}")
         lines.append(head)
-        if not entry.signals:  # as the table says: an invalid or unknown contract
+        if not entry.signals and entry.problem is None:  # an invalid or unknown contract
             lines.append(Text("    no contract", style="red"))
         for s in entry.signals:
             line = Text("    ")
@@ -158,9 +164,3 @@ def render_lines(report: StatusReport) -> list[Text]:
         for detail in _details(entry):
             lines.append(Text("    ").append_text(detail))
     return lines + render_notes(report)
-
-
-def summary(report: StatusReport) -> dict[str, Any]:
-    return {"use_cases": len(report.use_cases),
-            "breaches": sum(1 for e in report.use_cases for s in e.signals
-                            if s.state == "breach")}

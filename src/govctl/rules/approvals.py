@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from govctl.model.findings import Finding, quote
 from govctl.model.records import Record
@@ -134,6 +135,14 @@ def eval_results_breach(ctx: Context) -> Iterator[Finding]:
         yield from eval_breach_findings(ctx, approval)
 
 
+def judging(signals: Mapping[str, Mapping[str, Any]], result: str
+            ) -> list[tuple[str, Mapping[str, Any]]]:
+    """The contract signals that judge an eval result recorded under ``result``: a metric
+    name, or a signal name (`govctl approve --eval-result` accepts both)."""
+    return [(name, signal) for name, signal in signals.items()
+            if signal.get("metric") == result or name == result]
+
+
 def approved_contract(ctx: Context, approval: Record) -> Record | None:
     """The contract content the approval binds (SPEC §3.3): the record when its digest is
     the bound one, else what the caller's history lookup finds; None when unknown."""
@@ -156,9 +165,7 @@ def eval_breach_findings(ctx: Context, approval: Record) -> Iterator[Finding]:
     if contract is None or not contract.valid:
         return
     for metric, value in results.items():
-        for name, signal in contract.spec["signals"].items():
-            if signal["metric"] != metric:
-                continue
+        for name, signal in judging(contract.spec["signals"], metric):
             low, high = signal.get("min"), signal.get("max")
             if high is not None and value > high:
                 bound = f"max {high}"
