@@ -170,7 +170,7 @@ def test_usage_errors_exit_2(factory, govctl):
     factory.build()
     cases = [
         (("approve", "no-such-case", "--approver", "bob:risk-officer"), "unknown use case"),
-        (("approve", "claims-triage", "--approver", "bob"), "expected PERSON:ROLE"),
+        (("approve", "claims-triage", "--approver", "bob"), "expected PERSON_ID:ROLE"),
         (("approve", "claims-triage", "--approver", "bob:risk-officer", "--eval-result", "x=abc"),
          "expected METRIC=NUMBER"),
         (("approve", "claims-triage", "--approver", "bob:risk-officer", "--supersedes", "nope"),

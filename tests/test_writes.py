@@ -242,7 +242,9 @@ def test_approve_refuses_a_file_that_appears_meanwhile(factory, govctl, monkeypa
 
     monkeypatch.setattr(approve, "_free_name", racing)
     result = govctl(*APPROVE, "--root", factory.root)
-    assert_one_line_error(result, "already exists")
+    # said as it is: another approval took the name; approve has no --force to suggest
+    assert_one_line_error(result, "appeared while", "run `govctl approve` again")
+    assert "--force" not in result.stderr
     assert target.read_bytes() == b"the other writer's approval\n"
     assert deep_leftovers(factory.root) == []
 

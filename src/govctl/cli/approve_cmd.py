@@ -72,6 +72,12 @@ def register(app: typer.Typer) -> None:
             err.print(f"govctl: error: not approved: {count} blocking finding(s) for UseCase "
                       f"{use_case!r}; nothing was written", markup=False)
             return EXIT_FINDINGS
+        for finding in plan.warnings:  # before signing: also on --dry-run
+            err.print(f"govctl: warning: {finding_line(finding).plain}", markup=False)
+        if plan.capped:
+            err.print(f"govctl: warning: --valid-days {valid_days} is more than the tier "
+                      f"allows; valid until {plan.document['spec']['valid_until']}",
+                      markup=False)
         if dry_run:
             write(plan.text)
             return EXIT_OK

@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         history: Annotated[bool, typer.Option(
             "--history", help="Also check approval provenance against git history (GOV080).",
         )] = False,
+        warn: Annotated[list[str] | None, typer.Option(
+            "--warn", help="Report this rule as a warning for this run (repeatable), e.g. "
+            "--warn GOV031 in a pre-commit hook.", show_default=False)] = None,
     ) -> int:
         """Check every record: YAML, schemas, references, approvals, policy (SPEC §2)."""
         from govctl.history.validation import validate as run_validation
@@ -38,7 +41,11 @@ def register(app: typer.Typer) -> None:
             if not os.path.exists(given):  # pre-commit passes existing files; a typo doesn't
                 typer.echo(f"govctl: warning: {given}: no such file; nothing reported for it",
                            err=True)
-        result = run_validation(root_of(root), as_of_of(as_of), paths or (), history=history)
+        from govctl.model.findings import rule_codes
+
+        downgraded = rule_codes(warn or (), "--warn")
+        result = run_validation(root_of(root), as_of_of(as_of), paths or (), history=history,
+                                warn=downgraded)
         if fmt == "text":
             from govctl.report import text
 

@@ -108,6 +108,8 @@ class Digester:
         # New containers only where a value is replaced; the rest is shared with the
         # record (canonicalisation never mutates), which keeps digesting cheap.
         spec = dict(bundle.spec)
+        # who built it is not what runs: recording developers invalidates no approval
+        spec.pop("developers", None)
         inputs: list[DigestInput] = []
         prompt = spec.get("prompt")
         if isinstance(prompt, Mapping) and isinstance(prompt.get("template"), str):

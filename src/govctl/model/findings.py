@@ -6,9 +6,11 @@ metadata and in ``Policy.rules`` severity overrides. Add codes; never renumber.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from govctl.errors import GovctlError
 from govctl.model.escape import printable
 
 ERROR = "error"
@@ -61,10 +63,16 @@ RULES: dict[str, Rule] = {
              "Add approvers holding the required roles."),
         Rule("GOV035", ERROR, "separation of duties: owner counted as approver",
              "Have someone other than the use case's owner approve."),
-        Rule("GOV036", ERROR, "eval results recorded at approval breach the contract thresholds",
+        Rule("GOV036", ERROR, "eval results recorded at approval breach the thresholds of the "
+             "contract that approval binds",
              "Improve the system or revisit the contract before approving."),
         Rule("GOV037", ERROR, "approver is not a known Person or lacks the claimed role",
              "Add the Person record or the role, or correct the approver."),
+        Rule("GOV038", ERROR, "approver not independent (Policy independence): owner, developer "
+             "of a model or bundle in the closure, or member of the owning team, counted in a "
+             "role that forbids it",
+             "Have someone independent of the system approve in that role (effective "
+             "challenge), or correct the developers and team records."),
         Rule("GOV040", ERROR, "production contract misses a required signal",
              "Add the signal to the threshold contract."),
         Rule("GOV041", ERROR, "owning team has no on-call rotation",
@@ -153,3 +161,16 @@ def count(findings: Iterable[Finding]) -> tuple[int, int]:
         elif f.severity == WARNING:
             warnings += 1
     return errors, warnings
+
+
+def rule_codes(given: Iterable[str], option: str) -> tuple[str, ...]:
+    """Rule codes named on the command line, each checked (exit 2 naming a wrong one)."""
+    codes = []
+    for code in given:
+        normal = code.strip().upper()
+        if normal not in RULES:
+            close = difflib.get_close_matches(normal, list(RULES), n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; see docs/rules.md"
+            raise GovctlError(f"{option} {quote(code)}: not a rule code{hint}")
+        codes.append(normal)
+    return tuple(codes)

@@ -55,3 +55,19 @@ def use_case_closure(repo: Repository, use_case: Record) -> list[Record]:
         for person in [*(members or []), *(escalation or [])]:
             add("Person", person)
     return list(found.values())
+
+
+def developers(repo: Repository, bundle_id: object) -> dict[str, str]:
+    """Person id → what they built, over the bundle's whole closure: every Bundle and the
+    Model of each (``developers`` fields)."""
+    out: dict[str, str] = {}
+    if not isinstance(bundle_id, str):
+        return out
+    for bundle in bundle_closure(repo, bundle_id):
+        for person in bundle.spec.get("developers") or ():
+            out.setdefault(person, f"Bundle {bundle.id!r}")
+        model = repo.get("Model", bundle.spec.get("model"))
+        if model is not None:
+            for person in model.spec.get("developers") or ():
+                out.setdefault(person, f"Model {model.id!r}")
+    return out

@@ -43,6 +43,8 @@ class Policy:
     eval_max_age_days: int = 180
     deprecation_notice_days: int = 90
     provenance: str = "author"
+    # role → who may not count in it: owner | developers | team (GOV038)
+    independence: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     rules: Mapping[str, str] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
 
@@ -79,6 +81,8 @@ def read_policy(record: Record | None) -> Policy:
         eval_max_age_days=spec.get("eval_max_age_days", 180),
         deprecation_notice_days=spec.get("deprecation_notice_days", 90),
         provenance=spec.get("approvals", {}).get("provenance", "author"),
+        independence={role: tuple(excluded) for role, excluded
+                      in (spec.get("independence") or {}).items()},
         rules=dict(spec.get("rules") or {}),
         exclude=tuple(spec.get("exclude") or ()),
     )

@@ -105,6 +105,9 @@ def references(record: Record) -> Iterator[Reference]:
         yield from _one(spec, base, "Model", "model")
         yield from _one(spec, base, "EvalSet", "eval_set")
         yield from _ids(spec.get("components"), (*base, "components"), "Bundle")
+        yield from _ids(spec.get("developers"), (*base, "developers"), "Person")
+    elif kind == "Model":
+        yield from _ids(spec.get("developers"), (*base, "developers"), "Person")
     elif kind == "Approval":
         yield from _one(spec, base, "UseCase", "use_case")
         yield from _one(spec, base, "Bundle", "bundle", "id")

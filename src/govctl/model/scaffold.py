@@ -41,6 +41,10 @@ spec:
   exposure_rules:
     - {min_usd: 1000000, require: [{role: cfo}]}
   separation_of_duties: true
+  # who may not count in a role (GOV038): a validator challenges the work of others
+  independence:
+    model-validator: [owner, developers, team]
+    risk-officer: [owner, developers]
   eval_max_age_days: 180
   deprecation_notice_days: 90
   approvals: {provenance: author}

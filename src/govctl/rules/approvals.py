@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from govctl.model.findings import Finding, quote
+from govctl.model.graph import developers
 from govctl.model.records import Record
 from govctl.model.repository import Repository
 from govctl.rules.decisions import expiry, fill_slots, latest_decisions, required_roles, staleness
@@ -62,15 +63,16 @@ def expired_approvals(ctx: Context) -> Iterator[Finding]:
             yield ctx.finding("GOV033", approval, expired.path, expired.message)
 
 
-@check("GOV034", "GOV035", "GOV037")
+@check("GOV034", "GOV035", "GOV037", "GOV038")
 def approver_rules(ctx: Context) -> Iterator[Finding]:
     for use_case, approval in _current_pairs(ctx):
         yield from approver_findings(ctx, approval, use_case)
 
 
 def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Iterator[Finding]:
-    """GOV035 (owner approving), GOV037 (unknown person / role not held), GOV034 (roles
-    not filled by the approvers that count). Also used by `govctl approve`."""
+    """GOV035 (owner approving), GOV037 (unknown person / role not held), GOV038 (not
+    independent for the role), GOV034 (roles not filled by the approvers that count). Also
+    used by `govctl approve`."""
     repo: Repository = ctx.repo
     owner = use_case.spec["owner"]
     separation = ctx.policy.separation_of_duties
@@ -104,6 +106,14 @@ def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Itera
                 f"separation of duties: {name} ({person_id}) owns UseCase "
                 f"{use_case.id!r} and cannot count as its approver")
             continue
+        conflict = _not_independent(ctx, use_case, person_id, role)
+        if conflict is not None:
+            yield ctx.finding(
+                "GOV038", approval, ("spec", "approvers", i, "person"),
+                f"independence: {name} ({person_id}) {conflict}, so cannot count as "
+                f"{quote(role)} for UseCase {use_case.id!r} (Policy independence."
+                f"{role}: {', '.join(ctx.policy.independence[role])})")
+            continue
         eligible.append((person_id, role))
     if not ctx.policy.valid or use_case.spec["risk"]["tier"] not in ctx.policy.tiers:
         return  # no policy to hold the approvers to (GOV020 names the missing tier)
@@ -118,6 +128,24 @@ def approver_findings(ctx: Context, approval: Record, use_case: Record) -> Itera
             f"{'; '.join(short)} (tier {quote(use_case.spec['risk']['tier'])}"
             f"{_exposure_note(ctx, use_case)}; the owner and unheld roles do not count)",
             at_key=True)
+
+
+def _not_independent(ctx: Context, use_case: Record, person_id: str, role: str
+                     ) -> str | None:
+    """Why the person may not be counted in the role (Policy ``independence``), or None.
+    Owner, developers and team are read from the records as they are now (SPEC §1.2)."""
+    excluded = ctx.policy.independence.get(role, ())
+    if "owner" in excluded and person_id == use_case.spec["owner"]:
+        return f"owns UseCase {use_case.id!r}"
+    if "developers" in excluded:
+        built = developers(ctx.repo, use_case.spec["bundle"]).get(person_id)
+        if built is not None:
+            return f"is a developer of {built}"
+    if "team" in excluded:
+        team = ctx.repo.get("Team", use_case.spec["team"])
+        if team is not None and person_id in (team.spec.get("members") or ()):
+            return f"is a member of the owning Team {team.id!r}"
+    return None
 
 
 def _exposure_note(ctx: Context, use_case: Record) -> str:

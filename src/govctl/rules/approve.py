@@ -22,7 +22,7 @@ from govctl.errors import GovctlError
 from govctl.model import loader, schemas, yamlout
 from govctl.model.atomic import write_atomic
 from govctl.model.dates import add_days, utc_date
-from govctl.model.findings import ERROR, Finding, apply_severities, sort_key
+from govctl.model.findings import ERROR, WARNING, Finding, apply_severities, sort_key
 from govctl.model.graph import use_case_closure
 from govctl.model.paths import is_inside
 from govctl.model.records import API_VERSION, Record
@@ -30,6 +30,7 @@ from govctl.model.repository import WorktreeSource, load_repository
 from govctl.model.schemas import suggest
 from govctl.rules.approvals import approver_findings, eval_breach_findings
 from govctl.rules.decisions import current_approval
+from govctl.rules.lifecycle import eval_population_findings
 from govctl.rules.registry import Context
 from govctl.rules.runner import check_repository
 
@@ -59,6 +60,9 @@ class ApprovalPlan:
     blocking: tuple[Finding, ...]  # errors in the use case's dependency closure
     own: tuple[Finding, ...]  # errors the new approval itself would raise (not yet a file)
     capped: bool  # valid_until was capped by the tier's max validity
+    # what the approver should know before signing: warnings in the closure (an old eval
+    # set, a model nearing retirement) and the new approval's own (another population)
+    warnings: tuple[Finding, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -66,9 +70,19 @@ class ApprovalPlan:
 
 
 def parse_approver(text: str) -> tuple[str, str]:
+    """``PERSON_ID:ROLE``, checked up front: a name where an id belongs (``'Magnus
+    Dahl:risk-officer'``) is a usage error naming the id pattern, never a failed write."""
     person, sep, role = text.partition(":")
     if not sep or not person or not role:
-        raise GovctlError(f"--approver {text!r}: expected PERSON:ROLE, e.g. bob:risk-officer")
+        raise GovctlError(f"--approver {text!r}: expected PERSON_ID:ROLE, e.g. "
+                          "bob:risk-officer")
+    if _ID.fullmatch(person) is None:
+        raise GovctlError(f"--approver {text!r}: {person!r} is not a Person id (lowercase "
+                          "letters, digits, '.', '_' or '-', starting with a letter or digit: "
+                          f"{_ID.pattern}); give the id of the Person record, not the name")
+    if role != role.strip() or any(c.isspace() or c == ":" for c in role):
+        raise GovctlError(f"--approver {text!r}: {role!r} is not a role name (no spaces or "
+                          "colons)")
     return person, role
 
 
@@ -127,6 +141,7 @@ def plan_approval(root: Path, request: ApprovalRequest, as_of: datetime) -> Appr
     contract = repo.get("ThresholdContract", use_case.spec["thresholds"])
     assert bundle is not None and contract is not None  # else GOV020 blocked above
     eval_id = bundle.spec["eval_set"]
+    _check_eval_results(request, contract)
 
     supersedes = request.supersedes
     if supersedes is None:
@@ -170,14 +185,33 @@ def plan_approval(root: Path, request: ApprovalRequest, as_of: datetime) -> Appr
     # The new approval's own findings, with the policy's severity overrides.
     ctx = Context(repo, policy, as_of, digester)
     record = Record("Approval", record_id, file, 0, 1, document, True)
-    own = [*approver_findings(ctx, record, use_case), *eval_breach_findings(ctx, record)]
-    own = [f for f in apply_severities(own, policy.rules) if f.severity == ERROR]
+    mine = apply_severities([*approver_findings(ctx, record, use_case),
+                             *eval_breach_findings(ctx, record),
+                             *eval_population_findings(ctx, record, use_case)], policy.rules)
+    own = [f for f in mine if f.severity == ERROR]
+    warnings = [f for f in findings if f.severity == WARNING and f.rule != "GOV061" and (
+        f.record in refs or (f.record is None and f.file in files))]
+    warnings += [f for f in mine if f.severity == WARNING]
 
     text = yamlout.dump(document, f"Approval of {use_case.id}, written by `govctl approve`. "
                         "Bound to the digests below:\nany change to the bundle or contract "
                         "makes it stale (GOV031/GOV032).")
     _check_round_trip(text, document)
-    return ApprovalPlan(file, record_id, document, text, (), tuple(own), capped)
+    return ApprovalPlan(file, record_id, document, text, (), tuple(own), capped,
+                        tuple(sorted(warnings, key=sort_key)))
+
+
+def _check_eval_results(request: ApprovalRequest, contract: Record) -> None:
+    """An eval result is recorded under a metric or a signal of the contract it is judged
+    against (GOV036): anything else (a typo) would never be checked — a usage error."""
+    signals = contract.spec["signals"]
+    known = sorted({*signals, *(s["metric"] for s in signals.values())})
+    for name in request.eval_results:
+        if name not in known:
+            raise GovctlError(
+                f"--eval-result {name!r}: not a metric or signal of ThresholdContract "
+                f"{contract.id!r}{suggest(name, known)} (known: {', '.join(known)}); a result "
+                "under another name would never be checked against the contract")
 
 
 def _free_name(root: Path, repo: Any, use_case_id: str, day: str) -> tuple[str, str]:
@@ -217,5 +251,15 @@ def write_approval(root: Path, plan: ApprovalPlan) -> Path:
     if not is_inside(folder, root.resolve()):
         raise GovctlError(f"{target.parent} resolves to {folder}, outside the governance root; "
                           "not writing the approval there")
-    write_atomic(target, plan.text.encode("utf-8"), overwrite=False)
+    if target.exists() or target.is_symlink():
+        raise GovctlError(f"{plan.file} appeared while this approval was being prepared "
+                          "(another `govctl approve` of the same use case today?); nothing was "
+                          "written: run `govctl approve` again, it takes the next free name")
+    try:
+        write_atomic(target, plan.text.encode("utf-8"), overwrite=False)
+    except GovctlError:
+        if target.exists() or target.is_symlink():  # lost a race in the last instant
+            raise GovctlError(f"{plan.file} appeared while this approval was being written; "
+                              "nothing was written: run `govctl approve` again") from None
+        raise
     return target

@@ -231,7 +231,8 @@ def effect(kind: str, path: str, old: Any, new: Any) -> str:
     if path.startswith("metadata."):
         return NEUTRAL
     if kind == "Bundle":
-        return REAPPROVAL  # every spec field is a digest input
+        # every spec field is a digest input, but who built it (SPEC §1.3)
+        return NEUTRAL if path.split(".")[0] == "developers" else REAPPROVAL
     if kind == "Model":
         return REAPPROVAL if path.split(".")[0] in _MODEL_IDENTITY else NEUTRAL
     if kind == "EvalSet":

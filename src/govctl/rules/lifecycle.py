@@ -105,17 +105,22 @@ def eval_population(ctx: Context) -> Iterator[Finding]:
     # Like the approval rules it follows: every use case but retired ones.
     for use_case in ctx.use_cases(ACTIVE_STATUSES):
         approval = ctx.current.get(use_case.id)
-        if approval is None:
-            continue
-        bound = approval.spec.get("eval") or {}
-        bundle = ctx.repo.get("Bundle", use_case.spec["bundle"])
-        eval_id = bound.get("id") or (bundle.spec.get("eval_set") if bundle else None)
-        eval_set = ctx.repo.get("EvalSet", eval_id)
-        if eval_set is None or not eval_set.valid:
-            continue
-        population = approval.spec["population"]
-        if _normal(eval_set.spec["population"]) != _normal(population):
-            yield ctx.finding(
-                "GOV061", approval, ("spec", "population"),
-                f"approval covers population {quote(population)} but EvalSet {eval_set.id!r} "
-                f"sampled {quote(eval_set.spec['population'])}")
+        if approval is not None:
+            yield from eval_population_findings(ctx, approval, use_case)
+
+
+def eval_population_findings(ctx: Context, approval: Record, use_case: Record
+                             ) -> Iterator[Finding]:
+    """GOV061 for one approval (also for the one `govctl approve` is about to write)."""
+    bound = approval.spec.get("eval") or {}
+    bundle = ctx.repo.get("Bundle", use_case.spec["bundle"])
+    eval_id = bound.get("id") or (bundle.spec.get("eval_set") if bundle else None)
+    eval_set = ctx.repo.get("EvalSet", eval_id)
+    if eval_set is None or not eval_set.valid:
+        return
+    population = approval.spec["population"]
+    if _normal(eval_set.spec["population"]) != _normal(population):
+        yield ctx.finding(
+            "GOV061", approval, ("spec", "population"),
+            f"approval covers population {quote(population)} but EvalSet {eval_set.id!r} "
+            f"sampled {quote(eval_set.spec['population'])}")

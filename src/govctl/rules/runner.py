@@ -11,7 +11,15 @@ from govctl.model.policy import Policy, read_policy
 from govctl.model.repository import Repository
 
 # the rule families register their checks on import; this is the one place that lists them
-from govctl.rules import approvals, incidents, lifecycle, operations, references, risk  # noqa: F401
+from govctl.rules import (  # noqa: F401
+    approvals,
+    incidents,
+    lifecycle,
+    operations,
+    people,
+    references,
+    risk,
+)
 from govctl.rules.registry import CHECKS, Context
 
 
