@@ -192,6 +192,19 @@ spec:
 _PLACEHOLDER = re.compile(r"@digest:(\w+)/([a-z0-9._-]+)@")
 
 
+# a guard model's bundle, for tests of components (agent chains)
+GUARD_BUNDLE = """\
+apiVersion: govctl/v1
+kind: Bundle
+metadata: {id: guard}
+spec:
+  class: classical
+  model: chat-2026-03
+  params: {threshold: 0.5}
+  eval_set: claims-eval
+"""
+
+
 class RepoFactory:
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import git
-from tests.factory import AS_OF
+from tests.factory import AS_OF, GUARD_BUNDLE
 from tests.history_support import (
     APPROVAL,
     APPROVAL_ID,
@@ -83,9 +83,27 @@ EFFECT_CASES: list[tuple[str, list[Edit], list[Edit], tuple[Any, ...]]] = [
     ("action-to-disable", [], [(CONTRACT, "action: fallback", "action: disable")],
      ("ThresholdContract", "triage-contract", "on_breach.action", "fallback", "disable",
       "tightened")),
-    ("metric-renamed-neutral", [], [(CONTRACT, "metric: psi", "metric: psi_v2")],
+    # a signal whose name holds a dot is still classified (its path is quoted)
+    ("dotted-signal-max-raised",
+     [(CONTRACT, "  on_breach:", '    "lat.p99": {metric: p99_ms, max: 1, severity: page}\n'
+                                 "  on_breach:")],
+     [(CONTRACT, '"lat.p99": {metric: p99_ms, max: 1,', '"lat.p99": {metric: p99_ms, max: 5,')],
+     ("ThresholdContract", "triage-contract", 'signals."lat.p99".max', 1, 5, "loosened")),
+    ("policy-independence-removed",
+     [("governance.yaml", "  separation_of_duties: true\n",
+       "  separation_of_duties: true\n  independence: {model-owner: [owner, team]}\n")],
+     [("governance.yaml", "independence: {model-owner: [owner, team]}",
+       "independence: {model-owner: [owner]}")],
+     ("Policy", "acme-policy", "independence.model-owner", ["owner", "team"], ["owner"],
+      "loosened")),
+    # the yardstick itself moved: a reviewer must look (SPEC §3.2)
+    ("metric-renamed-loosened", [], [(CONTRACT, "metric: psi", "metric: psi_v2")],
      ("ThresholdContract", "triage-contract", "signals.drift.metric", "psi", "psi_v2",
-      "neutral")),
+      "loosened")),
+    ("query-vector-0-loosened", [],
+     [(CONTRACT, "drift: {metric: psi,", "drift: {metric: psi, query: vector(0),")],
+     ("ThresholdContract", "triage-contract", "signals.drift.query", None, "vector(0)",
+      "loosened")),
     # UseCase
     ("tier-high-to-limited", [], [(USE_CASE, "tier: high", "tier: limited")],
      ("UseCase", "claims-triage", "risk.tier", "high", "limited", "loosened")),
@@ -136,6 +154,43 @@ EFFECT_CASES: list[tuple[str, list[Edit], list[Edit], tuple[Any, ...]]] = [
     ("decision-approved-to-rejected", [],
      [(APPROVAL, "decision: approved", "decision: rejected")],
      ("Approval", APPROVAL_ID, "decision", "approved", "rejected", "tightened")),
+    # an approval edited in place: a decision already taken (SPEC §3.2)
+    ("approval-date-later", [], [(APPROVAL, "date: 2026-10-01", "date: 2026-12-01")],
+     ("Approval", APPROVAL_ID, "date", "2026-10-01", "2026-12-01", "loosened")),
+    ("approval-population", [],
+     [(APPROVAL, "population: Home-insurance claimants, Nordics",
+       "population: All claimants")],
+     ("Approval", APPROVAL_ID, "population", "Home-insurance claimants, Nordics",
+      "All claimants", "loosened")),
+    ("approval-eval-results", [],
+     [(APPROVAL, "triage_agreement: 0.94", "triage_agreement: 0.99")],
+     ("Approval", APPROVAL_ID, "eval.results.triage_agreement", 0.94, 0.99, "loosened")),
+    ("approval-approved-to-conditional", [],
+     [(APPROVAL, "decision: approved", "decision: conditional")],
+     ("Approval", APPROVAL_ID, "decision", "approved", "conditional", "loosened")),
+    # Person and Team: who may approve, who is paged
+    ("person-role-added", [],
+     [("people.yaml", "email: bob@acme.test, roles: [risk-officer]",
+       "email: bob@acme.test, roles: [risk-officer, model-owner]")],
+     ("Person", "bob", "roles", ["risk-officer"], ["risk-officer", "model-owner"],
+      "loosened")),
+    ("person-role-removed", [],
+     [("people.yaml", "email: carol@acme.test, roles: [model-owner]",
+       "email: carol@acme.test, roles: []")],
+     ("Person", "carol", "roles", ["model-owner"], [], "tightened")),
+    ("person-key-added", [],
+     [("people.yaml", "email: bob@acme.test, roles: [risk-officer]",
+       "email: bob@acme.test, roles: [risk-officer], signing_keys: ["
+       + "'" + "A" * 40 + "']")],
+     ("Person", "bob", "signing_keys", None, ["A" * 40], "loosened")),
+    ("team-member-added", [],
+     [("teams/claims.yaml", "members: [alice, carol]", "members: [alice, carol, bob]")],
+     ("Team", "claims-ml", "members", ["alice", "carol"], ["alice", "carol", "bob"],
+      "loosened")),
+    ("team-rotation-changed", [],
+     [("teams/claims.yaml", "rotation: claims-ml-primary", "rotation: nobody-primary")],
+     ("Team", "claims-ml", "oncall.rotation", "claims-ml-primary", "nobody-primary",
+      "loosened")),
     # Policy
     ("policy-role-removed", [],
      [(POLICY, "approvals: [{role: risk-officer}, {role: model-owner}]",
@@ -338,16 +393,7 @@ def test_eval_file_change_is_reapproval_of_eval_set(govctl, factory):
 
 
 AGENT_FILES = {
-    "bundles/guard.yaml": """\
-apiVersion: govctl/v1
-kind: Bundle
-metadata: {id: guard}
-spec:
-  class: classical
-  model: chat-2026-03
-  params: {threshold: 0.5}
-  eval_set: claims-eval
-""",
+    "bundles/guard.yaml": GUARD_BUNDLE,
     "bundles/agent.yaml": """\
 apiVersion: govctl/v1
 kind: Bundle
@@ -539,7 +585,11 @@ def test_json_shape_is_exactly_spec(govctl, factory):
     result = govctl("diff", "--root", factory.root, "--format", "json", "--as-of", AS_OF)
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert list(payload) == ["version", "base", "head", "changes", "impacts"]
+    # SPEC §3.1's keys in its order, then govctl's own (README: unapproved)
+    assert list(payload) == ["version", "base", "head", "changes", "impacts",
+                             "stale_approvals", "unapproved"]
+    assert payload["stale_approvals"] == ["claims-triage-2026-10-01"]
+    assert payload["unapproved"] == ["claims-triage"]
     assert payload["version"] == 1
     assert payload["base"] == base and len(base) == 40
     assert payload["head"] == "WORKTREE"
@@ -562,7 +612,7 @@ def test_markdown_summary_then_attention_table_first(govctl, factory):
     text = result.stdout
     lines = text.splitlines()
     assert lines[0].startswith("### govctl: 3 records changed, 1 loosened, "
-                               "1 need re-approval, 2 approvals made stale"), lines[0]
+                               "1 need re-approval, 1 approval made stale"), lines[0]
     attention = text.index("| 🔓 loosened | `ThresholdContract/triage-contract` | "
                            "`signals.drift.max` | 0.2 | 0.3 |")
     reapproval = text.index("| 🔁 reapproval | `Bundle/triage` | `prompt.template.sha256` |")

@@ -64,7 +64,8 @@ def _git_version() -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Keys:
     private: dict[str, Path]  # email → private key file
-    allowed: Path  # allowed-signers file: Bob, Carol and Dave (not Eve)
+    public: dict[str, str]  # email → public key line
+    allowed: Path  # a local allowed-signers file: Bob, Carol and Dave (not Eve)
 
 
 @pytest.fixture(scope="module")
@@ -77,23 +78,34 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
             pytest.fail(f"{message} (GOVCTL_REQUIRE_EXTERNAL=1: .ci/run must install it)")
         pytest.skip(message)
     folder = tmp_path_factory.mktemp("keys")
-    private, lines = {}, []
+    private, public, lines = {}, {}, []
     for who in (BOB, CAROL, DAVE, EVE):
         key = folder / who.email.split("@")[0]
         subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", who.email, "-f",
                         str(key)], check=True, capture_output=True)
         private[who.email] = key
+        public[who.email] = key.with_suffix(".pub").read_text().strip()
         if who is not EVE:
-            lines.append(f"{who.email} {key.with_suffix('.pub').read_text().strip()}")
+            lines.append(f"{who.email} {public[who.email]}")
     allowed = folder / "allowed_signers"
     allowed.write_text("\n".join(lines) + "\n")
-    return Keys(private, allowed)
+    return Keys(private, public, allowed)
 
 
 def signing_repo(factory: Any, keys: Keys) -> Path:
-    """The factory repository under `provenance: signed`, git-initialised, trusting the
-    allowed-signers file (outside the repository: commits cannot add keys to it)."""
+    """The factory repository under `provenance: signed`, git-initialised. The Person
+    records hold the keys of Bob, Carol and Dave (Dave is an employee, not an approver; Eve
+    has no Person record): they, not the local git configuration, are the trust root. The
+    local allowed-signers file only lets the tests read `git log %G?` themselves."""
     signed_policy(factory)
+    people = factory.files["people.yaml"]
+    for who in (BOB, CAROL):
+        people = people.replace(f"email: {who.email},",
+                                f"email: {who.email}, signing_keys: ['{keys.public[who.email]}'],")
+    people += ("---\napiVersion: govctl/v1\nkind: Person\nmetadata: {id: dave}\n"
+               f"spec: {{name: Dave Dev, email: {DAVE.email}, "
+               f"signing_keys: ['{keys.public[DAVE.email]}']}}\n")
+    factory.files["people.yaml"] = people
     factory.build()
     root = init_git(factory.root)
     git(root, "config", "gpg.format", "ssh")
@@ -136,18 +148,18 @@ def test_unsigned_approver_commit_is_gov080(factory, govctl, keys):
     root = signing_repo(factory, keys)
     sha = commit(root, BOB, "2026-10-01T09:00:00Z", "approve, unsigned")
     finding = gov080(govctl, root)[f"Approval/{APPROVAL_ID}"]
-    assert "without a good signature (git %G? = N)" in finding["message"]
+    assert "without a good signature (unsigned: %G? = N)" in finding["message"]
     assert sha[:7] in finding["message"] and "Bob Risk" in finding["message"]
 
 
-def test_signed_by_a_key_not_in_allowed_signers_is_gov080(factory, govctl, keys):
-    """Eve signs as Bob with a key of her own: git checks it against nobody (%G? = U)."""
+def test_signed_by_a_key_in_no_person_record_is_gov080(factory, govctl, keys):
+    """Eve signs as Bob with a key of her own, which no Person record holds."""
     root = signing_repo(factory, keys)
     sha = signed_commit(root, BOB, keys.private[EVE.email], "2026-10-01T09:00:00Z", "approve")
     state, _ = signature(root, sha)
     assert state != "G"
     finding = gov080(govctl, root)[f"Approval/{APPROVAL_ID}"]
-    assert f"without a good signature (git %G? = {state})" in finding["message"]
+    assert "signed by a key in no approver's signing_keys" in finding["message"]
     assert sha[:7] in finding["message"]
 
 
@@ -162,7 +174,7 @@ def test_signed_by_a_trusted_non_approver_posing_as_the_approver_is_gov080(facto
     assert signature(root, sha) == ("G", DAVE.email)
     finding = gov080(govctl, root)[f"Approval/{APPROVAL_ID}"]
     message = finding["message"]
-    assert f"signed by {DAVE.email}, who is not one of its approvers" in message
+    assert "but signed by Person 'dave''s key" in message
     assert sha[:7] in message and "bob@acme.test" in message
 
 

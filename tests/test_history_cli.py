@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import git, init_git
-from tests.factory import AS_OF, RepoFactory
+from tests.factory import AS_OF, GUARD_BUNDLE, RepoFactory
 from tests.history_support import (
     APPROVAL,
     APPROVAL_ID,
@@ -315,16 +315,7 @@ def test_trace_of_garbage_exits_2(govctl, factory, garbage):
 
 
 def test_trace_of_a_component_digest_has_no_use_case(govctl, factory):
-    factory.files["bundles/guard.yaml"] = """\
-apiVersion: govctl/v1
-kind: Bundle
-metadata: {id: guard}
-spec:
-  class: classical
-  model: chat-2026-03
-  params: {threshold: 0.5}
-  eval_set: claims-eval
-"""
+    factory.files["bundles/guard.yaml"] = GUARD_BUNDLE
     factory.files["bundles/agent.yaml"] = """\
 apiVersion: govctl/v1
 kind: Bundle
@@ -392,9 +383,8 @@ def test_trace_an_approval_edited_in_place_keeps_the_commit_that_bound_it(govctl
 def test_trace_of_a_removed_approval_keeps_its_deciding_commit(govctl, factory):
     init = committed(factory)
     old = digest(govctl, factory.root, "triage")
-    factory.edit(APPROVAL, "valid_until: 2027-03-01", "valid_until: 2027-03-01\n"
-                 "  notes: reviewed again")
-    commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "Notes")
+    factory.edit(APPROVAL, "valid_until: 2027-03-01", "valid_until: 2027-03-01  # reviewed")
+    commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "A comment (not a change of spec)")
     factory.remove(APPROVAL)
     commit(factory.root, DAVE, "2026-10-03T09:00:00Z", "Drop approval")
     (approval,) = _trace(govctl, factory.root, old)["approvals"]

@@ -118,14 +118,30 @@ def test_decision_or_binding_changed_later_by_a_non_approver(govctl, factory, ed
     assert sha[:7] in mine[0]["message"] and "Dave Dev" in mine[0]["message"]
 
 
-def test_cosmetic_edit_by_a_non_approver_keeps_the_deciding_commit(govctl, factory):
+def test_comments_and_layout_by_a_non_approver_keep_the_deciding_commit(govctl, factory):
     committed(factory, BOB)
-    factory.edit(APPROVAL, "valid_until: 2027-03-01",
-                 "valid_until: 2027-03-01\n  notes: Reviewed in the October committee.")
-    commit(factory.root, DAVE, "2026-10-04T09:00:00Z", "Notes")
-    factory.edit(APPROVAL, "October committee", "October risk committee")
-    commit(factory.root, DAVE, "2026-10-05T09:00:00Z", "Notes again")
+    text = (factory.root / APPROVAL).read_text()
+    factory.write(APPROVAL, "# Approved in the October risk committee.\n"
+                  + text.replace("  date: 2026-10-01\n", "  date:   2026-10-01   # the day\n"))
+    commit(factory.root, DAVE, "2026-10-04T09:00:00Z", "Comments and layout")
     assert gov080(govctl, factory.root) == []
+
+
+@pytest.mark.parametrize("old, new", [
+    ("valid_until: 2027-03-01", "valid_until: 2027-03-01\n  notes: Reviewed in October."),
+    ("date: 2026-10-01", "date: 2026-10-02"),
+    ("results: {triage_agreement: 0.94}", "results: {triage_agreement: 0.99}"),
+    ("population: Home-insurance claimants, Nordics", "population: All claimants"),
+])
+def test_any_spec_edit_by_a_non_approver_is_the_deciding_commit(govctl, factory, old, new):
+    """SPEC §3.4: anything in the parsed spec (notes, date, population, eval results), not
+    only the decision fields: an approval is a decision already taken."""
+    committed(factory, BOB)
+    factory.edit(APPROVAL, old, new)
+    sha = commit(factory.root, DAVE, "2026-10-04T09:00:00Z", "Edit the approval")
+    findings = gov080(govctl, factory.root, clean=False)
+    assert len(findings) == 1 and sha[:7] in findings[0]["message"], findings
+    assert "Dave Dev" in findings[0]["message"]
 
 
 BROKEN = '  notes: "unclosed\n'  # a YAML syntax error: the approval cannot be read
@@ -167,9 +183,21 @@ def test_broken_and_fixed_without_a_decision_change(govctl, factory):
     _break(factory)
     commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "Oops")
     commit(factory.root, DAVE, "2026-10-03T09:00:00Z", "Still broken")  # empty commit
-    factory.edit(APPROVAL, '"unclosed', '"closed"')
+    _fix(factory)  # back to exactly the spec Bob committed
     commit(factory.root, ERIN, "2026-10-04T09:00:00Z", "Fix YAML")
     assert gov080(govctl, factory.root) == []
+
+
+def test_broken_and_fixed_into_new_content_is_the_breakers_decision(govctl, factory):
+    """The fix keeps what the broken version added (notes): the spec changed in the
+    stretch that Dave began, so the decision is Dave's, not the fixer's."""
+    committed(factory, BOB)
+    _break(factory)
+    sha = commit(factory.root, DAVE, "2026-10-02T09:00:00Z", "Oops")
+    factory.edit(APPROVAL, '"unclosed', '"closed"')
+    commit(factory.root, BOB, "2026-10-04T09:00:00Z", "Fix YAML")
+    finding = only_gov080(govctl, factory.root)
+    assert sha[:7] in finding["message"] and "Dave Dev" in finding["message"]
 
 
 def test_reordered_flow_style_is_not_a_new_decision(govctl, factory):
@@ -252,11 +280,18 @@ def test_decision_changed_in_the_working_tree_only(govctl, factory):
     assert "not committed" in finding["message"]
 
 
-def test_cosmetic_working_tree_edit_keeps_the_committed_decision(govctl, factory):
+def test_a_comment_in_the_working_tree_keeps_the_committed_decision(govctl, factory):
+    committed(factory, BOB)
+    factory.edit(APPROVAL, "valid_until: 2027-03-01", "valid_until: 2027-03-01  # inclusive")
+    assert gov080(govctl, factory.root) == []
+
+
+def test_a_spec_edit_in_the_working_tree_is_not_committed_yet(govctl, factory):
     committed(factory, BOB)
     factory.edit(APPROVAL, "valid_until: 2027-03-01",
                  "valid_until: 2027-03-01\n  notes: draft note")
-    assert gov080(govctl, factory.root) == []
+    finding = only_gov080(govctl, factory.root)
+    assert "differs from HEAD's in the working tree" in finding["message"]
 
 
 def test_provenance_none_checks_nothing(govctl, factory):
@@ -313,8 +348,9 @@ def _git_version() -> tuple[int, ...]:
     return tuple(int(n) for n in numbers)
 
 
-def _signing_setup(root: Path, tmp: Path, who: Any) -> None:
-    """A throwaway ed25519 key trusted for ``who`` through the repository's config."""
+def _signing_setup(root: Path, tmp: Path, who: Any) -> str:
+    """A throwaway ed25519 key signing ``who``'s commits; returns its public key. The
+    repository's config trusts it for `git log %G?`; govctl trusts only Person records."""
     keygen = _ssh_keygen()
     if _git_version() < (2, 34):
         pytest.skip("git signs with SSH keys since 2.34")
@@ -327,6 +363,7 @@ def _signing_setup(root: Path, tmp: Path, who: Any) -> None:
     git(root, "config", "gpg.format", "ssh")
     git(root, "config", "user.signingkey", str(key))
     git(root, "config", "gpg.ssh.allowedSignersFile", str(allowed))
+    return public
 
 
 def _signed_commit(root: Path, who: Any, date: str, message: str) -> str:
@@ -343,7 +380,9 @@ def test_signed_mode_with_a_good_ssh_signature(govctl, factory, tmp_path):
                                                           "provenance: signed")
     factory.build()
     git(factory.root, "init", "-q", "-b", "main")
-    _signing_setup(factory.root, tmp_path, BOB)
+    public = _signing_setup(factory.root, tmp_path, BOB)
+    factory.edit("people.yaml", "email: bob@acme.test, roles: [risk-officer]",
+                 f"email: bob@acme.test, roles: [risk-officer], signing_keys: ['{public}']")
     sha = _signed_commit(factory.root, BOB, "2026-10-01T09:00:00Z", "Signed approval")
     assert git(factory.root, "log", "-1", "--format=%G?", sha).strip() == "G"
     assert gov080(govctl, factory.root) == []
@@ -351,9 +390,9 @@ def test_signed_mode_with_a_good_ssh_signature(govctl, factory, tmp_path):
     digest = govctl("digest", "triage", "--root", factory.root).stdout.strip()
     payload = govctl("trace", digest, "--root", factory.root, "--format", "json").json()
     assert payload["approvals"][0]["commit"]["signed"] is True
-    # an unsigned cosmetic edit afterwards does not matter; an unsigned decision does
-    factory.edit(APPROVAL, "valid_until: 2027-03-01", "valid_until: 2027-03-01\n  notes: x")
-    commit(factory.root, BOB, "2026-10-02T09:00:00Z", "Notes")
+    # an unsigned comment afterwards does not matter; an unsigned decision does
+    factory.edit(APPROVAL, "valid_until: 2027-03-01", "valid_until: 2027-03-01  # inclusive")
+    commit(factory.root, BOB, "2026-10-02T09:00:00Z", "Comment")
     assert gov080(govctl, factory.root) == []
     factory.edit(APPROVAL, "decision: approved", "decision: conditional")
     unsigned = commit(factory.root, BOB, "2026-10-03T09:00:00Z", "Conditional")

@@ -23,15 +23,16 @@ def register(app: typer.Typer) -> None:
         output_format: Annotated[str, typer.Option(
             "--format", "-f", help="text | markdown | json.")] = "text",
         fail_on: Annotated[list[str] | None, typer.Option(
-            "--fail-on", help="Exit 1 when a change is loosened | reapproval | any "
-            "(repeatable: any gate trips).", show_default=False)] = None,
+            "--fail-on", help="Exit 1 when a change is loosened | reapproval | unapproved "
+            "(a touched use case without a good approval at HEAD) | any (repeatable: any "
+            "gate trips).", show_default=False)] = None,
         as_of: AsOfOption = None,
     ) -> int:
         """Semantic diff of the records between two revisions, for pull-request review."""
         from govctl.history.revisions import diff_revisions
 
         fmt = choice(output_format, ("text", "markdown", "json"), "--format")
-        chosen = gates(fail_on, ("loosened", "reapproval", "any"))
+        chosen = gates(fail_on, ("loosened", "reapproval", "unapproved", "any"))
         result = diff_revisions(root_of(root), base, head, as_of_of(as_of))
         if fmt == "json":
             from govctl.report.json import dumps

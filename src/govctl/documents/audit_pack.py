@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from govctl import __version__
-from govctl.documents.context import CONTEXT_VERSION, card_context
+from govctl.documents.context import CONTEXT_VERSION, card_context, commit_json
 from govctl.documents.manifest import EVIDENCE, MANIFEST
 from govctl.documents.mapping import mapping
 from govctl.documents.templating import render
@@ -34,6 +34,7 @@ from govctl.errors import GovctlError
 from govctl.history.git import Commit, GitHistory
 from govctl.history.provenance import ProvenanceIndex
 from govctl.history.replay import Replay
+from govctl.history.signatures import signatures
 from govctl.history.timeline import timeline_of
 from govctl.history.validation import check_with_head
 from govctl.model.atomic import flush_file_system, fsync_dir, reason
@@ -78,16 +79,6 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _commit(commit: Commit | None, signatures: Mapping[str, str] | None = None
-            ) -> dict[str, Any] | None:
-    if commit is None:
-        return None
-    signature = (signatures or {}).get(commit.sha)
-    return {"sha": commit.sha, "short": commit.short, "author": commit.author,
-            "email": commit.email, "date": commit.date, "subject": commit.subject,
-            "signature": signature, "signed": signature == "G"}
-
-
 # -- what goes into the pack ------------------------------------------------------------------
 
 
@@ -104,6 +95,8 @@ class _Shared:
     as_of: datetime
     provenance: ProvenanceIndex
     versions: dict[str, list[tuple[Commit, str]]] = field(default_factory=dict)
+    # the Person records at ``until``: the keys that say who signed (SPEC §3.4)
+    people: list[Record] = field(default_factory=list)
     in_range: set[str] = field(default_factory=set)
     # file versions parsed by one use case's timeline, reused by the next one's
     parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -126,11 +119,19 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
                         generated)
     approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
     decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
-    signatures = history.signatures({c.sha for c in decisions.values() if c is not None})
+    checked = signatures(history, shared.people,
+                         {c.sha for c in decisions.values() if c is not None})
+    by_id = {a.id: a for a in approvals}
+
+    def decided(approval_id: str) -> dict[str, Any] | None:
+        commit = decisions.get(approval_id)
+        return commit_json(commit, checked.get(commit.sha) if commit else None,
+                           by_id.get(approval_id))
+
     if card["approval"] is not None:
         # the pack knows the current approval's commit too (the card computes it only for
         # the working tree): "who approved" comes with the commit that proves it
-        card["approval"]["commit"] = _commit(decisions.get(card["approval"]["id"]), signatures)
+        card["approval"]["commit"] = decided(card["approval"]["id"])
     timeline_entries = []
     for a in approvals:
         commit = decisions[a.id]
@@ -144,7 +145,7 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
             # the same shape as card.approval.approvers (docs/templates.md)
             "approvers": [{**person(repo, x["person"]), "role": x["role"]}
                           for x in a.spec["approvers"]],
-            "commit": _commit(commit, signatures), "file": a.file,
+            "commit": decided(a.id), "file": a.file,
         })
 
     closure_bundles = [r.id for r in use_case_closure(repo, use_case) if r.kind == "Bundle"]
@@ -160,7 +161,7 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
             if not in_range and successor is not None and successor.sha not in shared.in_range:
                 continue  # replaced before the period began
             versions.append({
-                "bundle": bundle_id, "digest": digest, "commit": _commit(commit),
+                "bundle": bundle_id, "digest": digest, "commit": commit_json(commit),
                 # every approval of the use case bound to this digest, in the period or
                 # not: "none" must mean the version was never approved, not "not lately"
                 "approvals": [a.id for a in approvals if a.spec["bundle"]["digest"] == digest],
@@ -176,7 +177,7 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
             if change.record != f"ThresholdContract/{contract_id}":
                 continue
             for f in change.fields:
-                threshold_changes.append({"commit": _commit(entry.commit), "path": f.path,
+                threshold_changes.append({"commit": commit_json(entry.commit), "path": f.path,
                                           "old": f.old, "new": f.new, "effect": f.effect})
     incidents = []
     for incident in card["incidents"]:
@@ -280,7 +281,7 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
         status = build_status(repo, policy, observations.source, as_of, chosen, root)
         shared = _Shared(history, repo, policy, findings, until, since, as_of,
                          ProvenanceIndex(history, until), _bundle_versions(history, until),
-                         in_range)
+                         in_range=in_range, people=repo.of_kind("Person"))
         use_cases = []
         evidence: dict[str, set[str]] = {}  # commit sha → paths
         then: dict[str, Repository] = {}  # the repository at each approval commit

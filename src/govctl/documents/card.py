@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from govctl.documents.context import card_context
+from govctl.documents.context import card_context, commit_json
 from govctl.documents.templating import render
 from govctl.errors import GovctlError
 from govctl.history.validation import check_with_head
@@ -30,13 +30,6 @@ class CardRequest:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _commit_json(commit: Any, signature: str | None) -> dict[str, Any]:
-    # the same shape as an audit pack's commits (docs/templates.md)
-    return {"sha": commit.sha, "short": commit.short, "author": commit.author,
-            "email": commit.email, "date": commit.date, "subject": commit.subject,
-            "signature": signature, "signed": signature == "G"}
 
 
 def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, Any]:
@@ -79,6 +72,7 @@ def card_data(root: Path, request: CardRequest, as_of: datetime) -> dict[str, An
 def _approval_commit(history: Any, repo: Any, policy: Any, use_case: Any,
                      as_of: datetime, rev: str) -> dict[str, Any] | None:
     from govctl.history.provenance import ProvenanceIndex
+    from govctl.history.signatures import people_at, signatures
     from govctl.model.dates import utc_date
     from govctl.rules.decisions import current_approval
 
@@ -88,8 +82,8 @@ def _approval_commit(history: Any, repo: Any, policy: Any, use_case: Any,
     decision = ProvenanceIndex(history, rev).decision(approval)
     if decision.commit is None:
         return None
-    signature = history.signatures({decision.commit.sha}).get(decision.commit.sha)
-    return _commit_json(decision.commit, signature)
+    checked = signatures(history, people_at(history, rev), {decision.commit.sha})
+    return commit_json(decision.commit, checked.get(decision.commit.sha), approval)
 
 
 def render_card(root: Path, request: CardRequest, as_of: datetime) -> str:

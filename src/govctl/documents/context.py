@@ -12,6 +12,7 @@ from typing import Any
 
 from govctl import __version__
 from govctl.digest.digester import Digester
+from govctl.history.signatures import Signature, signed_by_approver
 from govctl.model.findings import Finding
 from govctl.model.graph import bundle_closure, use_case_closure
 from govctl.model.people import person, team
@@ -117,6 +118,18 @@ def bundle(digester: Digester, record: Record, depth: int) -> dict[str, Any]:
         "features": dict(spec.get("features") or {}) or None,
         "components": list(spec.get("components") or []),
     }
+
+
+def commit_json(commit: Any, signature: Signature | None = None,
+                approval: Record | None = None) -> dict[str, Any] | None:
+    """A commit in a document (docs/templates.md: ``card.approval.commit``). ``signed`` is
+    SPEC §3.4's: a good signature by a key of one of the approval's approvers."""
+    if commit is None:
+        return None
+    return {"sha": commit.sha, "short": commit.short, "author": commit.author,
+            "email": commit.email, "date": commit.date, "subject": commit.subject,
+            "signature": signature.state if signature is not None else None,
+            "signed": approval is not None and signed_by_approver(signature, approval)}
 
 
 def finding(f: Finding) -> dict[str, Any]:

@@ -7,17 +7,26 @@ Built as data; ``report/diff.py`` renders it as text or markdown, and JSON is it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from govctl.digest.digester import Digester, DigestInput
+from govctl.errors import GovctlError
+from govctl.history.git import GitHistory
+from govctl.history.provenance import provenance_findings
 from govctl.history.validation import check_with_head
+from govctl.model.dates import utc_date
 from govctl.model.findings import ERROR, Finding, sort_key
+from govctl.model.graph import use_case_closure
+from govctl.model.policy import Policy
 from govctl.model.records import Record
 from govctl.model.repository import Repository
 from govctl.rules.changes import REAPPROVAL, FieldChange, field_changes, input_changes
+from govctl.rules.decisions import current_approvals
+from govctl.rules.registry import GATED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,21 @@ class DiffResult:
     head: str  # a sha or "WORKTREE"
     changes: tuple[RecordChange, ...]
     impacts: tuple[Finding, ...]
+    # use cases the change touches that are left at HEAD without a good approval (current,
+    # neither stale nor expired, GOV034-GOV038 satisfied, committed as GOV080 requires)
+    unapproved: tuple[str, ...] = ()
 
     def has(self, effect: str) -> bool:
         return any(effect in c.effects for c in self.changes)
 
     def trips(self, gate: str) -> bool:
-        """``--fail-on``: loosened | reapproval (incl. stale approvals) | any."""
+        """``--fail-on``: loosened | reapproval (incl. stale approvals) | unapproved (a
+        touched use case without a good approval at HEAD: the gate that lets a loosening
+        through once it is re-approved in the same range) | any."""
         if gate == "any":
             return bool(self.changes)
+        if gate == "unapproved":
+            return bool(self.unapproved)
         if gate == REAPPROVAL:
             return self.has(REAPPROVAL) or any(
                 f.rule in ("GOV031", "GOV032") for f in self.impacts)
@@ -68,7 +84,15 @@ class DiffResult:
     def json(self) -> dict[str, Any]:
         return {"version": 1, "base": self.base, "head": self.head,
                 "changes": [c.json() for c in self.changes],
-                "impacts": [f.to_json() for f in self.impacts]}
+                "impacts": [f.to_json() for f in self.impacts],
+                "stale_approvals": self.stale_approvals,
+                "unapproved": list(self.unapproved)}
+
+    @property
+    def stale_approvals(self) -> list[str]:
+        """Each approval the change makes stale, once (GOV031 and GOV032 may both hit it)."""
+        return sorted({f.record.split("/", 1)[1] for f in self.impacts
+                       if f.rule in ("GOV031", "GOV032") and f.record})
 
 
 def _safe_inputs(digester: Digester, bundle: Record) -> tuple[DigestInput, ...] | None:
@@ -140,12 +164,69 @@ def impacts(old_findings: list[Finding], new_findings: list[Finding]) -> list[Fi
 
 
 def diff_repositories(old_repo: Repository, new_repo: Repository, base: str, head: str,
-                      as_of: datetime) -> DiffResult:
+                      as_of: datetime, history: GitHistory | None = None) -> DiffResult:
     old_digester, new_digester = Digester(old_repo), Digester(new_repo)
     _, old_findings = check_with_head(old_repo, as_of, old_digester)
-    _, new_findings = check_with_head(new_repo, as_of, new_digester)
+    policy, new_findings = check_with_head(new_repo, as_of, new_digester)
     changes = diff_records(old_repo, new_repo, old_digester, new_digester)
-    return DiffResult(base, head, tuple(changes), tuple(impacts(old_findings, new_findings)))
+    unapproved = _unapproved(old_repo, new_repo, changes, new_findings, policy, as_of,
+                             history, "HEAD" if head == WORKTREE else head)
+    return DiffResult(base, head, tuple(changes), tuple(impacts(old_findings, new_findings)),
+                      unapproved)
+
+
+WORKTREE = "WORKTREE"
+# what a good approval must not have: none, stale, expired, roles, duties, independence
+_UNAPPROVED_RULES = frozenset({"GOV030", "GOV031", "GOV032", "GOV033", "GOV034", "GOV035",
+                               "GOV037", "GOV038", "GOV080"})
+
+
+def touched_use_cases(old_repo: Repository, new_repo: Repository,
+                      changes: Iterable[RecordChange]) -> list[str]:
+    """Use cases whose records, dependencies or approvals the change touches (a Policy
+    change touches them all), by their closure at either end of the range."""
+    changes = list(changes)
+    changed = {c.ref for c in changes}
+    policy_changed = any(c.kind == "Policy" for c in changes)
+    out = []
+    for use_case in new_repo.of_kind("UseCase"):
+        if policy_changed:
+            out.append(use_case.id)
+            continue
+        refs = {r.ref for r in use_case_closure(new_repo, use_case)}
+        before = old_repo.get("UseCase", use_case.id)
+        if before is not None:
+            refs |= {r.ref for r in use_case_closure(old_repo, before)}
+        refs |= {a.ref for repo in (old_repo, new_repo) for a in repo.of_kind("Approval")
+                 if a.spec.get("use_case") == use_case.id}
+        if refs & changed:
+            out.append(use_case.id)
+    return sorted(out)
+
+
+def _unapproved(old_repo: Repository, new_repo: Repository,
+                changes: Iterable[RecordChange], findings: list[Finding], policy: Policy,
+                as_of: datetime, history: GitHistory | None, rev: str) -> tuple[str, ...]:
+    changes = list(changes)
+    touched = [new_repo.get("UseCase", u) for u in touched_use_cases(old_repo, new_repo,
+                                                                     changes)]
+    gated = [u for u in touched if u is not None and u.spec["status"] in GATED_STATUSES]
+    if not gated:
+        return ()
+    current = current_approvals(new_repo, utc_date(as_of))
+    bad_refs = {f.record for f in findings if f.severity == ERROR
+                and f.rule in _UNAPPROVED_RULES}
+    if history is not None and policy.provenance != "none":
+        approvals = [current[u.id] for u in gated if u.id in current]
+        with contextlib.suppress(GovctlError):  # a history that cannot tell: no approval
+            bad_refs |= {f.record for f in provenance_findings(
+                new_repo, history, policy.provenance, approvals, rev)}
+    out = []
+    for use_case in gated:
+        approval = current.get(use_case.id)
+        if approval is None or use_case.ref in bad_refs or approval.ref in bad_refs:
+            out.append(use_case.id)
+    return tuple(out)
 
 
 def iter_fields(changes: list[RecordChange]) -> Iterator[tuple[RecordChange, FieldChange]]:

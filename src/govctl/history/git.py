@@ -261,7 +261,7 @@ class GitHistory:
     # log -----------------------------------------------------------------------------------
     def log(self, paths: Sequence[str] = (), *, rev: str = "HEAD", first_parent: bool = False,
             no_merges: bool = False, reverse: bool = False, signatures: bool = False,
-            raw: bool = True, single: bool = False) -> list[Commit]:
+            raw: bool = True, single: bool = False, topo_order: bool = False) -> list[Commit]:
         """Commits reachable from ``rev`` touching ``paths`` (root-relative; default: the
         whole root), with their changes inside the root — one git process. ``single``:
         just ``rev`` itself (its changes within the root)."""
@@ -280,6 +280,8 @@ class GitHistory:
             args.append("--no-merges")
         if reverse:
             args.append("--reverse")
+        if topo_order:
+            args.append("--topo-order")
         if single:
             args.append("-1")
         if rev.startswith("-"):

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from govctl.history.diff import DiffResult, diff_repositories
+from govctl.history.diff import WORKTREE, DiffResult, diff_repositories
 from govctl.history.git import GitHistory
 from govctl.model.repository import WorktreeSource, load_repository
-
-WORKTREE = "WORKTREE"
 
 
 def diff_revisions(root: Path, base: str | None, head: str | None,
@@ -25,4 +23,4 @@ def diff_revisions(root: Path, base: str | None, head: str | None,
         else:
             head_label = history.resolve(head)
             new = load_repository(history.tree_source(head_label))
-        return diff_repositories(old, new, base_sha, head_label, as_of)
+        return diff_repositories(old, new, base_sha, head_label, as_of, history)

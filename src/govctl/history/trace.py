@@ -18,6 +18,7 @@ from govctl.history.digest_index import digest_index
 from govctl.history.git import Commit, GitHistory
 from govctl.history.provenance import ProvenanceIndex, Widen, decision_of
 from govctl.history.replay import Replay
+from govctl.history.signatures import people_at, signatures, signed_by_approver
 from govctl.model.records import Record
 from govctl.model.repository import WorktreeSource, load_repository
 
@@ -44,7 +45,8 @@ class TracedApproval:
     use_case: str
     approvers: tuple[dict[str, str], ...]  # person, role, name
     commit: Commit | None  # the commit that introduced its decision (None: uncommitted)
-    signature: str | None
+    signature: str | None  # git's %G? of that commit
+    signed: bool = False  # a good signature by a key of one of its approvers (SPEC §3.4)
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class TraceResult:
                  "approvers": list(a.approvers),
                  "commit": ({"sha": a.commit.sha, "author": a.commit.author,
                              "email": a.commit.email, "date": a.commit.date,
-                             "signed": a.signature == "G"} if a.commit else None)}
+                             "signed": a.signed} if a.commit else None)}
                 for a in self.approvals
             ],
         }
@@ -191,7 +193,8 @@ def _traced_approvals(history: GitHistory, worktree: Any,
     except Widen:
         commits = deciding(ProvenanceIndex(history))
     out = []
-    signatures = history.signatures({c.sha for c in commits.values() if c is not None})
+    checked = signatures(history, people_at(history),
+                         {c.sha for c in commits.values() if c is not None})
     for approval_id, record in sorted(approvals.items(),
                                       key=lambda kv: (kv[1].spec["date"], kv[0])):
         approvers = []
@@ -201,8 +204,10 @@ def _traced_approvals(history: GitHistory, worktree: Any,
             approvers.append({"person": entry["person"], "role": entry["role"],
                               **({"name": name} if name else {})})
         commit = commits[approval_id]
+        signature = checked.get(commit.sha) if commit else None
         out.append(TracedApproval(approval_id, record.spec["decision"],
                                   record.spec["use_case"], tuple(approvers), commit,
-                                  signatures.get(commit.sha) if commit else None))
+                                  signature.state if signature else None,
+                                  signed_by_approver(signature, record)))
     return tuple(out)
 

@@ -64,10 +64,15 @@ def developers(repo: Repository, bundle_id: object) -> dict[str, str]:
     if not isinstance(bundle_id, str):
         return out
     for bundle in bundle_closure(repo, bundle_id):
-        for person in bundle.spec.get("developers") or ():
+        for person in _ids(bundle.spec.get("developers")):
             out.setdefault(person, f"Bundle {bundle.id!r}")
         model = repo.get("Model", bundle.spec.get("model"))
         if model is not None:
-            for person in model.spec.get("developers") or ():
+            for person in _ids(model.spec.get("developers")):
                 out.setdefault(person, f"Model {model.id!r}")
     return out
+
+
+def _ids(value: object) -> list[str]:
+    # (a record failing its schema still names who built it: they stay excluded)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

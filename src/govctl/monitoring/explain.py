@@ -138,6 +138,7 @@ def _commit_of(root: Path, approval: Any) -> dict[str, Any] | None:
         return None
     from govctl.history.git import GitHistory
     from govctl.history.provenance import ProvenanceIndex
+    from govctl.history.signatures import people_at, signatures, signed_by_approver
 
     with GitHistory(root) as history:
         if history.head() is None:
@@ -146,6 +147,6 @@ def _commit_of(root: Path, approval: Any) -> dict[str, Any] | None:
         if decision.commit is None:
             return None
         c = decision.commit
-        signature = history.signatures({c.sha}).get(c.sha)
+        signature = signatures(history, people_at(history), {c.sha}).get(c.sha)
         return {"sha": c.sha, "author": c.author, "email": c.email, "date": c.date,
-                "signed": signature == "G"}
+                "signed": signed_by_approver(signature, approval)}

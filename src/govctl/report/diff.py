@@ -19,7 +19,7 @@ def summary(result: DiffResult) -> str:
     n = len(result.changes)
     loosened = sum(1 for c in result.changes if LOOSENED in c.effects)
     reapproval = sum(1 for c in result.changes if REAPPROVAL in c.effects)
-    stale = sum(1 for f in result.impacts if f.rule in ("GOV031", "GOV032"))
+    stale = len(result.stale_approvals)  # approvals, not findings (GOV031 and GOV032)
     parts = [f"{n} record{'s' if n != 1 else ''} changed",
              f"{loosened} loosened", f"{reapproval} need re-approval",
              f"{stale} approval{'s' if stale != 1 else ''} made stale",
@@ -45,6 +45,9 @@ def render_text(result: DiffResult) -> list[Text]:
         for f in result.impacts:
             lines.append(Text(f"  {f.file}:{f.line}:{f.column}: {f.rule} {f.severity} "
                               f"{f.message}"))
+    if result.unapproved:
+        lines.append(Text("left without a good approval at the head of the range: "
+                          + ", ".join(result.unapproved), style="bold red"))
     return lines
 
 

@@ -40,6 +40,9 @@ def render_text(result: TraceResult) -> list[Text]:
         lines.append(Text(f"  approval    {a.id}: {a.decision} for {a.use_case} by {people}"))
         if a.commit is not None:
             signed = SIGNATURE_STATES.get(a.signature or "N", f"signature {a.signature}")
+            if a.signature not in (None, "N"):
+                signed += (", by an approver's key" if a.signed
+                           else ", NOT by a key of an approver")
             lines.append(Text(f"              committed {a.commit.short} {a.commit.date} by "
                               f"{a.commit.author} <{a.commit.email}>, {signed}"))
         else:

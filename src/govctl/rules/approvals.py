@@ -143,7 +143,8 @@ def _not_independent(ctx: Context, use_case: Record, person_id: str, role: str
             return f"is a developer of {built}"
     if "team" in excluded:
         team = ctx.repo.get("Team", use_case.spec["team"])
-        if team is not None and person_id in (team.spec.get("members") or ()):
+        members = team.spec.get("members") if team is not None else None
+        if team is not None and isinstance(members, list) and person_id in members:
             return f"is a member of the owning Team {team.id!r}"
     return None
 

@@ -24,6 +24,9 @@ class FieldChange:
     old: Any
     new: Any
     effect: str
+    # the same path as keys, for classifying it: a key may itself hold a dot (a signal
+    # named "lat.p99"), which the dotted text cannot tell apart
+    parts: tuple[str | int, ...] = ()
 
     def json(self) -> dict[str, Any]:
         return {"path": self.path, "old": self.old, "new": self.new, "effect": self.effect}
@@ -31,29 +34,45 @@ class FieldChange:
 
 # -- flattening ----------------------------------------------------------------------------
 
-_BY_INDEX = {("Bundle", "tools"), ("Bundle", "components")}
+_BY_INDEX = {("Bundle", ("tools",)), ("Bundle", ("components",))}
+Parts = tuple[str | int, ...]
 
 
-def _flatten(kind: str, value: Any, prefix: str, out: dict[str, Any]) -> None:
+def _flatten(kind: str, value: Any, prefix: Parts, out: dict[Parts, Any]) -> None:
     if isinstance(value, Mapping) and value:
         for key, item in value.items():
-            _flatten(kind, item, f"{prefix}.{key}" if prefix else str(key), out)
+            _flatten(kind, item, (*prefix, str(key)), out)
     elif isinstance(value, list) and (kind, prefix) in _BY_INDEX:
         for i, item in enumerate(value):
-            _flatten(kind, item, f"{prefix}[{i}]", out)
+            _flatten(kind, item, (*prefix, i), out)
     else:
         out[prefix] = value  # scalars, empty maps and most lists compare whole
 
 
-def _leaves(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _leaves(kind: str, data: Mapping[str, Any]) -> dict[Parts, Any]:
+    out: dict[Parts, Any] = {}
     spec = data.get("spec")
-    _flatten(kind, spec if isinstance(spec, Mapping) else {}, "", out)
+    _flatten(kind, spec if isinstance(spec, Mapping) else {}, (), out)
     meta = data.get("metadata")
     if isinstance(meta, Mapping):
         for key in ("title", "labels"):
             if key in meta:
-                _flatten(kind, meta[key], f"metadata.{key}", out)
+                _flatten(kind, meta[key], ("metadata", key), out)
+    return out
+
+
+def dotted(parts: Parts) -> str:
+    """``signals.drift.max``, ``tools[0].version``; a key that holds a dot, a bracket or a
+    quote is quoted (``signals."lat.p99".max``), so the text names one path only."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        shown = part if part and not any(c in part for c in '.[]"\'' ) and \
+            not any(c.isspace() for c in part) else '"' + part.replace("\\", "\\\\").replace(
+                '"', '\\"') + '"'
+        out += ("." if out else "") + shown
     return out
 
 
@@ -88,12 +107,13 @@ def _number(old: Any, new: Any, looser_when_higher: bool, absent_is_loosest: boo
     return LOOSENED if (new > old) == looser_when_higher else TIGHTENED
 
 
-def _contract_effect(path: str, old: Any, new: Any) -> str:
-    parts = path.split(".")
+def _contract_effect(parts: Parts, old: Any, new: Any) -> str:
     if parts[0] == "signals" and len(parts) == 2:  # a whole signal added or removed
         return LOOSENED if new is None else TIGHTENED if old is None else NEUTRAL
-    if parts[0] == "signals" and len(parts) == 3:
+    if parts[0] == "signals" and len(parts) >= 3:
         field = parts[2]
+        if field in ("metric", "query"):
+            return LOOSENED  # the yardstick itself moved (vector(0) never alerts): look
         if field == "max":
             return _number(old, new, looser_when_higher=True, absent_is_loosest=True)
         if field == "min":
@@ -106,15 +126,15 @@ def _contract_effect(path: str, old: Any, new: Any) -> str:
             return LOOSENED if b > a else TIGHTENED
         if field == "severity":
             return _by_rank(old, new, _SEVERITY_RANK)
-    if path == "on_breach.action":
+    if parts == ("on_breach", "action"):
         return _by_rank(old, new, _ACTION_RANK)
     return NEUTRAL
 
 
-def _usecase_effect(path: str, old: Any, new: Any) -> str:
-    if path == "risk.tier":
+def _usecase_effect(parts: Parts, old: Any, new: Any) -> str:
+    if parts == ("risk", "tier"):
         return _by_rank(old, new, _TIER_RANK)
-    if path == "risk.exposure_usd":
+    if parts == ("risk", "exposure_usd"):
         return _number(old or 0, new or 0, looser_when_higher=False, absent_is_loosest=False)
     return NEUTRAL
 
@@ -138,17 +158,23 @@ def _set_effect(old: Any, new: Any, key: Any = repr) -> str:
     return TIGHTENED if b - a else NEUTRAL
 
 
-def _approval_effect(path: str, old: Any, new: Any) -> str:
-    if path == "approvers":
-        return _set_effect(old, new, key=lambda a: (a.get("person"), a.get("role"))
-                           if isinstance(a, Mapping) else repr(a))
-    if path == "valid_until":
-        return _date_later(old, new)
-    if path == "conditions":
-        return _set_effect(old, new)
-    if path == "decision":
-        return _by_rank(old, new, _DECISION_RANK)
-    return NEUTRAL
+def _approval_effect(parts: Parts, old: Any, new: Any) -> str:
+    """An approval is a decision already taken: editing it in place is loosened, except
+    the tightenings SPEC §3.2 lists (an approver or a condition added, valid_until
+    shortened, the decision turned to rejected)."""
+    field = parts[0]
+    if field == "approvers":
+        effect = _set_effect(old, new, key=lambda a: (a.get("person"), a.get("role"))
+                             if isinstance(a, Mapping) else repr(a))
+    elif field == "valid_until":
+        effect = _date_later(old, new)
+    elif field == "conditions":
+        effect = _set_effect(old, new)
+    elif field == "decision":
+        return TIGHTENED if new == "rejected" and old != "rejected" else LOOSENED
+    else:
+        return LOOSENED  # a later date, another population, other results or digests
+    return LOOSENED if effect == NEUTRAL else effect  # (a reorder is no change at all)
 
 
 def _roles(items: Any) -> dict[str, int]:
@@ -166,9 +192,9 @@ def _requirements_effect(old: Any, new: Any) -> str:
     return TIGHTENED if any(a.get(role, 0) < n for role, n in b.items()) else NEUTRAL
 
 
-def _policy_effect(path: str, old: Any, new: Any) -> str:
-    parts = path.split(".")
-    if path == "signals.required":
+def _policy_effect(parts: Parts, old: Any, new: Any) -> str:
+    path = ".".join(str(p) for p in parts)  # (Policy keys hold no dots, but tier names)
+    if parts == ("signals", "required"):
         # absent means the default list: writing a shorter list where there was none
         # removes required signals
         return _set_effect(DEFAULT_REQUIRED_SIGNALS if old is None else old,
@@ -200,6 +226,53 @@ def _policy_effect(path: str, old: Any, new: Any) -> str:
 
         default = RULES[parts[1]].severity if parts[1] in RULES else "error"
         return _by_rank(old or default, new or default, _RULE_RANK)
+    if parts[0] == "independence":
+        return _set_effect(_listed(old, parts), _listed(new, parts))
+    if parts == ("exercises", "every_days"):
+        return _number(365 if old is None else old, 365 if new is None else new,
+                       looser_when_higher=True, absent_is_loosest=True)
+    if parts == ("exercises", "tiers"):
+        return _set_effect(["high"] if old is None else old, ["high"] if new is None else new)
+    if parts == ("coverage", "min"):
+        return _number(0.8 if old is None else old, 0.8 if new is None else new,
+                       looser_when_higher=False, absent_is_loosest=False)
+    return NEUTRAL
+
+
+def _listed(value: Any, parts: Parts) -> list[Any]:
+    """``independence`` as flattened: one role's list, or (the whole map) every role's
+    exclusions as (role, who) pairs, so a role dropped whole loosens too."""
+    if isinstance(value, Mapping):
+        return [(role, who) for role, items in value.items() for who in items or ()]
+    if isinstance(value, list) and len(parts) == 2:
+        return [(parts[1], who) for who in value]
+    return []
+
+
+def _granted(old: Any, new: Any, key: Any = repr) -> str:
+    """Lists that grant power (a Person's roles and signing keys, a Team's members):
+    anything added loosens, anything only removed tightens."""
+    a = {key(x) for x in old or []} if isinstance(old, list) else set()
+    b = {key(x) for x in new or []} if isinstance(new, list) else set()
+    if b - a:
+        return LOOSENED
+    return TIGHTENED if a - b else NEUTRAL
+
+
+def _person_effect(parts: Parts, old: Any, new: Any) -> str:
+    if parts[0] in ("roles", "signing_keys"):
+        return _granted(old, new, key=lambda k: " ".join(str(k).split()[:2]))
+    return NEUTRAL
+
+
+def _team_effect(parts: Parts, old: Any, new: Any) -> str:
+    if parts[0] == "members":
+        return LOOSENED if _granted(old, new) == LOOSENED else NEUTRAL
+    if parts[0] == "oncall" and len(parts) >= 2 and parts[1] in (
+            "rotation", "receiver", "ticket_receiver"):
+        return LOOSENED  # where pages go: a reviewer must look
+    if parts == ("oncall",) and old != new:
+        return LOOSENED
     return NEUTRAL
 
 
@@ -227,25 +300,20 @@ def _exposure_effect(old: Any, new: Any) -> str:
 _MODEL_IDENTITY = ("provider", "name", "type", "snapshot", "artifact")
 
 
-def effect(kind: str, path: str, old: Any, new: Any) -> str:
-    if path.startswith("metadata."):
+def effect(kind: str, parts: Parts, old: Any, new: Any) -> str:
+    if not parts or parts[0] == "metadata":
         return NEUTRAL
     if kind == "Bundle":
         # every spec field is a digest input, but who built it (SPEC §1.3)
-        return NEUTRAL if path.split(".")[0] == "developers" else REAPPROVAL
+        return NEUTRAL if parts[0] == "developers" else REAPPROVAL
     if kind == "Model":
-        return REAPPROVAL if path.split(".")[0] in _MODEL_IDENTITY else NEUTRAL
+        return REAPPROVAL if parts[0] in _MODEL_IDENTITY else NEUTRAL
     if kind == "EvalSet":
-        return REAPPROVAL if path.split(".")[0] in ("digest", "path") else NEUTRAL
-    if kind == "ThresholdContract":
-        return _contract_effect(path, old, new)
-    if kind == "UseCase":
-        return _usecase_effect(path, old, new)
-    if kind == "Approval":
-        return _approval_effect(path, old, new)
-    if kind == "Policy":
-        return _policy_effect(path, old, new)
-    return NEUTRAL
+        return REAPPROVAL if parts[0] in ("digest", "path") else NEUTRAL
+    handler = {"ThresholdContract": _contract_effect, "UseCase": _usecase_effect,
+               "Approval": _approval_effect, "Policy": _policy_effect,
+               "Person": _person_effect, "Team": _team_effect}.get(kind)
+    return handler(parts, old, new) if handler is not None else NEUTRAL
 
 
 def field_changes(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]
@@ -255,35 +323,34 @@ def field_changes(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]
     if kind == "ThresholdContract":
         a, b = _collapse_signals(a, b)
     out = []
-    for path in sorted(set(a) | set(b), key=_path_order):
-        va, vb = a.get(path, _ABSENT), b.get(path, _ABSENT)
-        if va != vb or (path in a) != (path in b):
-            out.append(FieldChange(path, va, vb, effect(kind, path, va, vb)))
+    for parts in sorted(set(a) | set(b), key=_path_order):
+        va, vb = a.get(parts, _ABSENT), b.get(parts, _ABSENT)
+        if va != vb or (parts in a) != (parts in b):
+            out.append(FieldChange(dotted(parts), va, vb, effect(kind, parts, va, vb), parts))
     return out
 
 
-def _path_order(path: str) -> tuple[bool, str]:
-    return (path.startswith("metadata."), path)
+def _path_order(parts: Parts) -> tuple[bool, str]:
+    return (bool(parts) and parts[0] == "metadata", dotted(parts))
 
 
-def _collapse_signals(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any],
-                                                                        dict[str, Any]]:
+def _collapse_signals(a: dict[Parts, Any], b: dict[Parts, Any]
+                      ) -> tuple[dict[Parts, Any], dict[Parts, Any]]:
     """A signal present on one side only is one change (``signals.<name>``), not one per
     leaf; its value is the whole signal."""
-    def names(leaves: dict[str, Any]) -> set[str]:
-        return {p.split(".")[1] for p in leaves if p.startswith("signals.") and p.count(".") >= 1}
+    def names(leaves: dict[Parts, Any]) -> set[str | int]:
+        return {p[1] for p in leaves if len(p) >= 2 and p[0] == "signals"}
 
     in_a, in_b = names(a), names(b)
     only_a, only_b = in_a - in_b, in_b - in_a
 
-    def collapse(leaves: dict[str, Any], gone: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for path, value in leaves.items():
-            parts = path.split(".")
-            if parts[0] == "signals" and len(parts) >= 2 and parts[1] in gone:
-                out.setdefault(f"signals.{parts[1]}", {})[".".join(parts[2:])] = value
+    def collapse(leaves: dict[Parts, Any], gone: set[str | int]) -> dict[Parts, Any]:
+        out: dict[Parts, Any] = {}
+        for parts, value in leaves.items():
+            if len(parts) >= 2 and parts[0] == "signals" and parts[1] in gone:
+                out.setdefault(parts[:2], {})[dotted(parts[2:])] = value
             else:
-                out[path] = value
+                out[parts] = value
         return out
 
     return collapse(a, only_a), collapse(b, only_b)
