@@ -68,14 +68,20 @@ def loader_target(examples: int) -> Property:
     return prop
 
 
-def validate_target(examples: int, workdir: Path) -> Property:
-    from govctl.cli.main import run
-
+def _example_copy(workdir: Path) -> tuple[Path, list[str], dict[str, bytes]]:
+    """The example repository copied into ``workdir`` (once), its record files, and their
+    original bytes (each case writes its mutation, then puts the original back)."""
     root = workdir / "repo"
     if not root.exists():
         shutil.copytree(fs.EXAMPLE_REPO, root)
     files = fs.example_records()
-    originals = {f: (root / f).read_bytes() for f in files}
+    return root, files, {f: (root / f).read_bytes() for f in files}
+
+
+def validate_target(examples: int, workdir: Path) -> Property:
+    from govctl.cli.main import run
+
+    root, files, originals = _example_copy(workdir)
 
     @st.composite
     def case(draw: st.DrawFn) -> list[tuple[str, bytes]]:
@@ -125,6 +131,39 @@ def observations_target(examples: int, workdir: Path) -> Property:
     return prop
 
 
+def output_target(examples: int, workdir: Path) -> Property:
+    """Hostile record text through the human- and CI-facing formats (SPEC §3)."""
+    from govctl.cli.main import run
+
+    root, files, originals = _example_copy(workdir)
+
+    @st.composite
+    def case(draw: st.DrawFn) -> tuple[str, bytes]:
+        rel = draw(st.sampled_from(files))
+        return rel, draw(fs.hostile_values(originals[rel]))
+
+    @_settings(examples)
+    @given(case(), st.sampled_from(fs.OUTPUT_RUNS),
+           st.sampled_from(("claims-complaints-agent", "card-fraud-scoring",
+                            "member-support-assistant")))
+    def prop(change: tuple[str, bytes], run_: tuple[str, str], use_case: str) -> None:
+        Counter.inputs += 1
+        rel, data = change
+        command, fmt = run_
+        (root / rel).write_bytes(data)
+        try:
+            out, err = io.StringIO(), io.StringIO()
+            args = [command, *([use_case] if command != "validate" else []), "--root",
+                    str(root), "--format", fmt, "--as-of", fs.AS_OF]
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = run(args)
+            fs.check_output(command, fmt, code, out.getvalue(), err.getvalue())
+        finally:
+            (root / rel).write_bytes(originals[rel])
+
+    return prop
+
+
 def campaign(name: str, minutes: float, max_examples: int | None, batch: int,
              first_seed: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"govctl-fuzz-{name}-"))
@@ -132,6 +171,7 @@ def campaign(name: str, minutes: float, max_examples: int | None, batch: int,
         "loader": loader_target,
         "validate": lambda n: validate_target(n, workdir),
         "observations": lambda n: observations_target(n, workdir),
+        "output": lambda n: output_target(n, workdir),
     }
     started = time.monotonic()
     deadline = started + minutes * 60
@@ -208,7 +248,7 @@ def atheris_main(libfuzzer_args: list[str]) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("target", choices=("loader", "validate", "observations", "all",
+    parser.add_argument("target", choices=("loader", "validate", "observations", "output", "all",
                                            "atheris"))
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--examples", type=int, default=None,
@@ -219,7 +259,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.target == "atheris":
         return atheris_main(args.libfuzzer)
-    names = ["loader", "validate", "observations"] if args.target == "all" else [args.target]
+    names = (["loader", "validate", "observations", "output"] if args.target == "all"
+             else [args.target])
     status = 0
     for name in names:
         status |= campaign(name, args.minutes / len(names), args.examples, args.batch,

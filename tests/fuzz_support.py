@@ -454,3 +454,50 @@ def check_observations(path: Path, raw: bytes, fmt: str | None = None) -> None:
     for obs in loaded.observations:
         assert obs.value == obs.value and abs(obs.value) != float("inf"), obs
         assert obs.at.tzinfo is not None, obs
+
+
+# -- output safety --------------------------------------------------------------------------
+
+# what the output target renders, and how each output is checked (tests/output_support.py)
+OUTPUT_RUNS = (("validate", "text"), ("validate", "github"), ("validate", "json"),
+               ("card", "md"), ("card", "html"), ("explain", "text"))
+
+
+def hostile_strings() -> st.SearchStrategy[str]:
+    """Corpus pieces and random text (controls, Cf, separators, markup) strung together."""
+    from tests.output_support import CORPUS
+
+    piece = st.one_of(st.sampled_from(CORPUS),
+                      st.text(st.characters(exclude_categories=("Cs",)), max_size=12),
+                      st.sampled_from(("`", "``", "\n", "\r", "\x1b[", "::", "<", "](", "@",
+                                       "|", "\\", "*", "_", "#", "<!--", "\u0085")))
+    return st.lists(piece, min_size=1, max_size=5).map("".join)
+
+
+@st.composite
+def hostile_values(draw: st.DrawFn, original: bytes) -> bytes:
+    """``original`` with one to three plain values replaced by hostile strings, written as
+    YAML double-quoted scalars: the record stays YAML and its text reaches the output."""
+    from tests.output_support import yaml_string
+
+    data = original
+    for _ in range(draw(st.integers(1, 3))):
+        spans = value_spans(data)
+        if not spans:
+            break
+        start, end = draw(st.sampled_from(spans))
+        data = data[:start] + yaml_string(draw(hostile_strings())).encode() + data[end:]
+    return data
+
+
+def check_output(command: str, fmt: str, code: int, stdout: str, stderr: str) -> None:
+    from tests.output_support import assert_safe_markdown, assert_safe_text
+
+    where = f"{command} --format {fmt}"
+    assert code in (0, 1, 2), (where, code, stderr)
+    assert "Traceback" not in stderr and "internal error" not in stderr, (where, stderr)
+    assert_safe_text(stderr, f"{where} (stderr)")
+    if fmt == "md":
+        assert_safe_markdown(stdout, where)
+    else:
+        assert_safe_text(stdout, where, github=fmt == "github")

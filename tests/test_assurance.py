@@ -404,7 +404,8 @@ spec:
 def mapping_rows(pack: Path) -> dict[str, list[str]]:
     out = {}
     for line in (pack / "mapping.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
+        # the cells as read, Markdown escapes resolved
+        cells = [re.sub(r"\\(.)", r"\1", c.strip()) for c in line.strip("|").split("|")]
         if len(cells) == 5 and cells[1].startswith("**"):
             out[cells[1].split("**")[1]] = cells
     return out

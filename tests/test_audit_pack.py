@@ -484,8 +484,8 @@ def test_a_custom_readme_template(history, govctl, tmp_path):
         "{{ uc.approval.approvers | map(attribute='name') | join(' and ') }} in "
         "{{ uc.approval.commit.short }}\n{% endfor %}")
     out = make_pack(govctl, history, tmp_path / "p", "--template", templates)
-    assert readme(out) == (f"claims-triage approved by Bob Risk and Carol Model in "
-                           f"{history.reapproval[:7]}\n")
+    assert readme(out) == (f"claims\\-triage approved by Bob Risk and Carol Model in "
+                           f"{history.reapproval[:7]}\n")  # values escaped (SPEC §3)
     assert "<!DOCTYPE html>" in (out / "index.html").read_text()  # not overridden
     assert verify(govctl, out).code == 0
 

@@ -480,9 +480,12 @@ def test_template_dir_overrides_a_builtin_by_name(repo, govctl, tmp_path):
     result = govctl("card", "claims-triage", "--root", repo.root, "--as-of", AS_OF,
                     "--template", templates)
     assert result.code == 0, result.stderr
-    assert result.stdout == ("custom card for claims-triage owned by Alice Owner; approvers: "
-                             "Bob Risk, Carol Model; latency=missing accuracy_proxy=missing "
+    # a custom Markdown template's values are escaped like the built-in ones' (SPEC §3):
+    # the same text once rendered, never markup a record smuggled in
+    assert result.stdout == ("custom card for claims\\-triage owned by Alice Owner; approvers: "
+                             "Bob Risk\\, Carol Model; latency=missing accuracy\\_proxy=missing "
                              "drift=missing abuse=missing fallback=missing ")
+    assert markdown_text(result.stdout).startswith("custom card for claims-triage owned by")
     # a template the folder does not override is the built-in one
     html = card(govctl, repo.root, "--template", templates, fmt="html")
     assert "<h1>Model card: Claims triage</h1>" in html

@@ -457,13 +457,14 @@ def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, fa
 def test_template_braces_in_records_do_not_break_the_rules(govctl, factory, tmp_path):
     promtool = require_program("promtool")
     factory.build()
-    metric = "score_{{ $labels.instance }}_{{{x}}}"
+    # `metric` must be a metric name (GOV045): the braces ride in the signal's name
+    signal = "quality{{ $value }}_{{{x}}}"
     rotation = "claims-{{ .Labels.team }}-primary"
     factory.edit("use-cases/triage.yaml", "title: Claims triage",
                  "title: 'Claims {{ triage }} {{'")
     factory.edit("teams/claims.yaml", "rotation: claims-ml-primary", f"rotation: '{rotation}'")
-    factory.edit(CONTRACT_FILE, "  on_breach:", "    'quality{{ $value }}': "
-                 f"{{metric: '{metric}', query: 'quality_score{{use_case=\"claims-triage\"}}', "
+    factory.edit(CONTRACT_FILE, "  on_breach:", f"    '{signal}': "
+                 "{metric: quality_score, query: 'quality_score{use_case=\"claims-triage\"}', "
                  "max: 1, window: 5m, severity: page}\n  on_breach:")
     factory.edit(CONTRACT_FILE, "runbook: runbooks/triage.md",
                  "runbook: 'https://wiki.acme.test/{{ runbook }}'")
@@ -475,13 +476,13 @@ def test_template_braces_in_records_do_not_break_the_rules(govctl, factory, tmp_
     assert check.returncode == 0, check.stdout + check.stderr
 
     contract = {k: v for k, v in contract_signals(factory.root).items()
-                if k in ("quality{{ $value }}", "latency")}
+                if k in (signal, "latency")}
     labels = {"team": "claims-ml", "rotation": rotation, "approval": APPROVAL_ID,
               "bundle_digest": approved_digest(factory.root)}
     document = unit_tests(out, rules, contract, labels)
     summaries = [a["exp_annotations"]["summary"] for t in document["tests"]
                  for c in t["alert_rule_test"] for a in c["exp_alerts"]]
-    assert any(metric in s for s in summaries)  # the text, exactly as written
+    assert any(signal in s for s in summaries)  # the text, exactly as written
     result = promtool_test(promtool, tmp_path, document)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -74,6 +74,8 @@ def example_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 RECORDS = fs.example_records()
+# the records the claims agent's card and explain show text from
+OUTPUT_RECORDS = [r for r in RECORDS if "claims" in r or r.startswith(("people", "teams"))]
 
 
 @st.composite
@@ -107,6 +109,24 @@ def test_the_unmutated_example_repository_is_clean(example_copy: Path, govctl) -
     result = govctl("validate", "--root", example_copy, "--format", "json", "--as-of", fs.AS_OF)
     payload = fs.check_validate_output(result.code, result.stdout, result.stderr, example_copy)
     assert payload["findings"] == []
+
+
+@fuzz_settings(share=0.3)
+@given(data=st.data())
+def test_hostile_record_text_reaches_no_output_as_control_or_markup(
+        example_copy: Path, govctl, monkeypatch, data: st.DataObject) -> None:
+    monkeypatch.setenv("GOVCTL_NO_CACHE", "1")
+    rel = data.draw(st.sampled_from(OUTPUT_RECORDS))
+    original = (example_copy / rel).read_bytes()
+    command, fmt = data.draw(st.sampled_from(fs.OUTPUT_RUNS))
+    try:
+        (example_copy / rel).write_bytes(data.draw(fs.hostile_values(original)))
+        target = ("card", "claims-complaints-agent") if command == "card" else (
+            ("explain", "claims-complaints-agent") if command == "explain" else ("validate",))
+        result = govctl(*target, "--root", example_copy, "--format", fmt, "--as-of", fs.AS_OF)
+        fs.check_output(command, fmt, result.code, result.stdout, result.stderr)
+    finally:
+        (example_copy / rel).write_bytes(original)
 
 
 # -- observation files -----------------------------------------------------------------------

@@ -531,3 +531,13 @@ def test_suggest_nothing(word, choices):
 
 def test_suggest_ignores_non_string_choices_and_accepts_mappings():
     assert schemas.suggest("alise", {"alice": 1, 2: 3}) == " (did you mean 'alice'?)"
+
+
+def test_a_policy_may_set_the_severity_of_every_rule() -> None:
+    # a rule added to findings.RULES but not to the schema would make `rules: {GOVnnn: off}`
+    # itself an error
+    from govctl.model.findings import RULES
+
+    allowed = schemas.schema("Policy")["properties"]["spec"]["properties"]["rules"][
+        "propertyNames"]["enum"]
+    assert sorted(RULES) == sorted(allowed)

@@ -31,21 +31,31 @@ def _name(root: Path) -> str:
 
 def _encode(records: Sequence[Record], findings: Sequence[Finding]) -> list[Any]:
     return [[[r.kind, r.id, r.doc, r.line, r.data, r.valid] for r in records],
-            [[f.rule, f.severity, f.file, f.line, f.column, f.record, f.message]
-             for f in findings]]
+            [encode_finding(f) for f in findings]]
+
+
+def encode_finding(f: Finding) -> list[Any]:
+    """A finding as stored: seven fields, and an eighth for one that stands for findings
+    left out (SPEC §3 caps: entries stay small, whatever a file holds)."""
+    out: list[Any] = [f.rule, f.severity, f.file, f.line, f.column, f.record, f.message]
+    if f.left_out:
+        out.append(f.left_out)
+    return out
 
 
 def decode_finding(f: Any) -> Finding:
     """A finding as stored, or ValueError: a wrong type here would only fail later, in
     sorting or a reporter, far from the cache."""
-    if not (isinstance(f, list) and len(f) == 7):
+    if not (isinstance(f, list) and len(f) in (7, 8)):
         raise ValueError("not a finding")
-    rule, severity, file, line, column, record, message = f
+    rule, severity, file, line, column, record, message = f[:7]
+    left_out = f[7] if len(f) == 8 else 0
     if not (isinstance(rule, str) and isinstance(severity, str) and isinstance(file, str)
             and _is_int(line) and _is_int(column) and isinstance(message, str)
-            and (record is None or isinstance(record, str))):
+            and (record is None or isinstance(record, str))
+            and _is_int(left_out) and left_out >= (1 if len(f) == 8 else 0)):
         raise ValueError("not a finding")
-    return Finding(rule, severity, file, line, column, record, message)
+    return Finding(rule, severity, file, line, column, record, message, left_out)
 
 
 def _is_int(value: Any) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.cache import store
-from govctl.cache.parses import decode_finding
+from govctl.cache.parses import decode_finding, encode_finding
 from govctl.model.findings import Finding
 from govctl.model.repository import Source, SourceFile
 
@@ -79,8 +79,7 @@ def save(name: str, source: Source, refs: Iterable[str], findings: Iterable[Find
           records: int, files: Iterable[str]) -> None:
     entry = {
         "referenced": referenced_state(source, refs),
-        "findings": [[f.rule, f.severity, f.file, f.line, f.column, f.record, f.message]
-                     for f in findings],
+        "findings": [encode_finding(f) for f in findings],
         "records": records,
         "files": list(files),
     }

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
-from govctl.cli.output import print_lines, stderr_console, write
+from govctl.cli.output import print_lines, say, write
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 
 
@@ -62,22 +62,22 @@ def register(app: typer.Typer) -> None:
         )
         governance_root = root_of(root)
         plan = plan_approval(governance_root, request, as_of_of(as_of))
-        err = stderr_console()
         if plan.refused:
-            for finding in plan.blocking:
-                err.print(finding_line(finding))
-            for finding in plan.own:  # about the approval that was not written
-                err.print(f"{finding.rule} {finding.severity} {finding.message}", markup=False)
+            from rich.text import Text
+
+            print_lines([*map(finding_line, plan.blocking),
+                         # about the approval that was not written
+                         *(Text(f"{f.rule} {f.severity} {f.message}") for f in plan.own)],
+                        err=True)
             count = len(plan.blocking) + len(plan.own)
-            err.print(f"govctl: error: not approved: {count} blocking finding(s) for UseCase "
-                      f"{use_case!r}; nothing was written", markup=False)
+            say(f"govctl: error: not approved: {count} blocking finding(s) for UseCase "
+                f"{use_case!r}; nothing was written", err=True)
             return EXIT_FINDINGS
         for finding in plan.warnings:  # before signing: also on --dry-run
-            err.print(f"govctl: warning: {finding_line(finding).plain}", markup=False)
+            say(f"govctl: warning: {finding_line(finding).plain}", err=True)
         if plan.capped:
-            err.print(f"govctl: warning: --valid-days {valid_days} is more than the tier "
-                      f"allows; valid until {plan.document['spec']['valid_until']}",
-                      markup=False)
+            say(f"govctl: warning: --valid-days {valid_days} is more than the tier allows; "
+                f"valid until {plan.document['spec']['valid_until']}", err=True)
         if dry_run:
             write(plan.text)
             return EXIT_OK
@@ -93,7 +93,6 @@ def register(app: typer.Typer) -> None:
             lines.append(f"  valid until {spec['valid_until']}{note}")
         if "supersedes" in spec:
             lines.append(f"  supersedes {spec['supersedes']}")
-        from rich.text import Text
-
-        print_lines(Text(line) for line in lines)
+        for line in lines:
+            say(line)
         return EXIT_OK

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, gates, root_of
+from govctl.cli.options import (
+    MAX_FILE_BYTES,
+    AsOfOption,
+    MaxFileBytesOption,
+    RootOption,
+    as_of_of,
+    choice,
+    gates,
+    root_of,
+)
 from govctl.cli.output import print_lines, write
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 
@@ -27,13 +36,14 @@ def register(app: typer.Typer) -> None:
             "(a touched use case without a good approval at HEAD) | any (repeatable: any "
             "gate trips).", show_default=False)] = None,
         as_of: AsOfOption = None,
+        max_file_bytes: MaxFileBytesOption = MAX_FILE_BYTES,
     ) -> int:
         """Semantic diff of the records between two revisions, for pull-request review."""
         from govctl.history.revisions import diff_revisions
 
         fmt = choice(output_format, ("text", "markdown", "json"), "--format")
         chosen = gates(fail_on, ("loosened", "reapproval", "unapproved", "any"))
-        result = diff_revisions(root_of(root), base, head, as_of_of(as_of))
+        result = diff_revisions(root_of(root), base, head, as_of_of(as_of), max_file_bytes)
         if fmt == "json":
             from govctl.report.json import dumps
 
@@ -54,12 +64,13 @@ def register(app: typer.Typer) -> None:
         root: RootOption = None,
         output_format: Annotated[str, typer.Option("--format", "-f",
                                                    help="text | json.")] = "text",
+        max_file_bytes: MaxFileBytesOption = MAX_FILE_BYTES,
     ) -> int:
         """Timeline of every commit touching a use case or anything it depends on."""
         from govctl.history.timeline import history_of
 
         fmt = choice(output_format, ("text", "json"), "--format")
-        timeline = history_of(root_of(root), use_case)
+        timeline = history_of(root_of(root), use_case, max_file_bytes)
         if fmt == "json":
             from govctl.report.json import dumps
 
@@ -77,12 +88,13 @@ def register(app: typer.Typer) -> None:
         root: RootOption = None,
         output_format: Annotated[str, typer.Option("--format", "-f",
                                                    help="text | json.")] = "text",
+        max_file_bytes: MaxFileBytesOption = MAX_FILE_BYTES,
     ) -> int:
         """Which bundle, use case and approvals a digest belongs to, searching history."""
         from govctl.history.trace import trace as run_trace
 
         fmt = choice(output_format, ("text", "json"), "--format")
-        result = run_trace(root_of(root), digest)
+        result = run_trace(root_of(root), digest, max_file_bytes)
         if fmt == "json":
             from govctl.report.json import dumps
 

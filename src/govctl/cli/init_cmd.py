@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from govctl.cli.output import say
+
 
 def register(app: typer.Typer) -> None:
     @app.command("init")
@@ -22,6 +24,6 @@ def register(app: typer.Typer) -> None:
         from govctl.model.scaffold import scaffold
 
         written = scaffold(directory, utc_date(now()).isoformat(), force=force)
-        typer.echo(f"created a governance repository in {directory} ({len(written)} files); "
+        say(f"created a governance repository in {directory} ({len(written)} files); "
                    f"next: govctl validate --root {directory}")
         return 0

@@ -21,7 +21,10 @@ def _error(message: str, debug: bool = False) -> None:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    sys.stderr.write(f"govctl: error: {message}\n")
+    from govctl.model.escape import printable
+
+    # one line, whatever a path, an id or an argument in the message holds (SPEC §3)
+    sys.stderr.write(f"govctl: error: {printable(message)}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

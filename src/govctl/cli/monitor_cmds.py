@@ -21,7 +21,7 @@ from govctl.cli.options import (
     root_of,
     source_of,
 )
-from govctl.cli.output import print_lines, stdout_console, write
+from govctl.cli.output import print_lines, say, stdout_console, write
 from govctl.cli.render_cmds import outside_root
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 from govctl.monitoring.limits import MAX_OBSERVATION_BYTES, PROMETHEUS_TIMEOUT
@@ -119,9 +119,9 @@ def register(app: typer.Typer) -> None:
             return
         from govctl.model.atomic import write_atomic
 
-        target = outside_root(output, root, "-o")
+        target = outside_root(output, root, "-o", force)
         write_atomic(target, text.encode("utf-8"), overwrite=force)
-        typer.echo(f"wrote {output}", err=True)
+        say(f"wrote {output}", err=True)
 
     @export.command("prometheus-rules")
     def prometheus_rules(

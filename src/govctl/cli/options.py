@@ -35,6 +35,14 @@ MaxObservationsBytesOption = Annotated[
     int, typer.Option("--max-observations-bytes", help="Refuse a larger observations file.",
                       show_default="256 MiB"),
 ]
+# = model.loader.MAX_FILE_SIZE (not imported here: the loader imports yaml, and `--help`
+# must stay fast; a test keeps the two equal)
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MaxFileBytesOption = Annotated[
+    int, typer.Option("--max-file-bytes", min=1, help="Size limit for record files (and "
+                      "their versions in git): a larger one is GOV004, never read.",
+                      show_default="5 MiB (5242880)"),
+]
 PrometheusOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--prometheus", help="Query a Prometheus server (HTTP API) instead of a file: "

@@ -25,26 +25,29 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, soft_wrap=True, highlight=False)
 
 
-def _safe_text(line: Text) -> Text:
-    """The line with control characters neutralised (same length: styles stay aligned)."""
-    from govctl.model.escape import has_control, terminal_safe
+def print_lines(lines: Iterable[Text], err: bool = False) -> None:
+    """Reporter lines to stdout (or stderr), each one line whatever its values hold
+    (SPEC §3)."""
+    from govctl.report.terminal import safe_line
 
-    if not has_control(line.plain):
-        return line
-    safe = line.copy()
-    safe.plain = terminal_safe(line.plain)
-    return safe
-
-
-def print_lines(lines: Iterable[Text]) -> None:
-    console = stdout_console()
+    console = stderr_console() if err else stdout_console()
     for line in lines:
-        console.print(_safe_text(line))
+        console.print(safe_line(line))
+
+
+def say(text: str, err: bool = False) -> None:
+    """One plain line (a confirmation, a verify result) with its values made safe."""
+    from govctl.model.escape import printable
+
+    stream = sys.stderr if err else sys.stdout
+    stream.write(printable(text) + "\n")
+    stream.flush()
 
 
 def write(payload: str) -> None:
-    """A payload for stdout. JSON escapes control characters itself; markdown and YAML
-    carry record text, which must not reach a terminal as escape sequences."""
+    """A payload for stdout (JSON, Markdown, YAML): its own lines stay; any control or
+    invisible format character left in it is escaped, so nothing in it can drive a
+    terminal. Values inside are escaped for their format by the reporter."""
     from govctl.model.escape import terminal_safe
 
     sys.stdout.write(terminal_safe(payload))

@@ -18,7 +18,7 @@ from govctl.cli.options import (
     root_of,
     source_of,
 )
-from govctl.cli.output import write
+from govctl.cli.output import say, write
 from govctl.errors import EXIT_OK, GovctlError
 from govctl.monitoring.limits import MAX_OBSERVATION_BYTES
 
@@ -27,19 +27,18 @@ TemplateOption = Annotated[Path | None, typer.Option(
     show_default=False)]
 
 
-def outside_root(target: Path, root: Path, what: str) -> Path:
-    """Read-only commands never write into the governance repository."""
+def outside_root(target: Path, root: Path, what: str, force: bool = False) -> Path:
+    """The file a read-only command may write: never in the governance repository (its
+    folder resolved, so no link leads there), never through a link, and with ``force``
+    only over a regular file (SPEC §3; :func:`govctl.model.atomic.claim_output`)."""
+    from govctl.model.atomic import claim_output, output_target
     from govctl.model.paths import is_inside
 
-    resolved = target.resolve()
-    if is_inside(resolved, root.resolve()):
+    if is_inside(output_target(target), root.resolve()):
         raise GovctlError(f"{what} {target} is inside the governance root {root}; govctl never "
                           "writes into the governance repository from this command — choose a "
                           "path outside it")
-    if resolved.is_dir():
-        # --force replaces a file; a folder is never replaced (os.replace would fail)
-        raise GovctlError(f"{what} {target} is a directory; name the file to write")
-    return resolved
+    return claim_output(target, force)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
         fmt = choice(output_format, FORMATS, "--format")
         governance_root = root_of(root)
-        target = outside_root(output, governance_root, "-o") if output else None
+        target = outside_root(output, governance_root, "-o", force) if output else None
         source = source_of(observations, observations_format, max_observations_bytes)
         text = render_card(governance_root, CardRequest(use_case, fmt, at, source, template),
                            as_of_of(as_of))
@@ -78,7 +77,7 @@ def register(app: typer.Typer) -> None:
         from govctl.model.atomic import write_atomic
 
         write_atomic(target, text.encode("utf-8"), overwrite=force)
-        typer.echo(f"wrote {output}", err=True)
+        say(f"wrote {output}", err=True)
         return EXIT_OK
 
     @app.command("audit-pack")
@@ -131,10 +130,10 @@ def register(app: typer.Typer) -> None:
                 result = build_audit_pack(governance_root, request, as_of_of(as_of), advance)
         else:
             result = build_audit_pack(governance_root, request, as_of_of(as_of))
-        typer.echo(f"wrote {result.path}: {result.files} files and {MANIFEST} for "
+        say(f"wrote {result.path}: {result.files} files and {MANIFEST} for "
                    f"{len(result.use_cases)} use case(s); check it with `govctl verify "
                    f"{result.path}`")
-        typer.echo(f"manifest sha256 {result.manifest_sha256} (keep it outside the pack: "
+        say(f"manifest sha256 {result.manifest_sha256} (keep it outside the pack: "
                    "`govctl verify` prints it, so a rewritten manifest shows)")
         return EXIT_OK
 
@@ -176,10 +175,10 @@ def register(app: typer.Typer) -> None:
                                  ("removed", result.removed),
                                  ("not in the repository", result.repository)):
                 for name in names:
-                    typer.echo(f"{label}: {name}")
+                    say(f"{label}: {name}")
             checked = ("; evidence checked against the repository" if result.checked_repository
                        else "; evidence not checked against git (run inside the repository)")
             verdict = "intact" if result.intact else "NOT intact"
-            typer.echo(f"{pack}: {verdict} ({result.files} files in the manifest{checked})")
-            typer.echo(f"manifest sha256 {result.manifest_sha256}")
+            say(f"{pack}: {verdict} ({result.files} files in the manifest{checked})")
+            say(f"manifest sha256 {result.manifest_sha256}")
         return EXIT_OK if result.intact else 1

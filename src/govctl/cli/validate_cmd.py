@@ -6,8 +6,16 @@ from typing import Annotated
 
 import typer
 
-from govctl.cli.options import AsOfOption, RootOption, as_of_of, choice, root_of
-from govctl.cli.output import print_lines, write
+from govctl.cli.options import (
+    MAX_FILE_BYTES,
+    AsOfOption,
+    MaxFileBytesOption,
+    RootOption,
+    as_of_of,
+    choice,
+    root_of,
+)
+from govctl.cli.output import print_lines, say, write
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 
 FORMATS = ("text", "json", "github", "sarif", "junit")
@@ -30,6 +38,7 @@ def register(app: typer.Typer) -> None:
         warn: Annotated[list[str] | None, typer.Option(
             "--warn", help="Report this rule as a warning for this run (repeatable), e.g. "
             "--warn GOV031 in a pre-commit hook.", show_default=False)] = None,
+        max_file_bytes: MaxFileBytesOption = MAX_FILE_BYTES,
     ) -> int:
         """Check every record: YAML, schemas, references, approvals, policy (SPEC §2)."""
         from govctl.history.validation import validate as run_validation
@@ -39,13 +48,13 @@ def register(app: typer.Typer) -> None:
 
         for given in paths or ():
             if not os.path.exists(given):  # pre-commit passes existing files; a typo doesn't
-                typer.echo(f"govctl: warning: {given}: no such file; nothing reported for it",
+                say(f"govctl: warning: {given}: no such file; nothing reported for it",
                            err=True)
         from govctl.model.findings import rule_codes
 
         downgraded = rule_codes(warn or (), "--warn")
         result = run_validation(root_of(root), as_of_of(as_of), paths or (), history=history,
-                                warn=downgraded)
+                                warn=downgraded, max_file_bytes=max_file_bytes)
         if fmt == "text":
             from govctl.report import text
 

@@ -23,13 +23,20 @@ class _NeedsReference(Exception):
     """A value whose JSON text differs between Python and RFC 8785: use the reference."""
 
 
+class NotCanonical(ValueError):
+    """A value RFC 8785 cannot write (NaN or infinity, a key that is no string, a lone
+    surrogate): what a broken record may hold. Its digest does not exist."""
+
+
 def _plain(value: Any) -> Any:
     """The value with integral floats as ints, checked to serialise identically under
     Python's json and RFC 8785 (see :func:`jcs`)."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if not key.isascii():  # sorting by UTF-16 units differs beyond the BMP
+            if not isinstance(key, str) or not key.isascii():
+                # sorting by UTF-16 units differs beyond the BMP (and only the reference
+                # says what it makes of a key that is no string)
                 raise _NeedsReference
             out[key] = _plain(item)
         return out
@@ -51,11 +58,16 @@ def jcs(value: Any) -> bytes:
     could differ (exponent floats, non-ASCII keys) goes to ``rfc8785``, the reference.
     tests/test_digest.py compares both on generated values."""
     try:
-        plain = _plain(value)
-    except _NeedsReference:
-        return rfc8785.dumps(value)
-    return json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+        try:
+            plain = _plain(value)
+        except _NeedsReference:
+            return rfc8785.dumps(value)
+        return json.dumps(plain, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")
+    # (rfc8785's domain errors and UnicodeEncodeError are ValueErrors; TypeError: a value
+    # of no JSON type; RecursionError: nesting no record the loader accepts has)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise NotCanonical(f"not canonical JSON: {type(exc).__name__}") from None
 
 
 def canonical(kind: str, spec: Mapping[str, Any]) -> bytes:

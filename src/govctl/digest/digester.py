@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from govctl.digest.canonical import canonical, jcs, of_canonical
+from govctl.digest.canonical import NotCanonical, canonical, jcs, of_canonical
 from govctl.model.records import Record, is_url
 from govctl.model.repository import Repository
 
@@ -39,7 +39,16 @@ def contract_spec(spec: Mapping[str, Any], file_sha256: Callable[[str], str]
 
 
 def contract_digest(spec: Mapping[str, Any], file_sha256: Callable[[str], str]) -> str:
-    return of_canonical(canonical("ThresholdContract", contract_spec(spec, file_sha256)))
+    return _digest("ThresholdContract", contract_spec(spec, file_sha256))
+
+
+def _digest(kind: str | None, value: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a spec (``kind`` given) or of a plain value; a value
+    a broken record holds that canonical JSON cannot write (NaN, infinity) has none."""
+    try:
+        return of_canonical(canonical(kind, value) if kind is not None else jcs(value))
+    except NotCanonical as exc:
+        raise DigestError(f"{kind or 'the model identity'} is {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ class Digester:
         """sha256 of the model identity's canonical JSON (shown by `govctl digest`)."""
         digest = self._models.get(model_id)
         if digest is None:
-            digest = self._models[model_id] = of_canonical(jcs(identity))
+            digest = self._models[model_id] = _digest(None, identity)
         return digest
 
     def _component(self, bundle_id: str, visiting: tuple[str, ...]) -> str:
@@ -166,7 +175,7 @@ class Digester:
     def _bundle(self, bundle: Record, visiting: tuple[str, ...]) -> str:
         cached = self._bundles.get(bundle.id)
         if cached is None:
-            cached = of_canonical(canonical("Bundle", self.bundle_spec(bundle, visiting)))
+            cached = _digest("Bundle", self.bundle_spec(bundle, visiting))
             self._bundles[bundle.id] = cached
         return cached
 

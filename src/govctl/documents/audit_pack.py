@@ -17,8 +17,10 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -27,7 +29,7 @@ from typing import Any
 
 from govctl import __version__
 from govctl.documents.context import CONTEXT_VERSION, card_context, commit_json
-from govctl.documents.manifest import EVIDENCE, MANIFEST
+from govctl.documents.manifest import EVIDENCE, MANIFEST, MANIFEST_LIMIT, is_govctl_manifest
 from govctl.documents.mapping import mapping
 from govctl.documents.templating import render
 from govctl.errors import GovctlError
@@ -37,7 +39,13 @@ from govctl.history.replay import Replay
 from govctl.history.signatures import signatures
 from govctl.history.timeline import timeline_of
 from govctl.history.validation import check_with_head
-from govctl.model.atomic import flush_file_system, fsync_dir, reason
+from govctl.model.atomic import (
+    claim_output,
+    flush_file_system,
+    fsync_dir,
+    output_target,
+    reason,
+)
 from govctl.model.dates import now, utc_date
 from govctl.model.graph import use_case_closure
 from govctl.model.paths import is_inside
@@ -235,10 +243,9 @@ def _safe_relative(path: str) -> str:
 
 def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                      progress: Callable[[str], None] | None = None) -> PackResult:
-    target = request.output
-    if request.zip and target.suffix != ".zip":
+    target = output_target(request.output)  # (a link at the target is never followed)
+    if request.zip and target.suffix != ".zip" and target.name:
         target = target.with_name(target.name + ".zip")
-    target = target.resolve() if target.exists() else target.parent.resolve() / target.name
     if is_inside(target, root.resolve()):
         raise GovctlError(f"-o {request.output} is inside the governance root; audit packs are "
                           "written outside the repository they document")
@@ -247,15 +254,10 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
         raise GovctlError(f"-o {request.output} contains the governance root; audit packs are "
                           "written outside the repository they document")
     restored = any(note.startswith("restored") for note in recover_interrupted(target))
-    if _occupied(target) and not request.force:
-        again = " (put back after an interrupted --force run)" if restored else ""
-        raise GovctlError(f"{target} exists and is not empty{again}; not overwriting "
-                          "(use --force)")
-    if _occupied(target) and not _is_pack(target):
-        # --force replaces an earlier pack; a folder or file that is not one (a typo such as
-        # `-o ~`) is never deleted
-        raise GovctlError(f"{target} exists and is not an audit pack (no {MANIFEST}); "
-                          "refusing to replace it, even with --force")
+    # --force replaces an earlier pack; a folder or file that is not one (a typo such as
+    # `-o ~`, a folder that happens to hold a manifest.json) is never deleted
+    _claim(target, request.force,
+           " (put back after an interrupted --force run)" if restored else "")
     if not request.all and not request.use_cases:
         raise GovctlError("name the use cases to pack, or --all")
 
@@ -370,23 +372,57 @@ def _evidence_blobs(history: GitHistory, wanted: Mapping[str, set[str]]
     return out
 
 
-def _occupied(target: Path) -> bool:
-    if target.is_dir():
-        return any(target.iterdir())
-    return target.exists() or target.is_symlink()
+def _claim(target: Path, force: bool, note: str = "") -> Path:
+    """SPEC §3: no link, nothing replaced without --force, and with it only a pack."""
+    return claim_output(target, force, ours=_is_pack, empty_folder=True, note=note,
+                        ours_name=f"an audit pack (a folder or zip whose {MANIFEST} govctl "
+                                  "wrote)")
 
 
 def _is_pack(target: Path) -> bool:
-    """An earlier audit pack (folder or zip) that --force may replace."""
-    if target.is_symlink():
+    """An earlier audit pack (folder or zip) that --force may replace: its manifest has
+    the shape govctl writes. Read as untrusted input: no link followed, no pipe opened for
+    reading, at most MANIFEST_LIMIT bytes."""
+    try:
+        st = os.lstat(target)
+    except OSError:
         return False
-    if target.is_dir():
-        return (target / MANIFEST).is_file()
+    if stat.S_ISDIR(st.st_mode):
+        raw = _read_regular(target / MANIFEST)
+        return raw is not None and is_govctl_manifest(raw)
+    if not stat.S_ISREG(st.st_mode):
+        return False
     try:
         with zipfile.ZipFile(target) as archive:
-            return MANIFEST in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
+            info = archive.getinfo(MANIFEST)
+            if info.file_size > MANIFEST_LIMIT:
+                return False
+            with archive.open(info) as handle:
+                raw = handle.read(MANIFEST_LIMIT + 1)
+    # RuntimeError: an encrypted member; NotImplementedError: an unknown compression
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error,
+            RuntimeError, NotImplementedError):
         return False
+    return len(raw) <= MANIFEST_LIMIT and is_govctl_manifest(raw)
+
+
+def _read_regular(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MANIFEST_LIMIT:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            raw = handle.read(MANIFEST_LIMIT + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return raw if len(raw) <= MANIFEST_LIMIT else None
 
 
 def _write_pack(history: GitHistory, target: Path, request: PackRequest,
@@ -422,7 +458,12 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                 rel = f"{EVIDENCE}{sha}/{_safe_relative(path)}"
                 out = folder / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
-                _write_file(out, history.blob(blob))
+                if history.too_large(blob):  # copied as a stream, never held whole
+                    with out.open("wb") as handle:
+                        for block in history.stream(blob):
+                            handle.write(block)
+                else:
+                    _write_file(out, history.blob(blob))
                 blobs[rel] = {"blob": blob, "commit": sha, "path": path}
         manifest = _manifest(folder, context["pack"], blobs)
         manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -547,9 +588,8 @@ def _install(produced: Path, target: Path, force: bool) -> None:
     """Rename the finished pack into place; with --force the old one is moved aside first
     and removed only after the new one is in place."""
     aside = None
-    if target.exists() or target.is_symlink():
-        if not force and _occupied(target):
-            raise GovctlError(f"{target} exists and is not empty; not overwriting (use --force)")
+    if os.path.lexists(target):
+        _claim(target, force)  # again: what --force moves aside (and deletes) is a pack
         aside = target.with_name(f"{_scratch_prefix(target)}old")
         os.replace(target, aside)
     try:

@@ -67,6 +67,16 @@ def _keys(value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return {**{key: None for key in keys}, **data}
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """A list field of a record that may fail its schema (a number where a list belongs
+    shows as nothing; the record's GOV010 finding says why)."""
+    return list(value) if isinstance(value, list) else []
+
+
 def _optional(value: Any, keys: tuple[str, ...]) -> dict[str, Any] | None:
     """Like :func:`_keys`, but None when the record has no such sub-object at all."""
     return _keys(value, keys) if isinstance(value, Mapping) and value else None
@@ -111,12 +121,12 @@ def bundle(digester: Digester, record: Record, depth: int) -> dict[str, Any]:
         "id": record.id, "title": record.title, "class": spec.get("class"), "depth": depth,
         "digest": digester.try_bundle(record) if record.valid else None,
         "model": spec.get("model"), "eval_set": spec.get("eval_set"),
-        "params": dict(spec.get("params") or {}),
+        "params": _mapping(spec.get("params")),
         "prompt": _optional(prompt, PROMPT_KEYS),
         "retrieval": _optional(spec.get("retrieval"), RETRIEVAL_KEYS),
-        "tools": [_keys(t, TOOL_KEYS) for t in spec.get("tools") or []],
-        "features": dict(spec.get("features") or {}) or None,
-        "components": list(spec.get("components") or []),
+        "tools": [_keys(t, TOOL_KEYS) for t in _list(spec.get("tools"))],
+        "features": _mapping(spec.get("features")) or None,
+        "components": [c for c in _list(spec.get("components")) if isinstance(c, str)],
     }
 
 
@@ -176,8 +186,9 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
     chain = bundle_closure(repo, spec["bundle"])
     depth_of = {spec["bundle"]: 0}
     for b in chain:
-        for c in b.spec.get("components") or ():
-            depth_of.setdefault(c, depth_of.get(b.id, 0) + 1)
+        for c in _list(b.spec.get("components")):
+            if isinstance(c, str):
+                depth_of.setdefault(c, depth_of.get(b.id, 0) + 1)
     bundles = [bundle(digester, b, depth_of.get(b.id, 0)) for b in chain]
     models: dict[str, dict[str, Any]] = {}
     evals: dict[str, dict[str, Any]] = {}

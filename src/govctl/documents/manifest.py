@@ -3,11 +3,51 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 MANIFEST = "manifest.json"
 EVIDENCE = "evidence/"  # evidence/<commit>/<path>: a record as committed
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git object ids (sha1 or sha256)
+MANIFEST_LIMIT = 64 << 20  # bytes of a manifest read at most (a pack is untrusted input)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be the name of a file in a pack (SPEC §4: member names are
+    normalised relative POSIX paths), None when it can. A name that fails is never opened:
+    a tool that unpacks the pack would put it elsewhere (``../../home/x/.bashrc``), or show
+    one file under two names."""
+    if not name:
+        return "an empty name"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        return "a control character in the name"
+    if any(0xD800 <= ord(c) < 0xE000 for c in name):
+        return "a name that is not UTF-8"
+    if "\\" in name:
+        return "a backslash in the name"
+    if name.startswith("/"):
+        return "an absolute path"
+    segments = name.split("/")
+    if "" in segments:
+        return "an empty path segment"
+    if ".." in segments:
+        return "a '..' path segment"
+    if "." in segments:
+        return "a '.' path segment"
+    return None
+
+
+def is_govctl_manifest(raw: bytes) -> bool:
+    """Whether ``raw`` has the shape of a manifest govctl writes (SPEC §4: ``version``,
+    ``govctl_version``, ``files``) — what lets ``--force`` replace a pack, and nothing that
+    merely holds a file of that name (a browser extension's manifest.json)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return (isinstance(data, dict) and type(data.get("version")) is int
+            and isinstance(data.get("govctl_version"), str)
+            and isinstance(data.get("files"), dict))
 
 
 def git_blob_id(data: bytes, length: int = 40) -> str:

@@ -7,15 +7,13 @@ only ever passed as data (never as template source), so a title such as ``{{ 7*7
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from govctl.errors import GovctlError
-from govctl.model.escape import printable
+from govctl.model.escape import code_span, markdown_text, terminal_safe
 
 BUILTIN = Path(__file__).parent / "templates"
-_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")  # every ASCII punctuation character
 
 
 def autoescaped(name: str | None) -> bool:
@@ -59,10 +57,14 @@ def environment(template_dir: Path | None = None) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_make_finalize(),
     )
     env.filters["short"] = _short
-    env.filters["md"] = _markdown_cell
-    env.filters["code"] = _code_span
+    env.filters["md"] = lambda value: MarkdownMarkup(
+        markdown_text("—" if value is None else value))
+    env.filters["code"] = lambda value: MarkdownMarkup(
+        code_span("" if value is None else value))
+    env.filters["markup"] = MarkdownMarkup
     env.filters["sentence"] = lambda value: str(value).rstrip().rstrip(".")
     env.filters["join_or"] = lambda items, empty="—": ", ".join(map(str, items)) if items \
         else empty
@@ -106,25 +108,36 @@ def _short(value: Any, length: int = 19) -> str:
     return text if len(text) <= length else text[:length] + "…"
 
 
-def _code_span(value: Any) -> str:
-    """Inline code showing the value verbatim: the fence is one backtick longer than the
-    longest run inside (a value cannot close it early), a newline shows as ``\\n``, other
-    control characters are escaped, and a pipe cannot end a table cell."""
-    text = printable(("" if value is None else str(value)).replace("\n", "\\n"))
-    # a table cell ends at a pipe even inside code (GFM): escaped, it shows as a pipe there
-    text = text.replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+class MarkdownMarkup(str):
+    """Markdown a template put there itself (or a value a filter already escaped): shown
+    as it is. Any other string reaching a Markdown template's output is record text and is
+    escaped (``_finalize``)."""
+
+    __slots__ = ()
 
 
-def _markdown_cell(value: Any) -> str:
-    """Text safe anywhere in markdown, table cells included: record text is data, not
-    markup. Every ASCII punctuation character is backslash-escaped (so no emphasis, link,
-    image, HTML tag, heading or table break can start), a newline shows as ``\\n`` and
-    other control characters are escaped."""
-    if value is None:
-        return "—"
-    text = printable(str(value).replace("\n", "\\n"))
-    return _PUNCTUATION.sub(r"\\\g<0>", text)
+def _finalize_value(eval_ctx: Any, value: Any) -> Any:
+    """What every ``{{ … }}`` prints. Numbers, dates and None cannot form markup."""
+    if not isinstance(value, str) or isinstance(value, MarkdownMarkup):
+        return value
+    if eval_ctx.autoescape:
+        # HTML: markupsafe escapes <, >, & and quotes but leaves an ESC or a bidi override
+        # as it is, and a value's newline would start a line of the page (printed to a CI
+        # log, "::error::…" at column 0). Escaped here: controls as visible escapes, a
+        # newline as &#10; (the same whitespace to a browser).
+        from markupsafe import Markup, escape
+
+        if isinstance(value, Markup):
+            return value
+        return Markup(str(escape(terminal_safe(value))).replace("\r", "&#13;")
+                      .replace("\n", "&#10;"))
+    # Markdown has no autoescape of its own: every string is record text unless a filter
+    # or the template marked it (SPEC §3: "Markdown output escapes every ASCII punctuation
+    # character of an interpolated value")
+    return markdown_text(value)
+
+
+def _make_finalize() -> Any:
+    from jinja2 import pass_eval_context
+
+    return pass_eval_context(_finalize_value)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govctl.documents.manifest import EVIDENCE, MANIFEST, OBJECT_ID
+from govctl.documents.manifest import EVIDENCE, MANIFEST, OBJECT_ID, name_problem
 from govctl.errors import GovctlError
 from govctl.history.git import GitHistory
 
@@ -108,12 +108,24 @@ class _PackReader:
                 problem = next((what for test, what in kinds if test(st.st_mode)), None)
                 if problem is None and not stat.S_ISREG(st.st_mode):
                     problem = "not a regular file"
+                bad_name = name_problem(rel)
+                if bad_name is not None:
+                    problem = f"not a normalised relative path: {bad_name}"
                 self.members[rel] = _Member(st.st_size, problem)
 
     def _scan_zip(self) -> None:
         try:
             self.archive = zipfile.ZipFile(self.pack)
             for info in self.archive.infolist():
+                # the name as stored (zipfile cuts `filename` at a NUL): SPEC §4 wants a
+                # normalised relative path, which an unzip tool puts inside the folder
+                raw = info.orig_filename
+                bad_name = name_problem(raw[:-1] if info.is_dir() else raw)
+                if bad_name is not None:
+                    # never opened; named (a folder entry too: unzip creates it)
+                    self.members[raw] = _Member(
+                        info.file_size, f"not a normalised relative path: {bad_name}")
+                    continue
                 if info.is_dir():
                     continue
                 name = info.filename
@@ -130,7 +142,7 @@ class _PackReader:
 
     def _chunks(self, name: str) -> Iterator[bytes]:
         if self.archive is None:
-            with (self.pack / name).open("rb") as handle:
+            with os.fdopen(_open_inside(self.pack, name), "rb") as handle:
                 yield from iter(lambda: handle.read(_CHUNK), b"")
         else:
             with self.archive.open(self._infos[name]) as handle:
@@ -158,24 +170,69 @@ class _PackReader:
             raise GovctlError(f"{self.pack}/{MANIFEST}: unreadable ({exc})") from None
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+def _open_inside(pack: Path, name: str) -> int:
+    """A file of a pack folder opened for reading one folder at a time, following no link
+    (one swapped in after the scan included) and opening no pipe: never a path outside."""
+    parts = name.split("/")
+    fd = os.open(pack, os.O_RDONLY | _DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        handle = os.open(parts[-1], os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0),
+                         dir_fd=fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise OSError(f"{name} is not a regular file")
+    return handle
+
+
+def _json_object(duplicates: list[str]) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                duplicates.append(key)  # json keeps the last: which one would count?
+            out[key] = value
+        return out
+
+    return pairs
+
+
 def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
     if not pack.exists():
         raise GovctlError(f"{pack}: no such audit pack")
     with _PackReader(pack) as reader:
         raw_manifest = reader.read_manifest()
         members = {k: v for k, v in reader.members.items() if k != MANIFEST}
+        duplicates: list[str] = []
         try:
-            manifest = json.loads(raw_manifest)
+            manifest = json.loads(raw_manifest, object_pairs_hook=_json_object(duplicates))
             listed: Mapping[str, Any] = manifest["files"]
             if not isinstance(listed, Mapping) or not all(
                     isinstance(e, Mapping) and isinstance(e.get("sha256"), str)
                     and isinstance(e.get("git") or {}, Mapping) for e in listed.values()):
                 raise TypeError("files")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
-        altered, repository = [], []
+        altered = [f"{MANIFEST} (names {key!r} twice)" for key in sorted(set(duplicates))]
+        repository: list[str] = []
+        unsafe = {name: problem for name in listed if (problem := name_problem(name))}
+        for name, problem in sorted(unsafe.items()):
+            # SPEC §4: such an entry fails, and is never looked up or opened
+            altered.append(f"{name} (manifest entry is not a normalised relative path: "
+                           f"{problem})")
         trees: dict[str, dict[str, tuple[str, str]]] = {}  # one ls-tree per evidence commit
         for name, entry in sorted(listed.items()):
+            if name in unsafe:
+                continue
             member = members.get(name)
             if member is None:
                 continue
@@ -213,7 +270,7 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
                 held = tree.get(git["path"])
                 if held is None or held[1] != git["blob"]:
                     repository.append(f"{name} (differs from {git['path']} at {commit[:12]})")
-    removed = sorted(set(listed) - set(members))
+    removed = sorted(set(listed) - set(members) - set(unsafe))
     added = sorted(f"{name} ({member.problem})" if member.problem else name
                    for name, member in members.items() if name not in listed)
     if history is not None:

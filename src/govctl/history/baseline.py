@@ -13,8 +13,9 @@ from typing import Any
 
 
 class HeadBaseline:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_file_bytes: int | None = None) -> None:
         self.root = root
+        self.max_file_bytes = max_file_bytes  # None: the default size limit
         self._history: Any = None
         self._loaded = False
         self._value: tuple[Any, Any] | None = None
@@ -29,7 +30,8 @@ class HeadBaseline:
             from govctl.model.repository import load_repository
 
             try:
-                self._history = GitHistory(self.root)
+                self._history = GitHistory(self.root) if self.max_file_bytes is None else \
+                    GitHistory(self.root, self.max_file_bytes)
                 head = self._history.head()
                 if head is not None:
                     repo = load_repository(self._history.tree_source(head))
@@ -44,8 +46,8 @@ class HeadBaseline:
             self._history = None
 
 
-def for_root(root: Path) -> HeadBaseline | None:
+def for_root(root: Path, max_file_bytes: int | None = None) -> HeadBaseline | None:
     """A baseline when ``root`` is inside a git work tree (found without running git)."""
     if any((folder / ".git").exists() for folder in (root, *root.parents)):
-        return HeadBaseline(root)
+        return HeadBaseline(root, max_file_bytes)
     return None

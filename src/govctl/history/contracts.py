@@ -12,7 +12,6 @@ stays free of git in the common case.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,6 @@ from govctl.digest.digester import contract_digest
 from govctl.errors import GovctlError
 from govctl.history.git import GitHistory
 from govctl.history.replay import parse_records, runbook_file
-from govctl.model import loader
 from govctl.model.records import Record
 from govctl.model.repository import RECORD_SUFFIXES, Repository
 
@@ -61,10 +59,11 @@ def _candidates(history: GitHistory, blobs: Mapping[str, set[str]], ids: set[str
     history.prefetch(blob for _, blob in wanted)
     out = []
     for path, blob in wanted:
-        raw = history.blob(blob)
-        if len(raw) > loader.MAX_FILE_SIZE or KIND.encode() not in raw:
+        raw = history.small_blob(blob)  # None: over the size limit, not read (GOV004)
+        if raw is None or KIND.encode() not in raw:
             continue
-        for record in parse_records(path, raw, salvaged=False, check_schema=frozenset({KIND})):
+        for record in parse_records(path, raw, salvaged=False, check_schema=frozenset({KIND}),
+                                    max_size=history.max_file_bytes):
             if record.kind == KIND and record.valid and record.id in ids:
                 out.append((record, blob))
     return out
@@ -78,7 +77,7 @@ def _match(history: GitHistory, candidates: Iterable[tuple[Record, str]],
     runbooks = sorted({p for record, _ in candidates if (p := runbook_file(record.spec))})
     versions = _blobs(history, runbooks) if runbooks else {}
     history.prefetch(blob for found in versions.values() for blob in found)
-    hashes = {path: sorted(hashlib.sha256(history.blob(b)).hexdigest() for b in found)
+    hashes = {path: sorted(history.sha256(b) for b in found)  # (large files: streamed)
               for path, found in versions.items()}
     out: dict[str, Found] = {}
     for record, blob in candidates:
@@ -129,7 +128,7 @@ class ApprovedContracts:
         if digest not in self._found:
             try:
                 if self._history is None:
-                    self._history = GitHistory(self.root)
+                    self._history = GitHistory(self.root, self.repo.source.max_size)
                 named = self.repo.get(KIND, bound.get("id"))
                 hints = (named.file,) if named is not None else ()
                 self._found[digest] = find_approved(self._history, [Wanted(

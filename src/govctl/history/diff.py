@@ -19,7 +19,7 @@ from govctl.history.git import GitHistory
 from govctl.history.provenance import provenance_findings
 from govctl.history.validation import check_with_head
 from govctl.model.dates import utc_date
-from govctl.model.findings import ERROR, Finding, sort_key
+from govctl.model.findings import ERROR, Finding, cap, sort_key
 from govctl.model.graph import use_case_closure
 from govctl.model.policy import Policy
 from govctl.model.records import Record
@@ -151,7 +151,8 @@ def _finding_key(f: Finding) -> tuple[str, str]:
 
 
 def impacts(old_findings: list[Finding], new_findings: list[Finding]) -> list[Finding]:
-    """Errors in the new revision that the old one did not have (keyed by rule+record)."""
+    """Errors in the new revision that the old one did not have (keyed by rule+record), at
+    most 100 per rule and file, then one saying how many were left out (SPEC §3)."""
     before = {_finding_key(f) for f in old_findings if f.severity == ERROR}
     seen: set[tuple[str, str]] = set()
     out = []
@@ -160,7 +161,7 @@ def impacts(old_findings: list[Finding], new_findings: list[Finding]) -> list[Fi
         if f.severity == ERROR and key not in before and key not in seen:
             seen.add(key)
             out.append(f)
-    return out
+    return cap(out)
 
 
 def diff_repositories(old_repo: Repository, new_repo: Repository, base: str, head: str,

@@ -15,6 +15,7 @@ from typing import Any
 from govctl.cache import store
 from govctl.history.git import Commit, GitHistory
 from govctl.history.replay import Replay
+from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.records import Record
 
 SECTION = "digests"
@@ -155,7 +156,10 @@ def _name(history: GitHistory, head: str) -> str:
     # `git fetch --unshallow` has older commits, and an index built while the history was
     # cut off would name the cut-off commit as where a digest first appeared
     cut = ",".join(sorted(history.shallow_boundaries()))
-    where = f"{history.top}\0{history.prefix}\0{cut}".encode("utf-8", "surrogateescape")
+    # another size limit (--max-file-bytes) reads other files: another index
+    limit = "" if history.max_file_bytes == MAX_FILE_SIZE else f"\0{history.max_file_bytes}"
+    where = f"{history.top}\0{history.prefix}\0{cut}{limit}".encode("utf-8",
+                                                                     "surrogateescape")
     return f"{hashlib.sha256(where).hexdigest()[:16]}-{head}.json"
 
 

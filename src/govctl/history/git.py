@@ -5,6 +5,12 @@ One ``git log -z --raw`` per question (the blob ids of every change come with it
 ``git cat-file --batch``: never a git process per commit. Git runs with
 ``GIT_OPTIONAL_LOCKS=0`` so read-only commands never rewrite ``.git/index``.
 
+Sizes first (SPEC §3: a blob larger than the size limit is GOV004 without being read
+whole): ``ls-tree -l`` and ``cat-file --batch-check`` tell a blob's size, and the content
+of a blob over the limit is never asked for — a 1 GiB record compresses to a few MB in
+``.git``. Such a blob can only be hashed (a referenced file, SPEC §1.3) or copied (audit
+pack evidence), both as a stream.
+
 Paths: git reports paths from the top of the work tree; everything here is converted to
 paths relative to the governance root (which may be a folder inside a monorepo), and
 changes outside the root are dropped.
@@ -12,6 +18,7 @@ changes outside the root are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +31,8 @@ from govctl.model.paths import normal_form_problem
 from govctl.model.repository import RECORD_SUFFIXES, Source, SourceFile
 
 NULL_SHA = "0" * 40
-BLOB_CACHE_BYTES = 256 << 20  # blobs kept in memory (record versions are small)
+BLOB_CACHE_BYTES = 64 << 20  # blobs kept in memory (record versions are small)
+_STREAM_CHUNK = 1 << 20
 _FIELDS = ("%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s")
 
 
@@ -65,10 +73,17 @@ class Commit:
         return out
 
 
-class GitHistory:
-    """An open git repository around a governance root. Use as a context manager."""
+class BlobTooLarge(GovctlError):
+    """A blob's content was asked for although it is larger than the size limit."""
 
-    def __init__(self, root: Path) -> None:
+
+class GitHistory:
+    """An open git repository around a governance root. Use as a context manager.
+
+    ``max_file_bytes``: record blobs larger than this are never read (`--max-file-bytes`).
+    """
+
+    def __init__(self, root: Path, max_file_bytes: int = loader.MAX_FILE_SIZE) -> None:
         try:
             import git
         except ImportError as exc:  # GitPython refuses to import without a git binary
@@ -87,8 +102,10 @@ class GitHistory:
         self.top = Path(self.repo.working_tree_dir).resolve()
         rel = self.root.relative_to(self.top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"
+        self.max_file_bytes = max_file_bytes
         self._blobs: dict[str, bytes] = {}
         self._blob_bytes = 0  # what the cache holds, against BLOB_CACHE_BYTES
+        self._sizes: dict[str, int] = {}  # blob sha → size in bytes, as git said
         self._git = self.repo.git
         self._shallow: frozenset[str] | None = None
 
@@ -195,11 +212,88 @@ class GitHistory:
                 "fetch-depth: 0 with actions/checkout)")
 
     def blob(self, sha: str) -> bytes:
+        """The blob's content; :class:`BlobTooLarge` (exit 2) when it is over the size
+        limit — callers that can meet such a blob use :meth:`small_blob`."""
         data = self._blobs.get(sha)
         if data is None:
+            size = self.size(sha)
+            if size > self.max_file_bytes:
+                raise BlobTooLarge(f"git blob {sha[:12]} is {size:,} bytes, over the "
+                                   f"{self.max_file_bytes:,}-byte limit (--max-file-bytes)")
             _, _, _, data = self._git.get_object_data(sha)
             self._keep(sha, data)
         return data
+
+    def small_blob(self, sha: str) -> bytes | None:
+        """The blob's content, or None when it is larger than the size limit (a record
+        file that is GOV004: it is not read)."""
+        try:
+            return self.blob(sha)
+        except BlobTooLarge:
+            return None
+
+    def size(self, sha: str) -> int:
+        """The blob's size, from git's object header (ValueError when it is missing)."""
+        size = self._sizes.get(sha)
+        if size is None:
+            _, _, size = self._git.get_object_header(sha)
+            self._sizes[sha] = size
+        return size
+
+    def too_large(self, sha: str) -> bool:
+        return self.size(sha) > self.max_file_bytes
+
+    def learn_sizes(self, shas: Iterable[str | None]) -> None:
+        """Ask git the size of many blobs at once (one ``cat-file --batch-check``)."""
+        wanted = [sha for sha in dict.fromkeys(shas) if sha and sha not in self._sizes]
+        if len(wanted) < 32:
+            return  # asked one by one when needed
+        out = self._pipe(["cat-file", "--batch-check"], wanted)
+        try:
+            assert out.stdout is not None
+            for _ in wanted:
+                header = out.stdout.readline().split()
+                if not header:
+                    break
+                if len(header) == 3:  # "<sha> <type> <size>" ("<sha> missing" otherwise)
+                    self._sizes[header[0].decode()] = int(header[2])
+        finally:
+            out.close()
+
+    def sha256(self, sha: str) -> str:
+        """Lowercase hex sha256 of a blob's content, read as a stream when it is large (a
+        referenced file has no size limit; its digest is over all of its bytes)."""
+        import hashlib
+
+        if not self.too_large(sha):
+            return hashlib.sha256(self.blob(sha)).hexdigest()
+        digest = hashlib.sha256()
+        for block in self.stream(sha):
+            digest.update(block)
+        return digest.hexdigest()
+
+    def stream(self, sha: str) -> Iterator[bytes]:
+        """A blob's content in pieces of at most 1 MiB (``git cat-file blob``, which
+        streams large blobs itself): for blobs too large to hold."""
+        import subprocess
+
+        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
+        with subprocess.Popen(["git", "cat-file", "blob", sha], cwd=self.top, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL) as proc:
+            assert proc.stdout is not None
+            try:
+                while block := proc.stdout.read(_STREAM_CHUNK):
+                    yield block
+            finally:
+                proc.kill()
+            if proc.wait() not in (0, -9):
+                raise GovctlError(f"git cat-file blob {sha[:12]} failed")
+
+    def _pipe(self, args: list[str], shas: list[str]) -> _Batch:
+        """A ``git cat-file --batch*`` process fed ``shas`` from a thread (git reads
+        requests while it writes answers: neither side may block on a full pipe)."""
+        return _Batch(self.top, args, ("\n".join(shas) + "\n").encode())
 
     def _keep(self, sha: str, data: bytes) -> bool:
         if self._blob_bytes + len(data) > BLOB_CACHE_BYTES:
@@ -216,38 +310,34 @@ class GitHistory:
         will read from the log, so they ask for them all at once. Best effort: whatever
         does not fit the cache is read later, one by one.
         """
-        import subprocess
-
         wanted = [sha for sha in dict.fromkeys(shas) if sha and sha not in self._blobs]
         if len(wanted) < 32:
             return
-        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
-        with subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.top, env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL) as proc:
-            assert proc.stdin is not None and proc.stdout is not None
-            # git reads requests while it writes answers: feed them from a thread so
-            # neither side blocks on a full pipe
-            import threading
-
-            payload = ("\n".join(wanted) + "\n").encode()
-            feeder = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
-            feeder.start()
-            try:
-                for _ in wanted:
-                    header = proc.stdout.readline().split()
-                    if len(header) != 3:  # "<sha> missing" (or an early end)
-                        if not header:
-                            break
-                        continue
-                    size = int(header[2])
-                    data = proc.stdout.read(size)
-                    proc.stdout.read(1)  # the newline after the content
-                    if not self._keep(header[0].decode(), data):
-                        break  # the cache is full
-            finally:
-                proc.kill()
-                feeder.join()
+        # sizes first: a blob over the limit is never asked for (nor one that is missing)
+        self.learn_sizes(wanted)
+        sizes = self._sizes
+        wanted = [sha for sha in wanted if sizes.get(sha, self.max_file_bytes + 1)
+                  <= self.max_file_bytes]
+        if not wanted:
+            return
+        out = self._pipe(["cat-file", "--batch"], wanted)
+        try:
+            assert out.stdout is not None
+            for _ in wanted:
+                header = out.stdout.readline().split()
+                if len(header) != 3:  # "<sha> missing" (or an early end)
+                    if not header:
+                        break
+                    continue
+                size = int(header[2])
+                if size > self.max_file_bytes:
+                    break  # (its size was checked above; a changed answer ends the batch)
+                data = out.stdout.read(size)
+                out.stdout.read(1)  # the newline after the content
+                if not self._keep(header[0].decode(), data):
+                    break  # the cache is full
+        finally:
+            out.close()
 
     # paths -------------------------------------------------------------------------------
     def to_root(self, git_path: str) -> str | None:
@@ -351,18 +441,19 @@ class GitHistory:
     # trees ---------------------------------------------------------------------------------
     def tree(self, rev: str, paths: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
         """Root-relative path → (mode, blob sha) of every file under the root at ``rev``
-        (or of ``paths`` only)."""
+        (or of ``paths`` only). The blobs' sizes are learnt on the way (``-l``)."""
         where = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
-        out = self._run("ls-tree", "-r", "-z", "--full-tree", rev, "--", *where)
+        out = self._run("ls-tree", "-r", "-l", "-z", "--full-tree", rev, "--", *where)
         entries: dict[str, tuple[str, str]] = {}
         for line in out.split(b"\x00"):
             if not line:
                 continue
             meta, _, path = line.partition(b"\t")
-            mode, kind, sha = meta.decode().split(" ")
+            mode, kind, sha, size = meta.decode().split()
             rel = self.to_root(os.fsdecode(path))
             if kind == "blob" and rel is not None:
                 entries[rel] = (mode, sha)
+                self._sizes[sha] = int(size)
         return entries
 
     def tree_source(self, rev: str) -> GitTreeSource:
@@ -372,7 +463,8 @@ class GitHistory:
 MAX_SYMLINK_HOPS = 8
 
 
-def resolve_entry(entries: Mapping[str, tuple[str, str]], read: Callable[[str], bytes],
+def resolve_entry(entries: Mapping[str, tuple[str, str]],
+                  read: Callable[[str], bytes | None],
                   path: str, visited: list[str] | None = None
                   ) -> tuple[str, tuple[str, str]] | None:
     """(path, (mode, blob sha)) of the regular file ``path`` names in a git tree, following
@@ -397,7 +489,10 @@ def resolve_entry(entries: Mapping[str, tuple[str, str]], read: Callable[[str], 
             if visited is not None:
                 visited.append(prefix)
             if mode == "120000":
-                target = read(sha).decode("utf-8", "replace")
+                link = read(sha)
+                if link is None:
+                    return None  # a "symlink" blob over the size limit names no file
+                target = link.decode("utf-8", "replace")
                 if target.startswith("/"):
                     return None
                 joined = [*parts[:i - 1], *target.split("/"), *parts[i:]]
@@ -427,6 +522,32 @@ def _feed(pipe: Any, payload: bytes) -> None:
         pass
 
 
+class _Batch:
+    """A ``git cat-file --batch``/``--batch-check`` process answering ``payload``, fed by
+    a thread; ``close()`` ends both (also when the reader stopped early)."""
+
+    def __init__(self, top: Path, args: list[str], payload: bytes) -> None:
+        import subprocess
+        import threading
+
+        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
+        self.proc = subprocess.Popen(["git", *args], cwd=top, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.stdout = self.proc.stdout
+        self.feeder = threading.Thread(target=_feed, args=(self.proc.stdin, payload),
+                                       daemon=True)
+        self.feeder.start()
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.feeder.join()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # (a broken pipe: the feeder's write)
+                    pipe.close()
+
+
 class GitTreeSource(Source):
     """Records as committed at one revision, read with the working tree's loader."""
 
@@ -438,12 +559,16 @@ class GitTreeSource(Source):
 
     def _resolve(self, path: str) -> tuple[str, str] | None:
         """(mode, sha) of a regular file, following in-tree symlinks that stay inside."""
-        found = resolve_entry(self.entries, self.history.blob, path)
+        found = resolve_entry(self.entries, self.history.small_blob, path)
         return found[1] if found else None
+
+    @property
+    def max_size(self) -> int:
+        return self.history.max_file_bytes
 
     def read(self, path: str) -> bytes | None:
         entry = self._resolve(path)
-        return self.history.blob(entry[1]) if entry else None
+        return self.history.small_blob(entry[1]) if entry else None
 
     def record_files(self, excluded: Any) -> Iterator[SourceFile]:
         for path in sorted(self.entries):
@@ -458,13 +583,16 @@ class GitTreeSource(Source):
                     "GOV004", 1, 1, "symlink resolves outside the governance root; not read",
                     None))
                 continue
-            raw = self.history.blob(entry[1])
-            if len(raw) > loader.MAX_FILE_SIZE:
-                yield SourceFile(path, None, loader.decode(raw))  # the size problem
+            size, limit = self.history.size(entry[1]), self.history.max_file_bytes
+            if size > limit:  # (known from ls-tree: the blob is not read)
+                yield SourceFile(path, None, loader.Problem(
+                    "GOV004", 1, 1, f"file is {size:,} bytes, over the {limit:,}-byte limit "
+                    "for record files; split it or move data into a referenced file", None))
                 continue
-            yield SourceFile(path, raw)
+            yield SourceFile(path, self.history.blob(entry[1]))
 
-    def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
+    def _referenced(self, ref: str) -> tuple[str | None, str | None]:
+        """(blob sha, None) of a valid file reference, else (None, what is wrong)."""
         problem = normal_form_problem(ref)
         if problem is not None:
             return None, f"file reference {ref!r} {problem}"
@@ -474,4 +602,14 @@ class GitTreeSource(Source):
                 return None, (f"file reference {ref!r} resolves outside the governance root "
                               "(through a symlink)")
             return None, f"file {ref!r} does not exist under the governance root"
-        return self.history.blob(entry[1]), None
+        return entry[1], None
+
+    def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
+        blob, problem = self._referenced(ref)
+        return (self.history.blob(blob), None) if blob is not None else (None, problem)
+
+    def referenced_sha256(self, ref: str) -> tuple[str | None, str | None]:
+        # streamed when large: a referenced file has no size limit (SPEC §1.3), as in
+        # the working tree
+        blob, problem = self._referenced(ref)
+        return (self.history.sha256(blob), None) if blob is not None else (None, problem)

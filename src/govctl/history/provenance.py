@@ -85,9 +85,12 @@ class ProvenanceIndex:
             return {}
         key = (path, blob)
         if key not in self._parsed:
-            # a version cut short by a YAML error says nothing about the decision
-            self._parsed[key] = {r.id: r for r in parse_records(
-                path, self.history.blob(blob), salvaged=False) if r.kind == "Approval"}
+            # a version cut short by a YAML error (or over the size limit, not read) says
+            # nothing about the decision
+            raw = self.history.small_blob(blob)
+            self._parsed[key] = {} if raw is None else {r.id: r for r in parse_records(
+                path, raw, salvaged=False, max_size=self.history.max_file_bytes)
+                if r.kind == "Approval"}
         return self._parsed[key]
 
     def approval_at(self, path: str | None, blob: str | None, approval_id: str
@@ -100,7 +103,9 @@ class ProvenanceIndex:
         names it, but a YAML error keeps it from being read)."""
         if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
             return _ABSENT
-        raw = self.history.blob(blob)
+        raw = self.history.small_blob(blob)
+        if raw is None:
+            return _UNREADABLE  # over the size limit (GOV004): not read, whatever it holds
         if approval_id.encode() not in raw:
             return _ABSENT
         found = self._records(path, blob).get(approval_id)
@@ -229,7 +234,8 @@ class ProvenanceIndex:
             if not path.endswith(RECORD_SUFFIXES) or not mode.startswith("100") or \
                     any(part.startswith(".") for part in path.split("/")):
                 continue
-            if needle in self.history.blob(blob):
+            raw = self.history.small_blob(blob)  # (None: over the size limit, not read)
+            if raw is not None and needle in raw:
                 record = self.approval_at(path, blob, approval_id)
                 if record is not None:
                     return path, record

@@ -12,7 +12,6 @@ side branch's intermediate commit is not seen; what was merged is (documented in
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,16 +25,18 @@ from govctl.model.repository import RECORD_SUFFIXES
 
 
 def parse_records(path: str, raw: bytes, salvaged: bool = True,
-                  check_schema: bool | frozenset[str] = True) -> list[Record]:
+                  check_schema: bool | frozenset[str] = True,
+                  max_size: int = loader.MAX_FILE_SIZE) -> list[Record]:
     """Records of one file as committed (the same loader and schema checks as validate).
 
     ``salvaged=False`` leaves out records cut short by a YAML error (the loader keeps what
     it read of them, marked broken): what such a version said cannot be known.
     ``check_schema=False`` skips the schema (about half the cost) for callers that only
     compare data; every record is then marked ``valid=False``. A set of kinds checks
-    those kinds only (the others are marked ``valid=False``).
+    those kinds only (the others are marked ``valid=False``). ``max_size``: the size limit
+    (`--max-file-bytes`; a blob over it has no records).
     """
-    result = loader.load_bytes(raw)
+    result = loader.load_bytes(raw, max_size)
     out = []
     for doc in result.documents:
         if doc.broken and not salvaged:
@@ -49,7 +50,8 @@ def parse_records(path: str, raw: bytes, salvaged: bool = True,
         if kind is None or not isinstance(record_id, str):
             continue
         checked = check_schema if isinstance(check_schema, bool) else kind in check_schema
-        valid = checked and not doc.broken and not issues and not schemas.validate(kind, data)
+        valid = checked and not doc.broken and not issues and not schemas.validate(
+            kind, data, limit=1)  # (valid or not: one issue tells)
         out.append(Record(kind, record_id, path, doc.index, doc.line, data, valid))
     return out
 
@@ -90,14 +92,14 @@ class State:
     def file_sha256(self, ref: str) -> str | None:
         # through symlinks, as the working tree and GitTreeSource read them: hashing the
         # link's own blob (its target text) would give digests nobody else computes
-        found = resolve_entry(self.files, self.history.blob, ref)
+        found = resolve_entry(self.files, self.history.small_blob, ref)
         if found is None:
             return None
         blob = found[1][1]
         digest = self._hashes.get(blob)
         if digest is None:
-            digest = hashlib.sha256(self.history.blob(blob)).hexdigest()
-            self._hashes[blob] = digest
+            # (streamed when the file is large: referenced files have no size limit)
+            digest = self._hashes[blob] = self.history.sha256(blob)
         return digest
 
     # changes ---------------------------------------------------------------------------
@@ -105,12 +107,15 @@ class State:
         key = (path, blob)
         records = self._parsed.get(key)
         if records is None:
-            raw = self.history.blob(blob)
+            raw = self.history.small_blob(blob)
+            if raw is None:  # over the size limit: GOV004, no records (and not read)
+                self._parsed[key] = []
+                return []
             cached = self._cache().lookup(path, raw) if self._cache() is not None else None
             # the working tree's parse cache knows most committed files already (their
             # bytes are unchanged); it is only read here: replayed parses check fewer kinds
             records = cached[0] if cached is not None else parse_records(
-                path, raw, check_schema=REPLAYED)
+                path, raw, check_schema=REPLAYED, max_size=self.history.max_file_bytes)
             self._parsed[key] = records
         return records
 
@@ -138,7 +143,7 @@ class State:
     def depends_on(self, ref: str) -> list[str]:
         """Every path what ``ref`` reads depends on: itself, symlinks on the way, target."""
         visited = [ref]
-        resolve_entry(self.files, self.history.blob, ref, visited)
+        resolve_entry(self.files, self.history.small_blob, ref, visited)
         return visited
 
     def add_file(self, path: str, blob: str, mode: str = "100644") -> list[Record]:

@@ -17,6 +17,7 @@ from typing import Any
 from govctl.history.git import Commit, GitHistory
 from govctl.history.replay import parse_records
 from govctl.model.graph import use_case_closure
+from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.records import Record, file_references
 from govctl.model.repository import RECORD_SUFFIXES, Repository, WorktreeSource, load_repository
 from govctl.model.schemas import dotted
@@ -111,7 +112,9 @@ def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
     for path, blob in ((change.old_path, change.old_blob), (change.new_path, change.new_blob)):
         if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
             continue
-        raw = history.blob(blob)
+        raw = history.small_blob(blob)
+        if raw is None:
+            continue  # over the size limit (GOV004): holds no readable record, not read
         if b"\\" in raw or any(needle in raw for needle in needles):
             return True
     return False
@@ -147,10 +150,12 @@ def _summary(worktree: Repository, record: Record, change: str,
     return "; ".join(describe(f) for f in fields) or f"{record.kind} {record.id} reformatted"
 
 
-def history_of(root: Path, use_case_id: str) -> Timeline:
-    worktree = load_repository(WorktreeSource(root))
+def history_of(root: Path, use_case_id: str, max_file_bytes: int = MAX_FILE_SIZE
+               ) -> Timeline:
+    """``max_file_bytes``: record files and blobs larger than this are not read."""
+    worktree = load_repository(WorktreeSource(root, max_file_bytes))
     use_case = worktree.require("UseCase", use_case_id)
-    with GitHistory(root) as history:
+    with GitHistory(root, max_file_bytes) as history:
         return timeline_of(history, worktree, use_case)
 
 
@@ -178,9 +183,11 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
             # a record cut short by a YAML error is unreadable, not half a record: its
             # missing fields would show as removed (loosened) and then added back
             # (the timeline compares data and never asks whether a version was valid)
-            parsed[key] = {(r.kind, r.id): r for r in parse_records(path, history.blob(blob),
-                                                                    salvaged=False,
-                                                                    check_schema=False)}
+            raw = history.small_blob(blob)  # None: over the size limit, not read (GOV004)
+            parsed[key] = {} if raw is None else {
+                (r.kind, r.id): r for r in parse_records(
+                    path, raw, salvaged=False, check_schema=False,
+                    max_size=history.max_file_bytes)}
         return parsed[key]
 
     # the last readable version of every record seen so far: a record that comes back
@@ -192,7 +199,9 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
         """The record's file still names it in this commit but it cannot be read."""
         for change in commit.changes:
             if change.old_path == record.file and change.new_path and change.new_blob:
-                return record.id.encode() in history.blob(change.new_blob)
+                raw = history.small_blob(change.new_blob)
+                # a version over the size limit is not read: it cannot be read either
+                return raw is None or record.id.encode() in raw
         return False
 
     span = f"{since}..{rev}" if since else rev
@@ -224,7 +233,8 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
                 changes.append(TimelineChange(
                     f"{record.kind}/{record.id}", "unreadable",
                     f"{record.kind} {record.id} cannot be read in {record.file} (YAML "
-                    "error); its next readable version is compared with the last one"))
+                    "error, or over the size limit); its next readable version is compared "
+                    "with the last one"))
                 continue
             if old is None:
                 kind, fields = "added", []

@@ -19,6 +19,7 @@ from govctl.history.git import Commit, GitHistory
 from govctl.history.provenance import ProvenanceIndex, Widen, decision_of
 from govctl.history.replay import Replay
 from govctl.history.signatures import people_at, signatures, signed_by_approver
+from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.records import Record
 from govctl.model.repository import WorktreeSource, load_repository
 
@@ -81,10 +82,11 @@ class TraceResult:
         }
 
 
-def trace(root: Path, digest_text: str) -> TraceResult:
+def trace(root: Path, digest_text: str, max_file_bytes: int = MAX_FILE_SIZE) -> TraceResult:
+    """``max_file_bytes``: record files and blobs larger than this are not read."""
     digest = normalise_digest(digest_text)
-    worktree = load_repository(WorktreeSource(root))
-    with GitHistory(root) as history:
+    worktree = load_repository(WorktreeSource(root, max_file_bytes))
+    with GitHistory(root, max_file_bytes) as history:
         index = digest_index(history)  # cached per HEAD: a repeated trace is cheap
         commits = index.commits
         # bundle id → first commit with the digest, and its position in the replay: the

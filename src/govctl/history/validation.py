@@ -20,9 +20,11 @@ from govctl.model.findings import (
     WARNING,
     Finding,
     apply_severities,
+    cap,
     count,
     sort_key,
 )
+from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.paths import is_inside
 from govctl.model.policy import Policy
 from govctl.model.records import file_references
@@ -66,7 +68,7 @@ def check_with_head(repo: Repository, as_of: datetime, digester: Digester | None
     if isinstance(repo.source, WorktreeSource):
         from govctl.history.baseline import for_root
 
-        baseline = for_root(repo.source.root)
+        baseline = for_root(repo.source.root, repo.source.max_size)
         if baseline is not None:
             from govctl.history.contracts import ApprovedContracts
 
@@ -129,21 +131,24 @@ def provenance(repo: Repository, policy: Policy, root: Path) -> list[Finding]:
     from govctl.history.git import GitHistory
     from govctl.history.provenance import provenance_findings
 
-    with GitHistory(root) as history:
+    with GitHistory(root, repo.source.max_size) as history:
         found = list(provenance_findings(repo, history, policy.provenance,
                                          repo.of_kind("Approval")))
     return apply_severities(found, policy.rules)
 
 
 def validate(root: Path, as_of: datetime, paths: Sequence[str] = (),
-             history: bool = False, warn: Sequence[str] = ()) -> ValidationResult:
+             history: bool = False, warn: Sequence[str] = (),
+             max_file_bytes: int = MAX_FILE_SIZE) -> ValidationResult:
     """Every finding of the root; ``warn`` names rules reported as warnings for this run
     (`--warn`: the pre-commit hook lets an engineer commit a change that is re-approved in
-    its pull request, while CI, without it, still fails)."""
+    its pull request, while CI, without it, still fails). Record files larger than
+    ``max_file_bytes`` are GOV004, not read. At most 100 findings per rule and file are
+    reported, then one saying how many were left out (SPEC §3)."""
     from govctl.cache import results, store
     from govctl.model.repository import exclusions
 
-    source = WorktreeSource(root)
+    source = WorktreeSource(root, max_file_bytes)
     files = list(source.record_files(exclusions(source)))
     cacheable = store.usable_for(root)
     name = results.key(source.root, files, utc_date(as_of)) + ".json" if cacheable else ""
@@ -155,6 +160,7 @@ def validate(root: Path, as_of: datetime, paths: Sequence[str] = (),
     else:
         repo = load_repository(source, files)
         policy, findings = check_with_head(repo, as_of)
+        findings = cap(findings)  # (before the result cache stores them)
         record_count, record_files = len(repo.records), repo.files
         if cacheable:
             results.save(name, source, repo.referenced_files, findings, record_count,
@@ -171,6 +177,7 @@ def validate(root: Path, as_of: datetime, paths: Sequence[str] = (),
     if warn:
         findings = [replace(f, severity=WARNING) if f.rule in warn and f.severity == ERROR
                     else f for f in findings]
+    findings = cap(findings)  # GOV080 may have added some
     findings.sort(key=sort_key)
     return ValidationResult(root, git_prefix(root), record_count, record_files,
                             tuple(findings))

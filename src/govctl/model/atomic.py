@@ -7,15 +7,23 @@ replaced — ``os.link`` fails instead of clobbering, even against a racing writ
 
 A failure of the file system (a read-only disk, a full disk, a path through a file) is an
 environment error: one line naming the path, never an "internal error".
+
+:func:`claim_output` is the one answer to "may govctl write, or with ``--force`` replace,
+this output path?" (SPEC §3): never through a symbolic link (dangling or not, with or
+without ``--force``), never over anything without ``--force``, and with it only over what
+govctl itself wrote — a regular file for ``card``/``export``, an audit pack for
+``audit-pack`` (the caller says what counts as its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from govctl.errors import GovctlError
@@ -85,12 +93,68 @@ def make_folder(folder: Path) -> None:
         raise GovctlError(f"cannot create the folder {folder}: {reason(exc)}") from None
 
 
+def output_target(path: Path) -> Path:
+    """``path`` with its folder resolved and its last component as given: a link there is
+    the output path itself, never followed (``.`` and ``..`` name the folder they mean)."""
+    if path.name in ("", ".", ".."):
+        return path.resolve()
+    return path.parent.resolve() / path.name
+
+
+def is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def claim_output(path: Path, force: bool, ours: Callable[[Path], bool] = is_regular_file,
+                 ours_name: str = "a regular file", empty_folder: bool = False,
+                 note: str = "") -> Path:
+    """The output path to write (see :func:`output_target`) when govctl may write it:
+    nothing is there yet (or, with ``empty_folder``, an empty folder), or ``force`` is given
+    and ``ours`` says it is what govctl writes there (``ours_name``). Otherwise one
+    GovctlError naming ``path``: a symbolic link is refused with or without ``force``,
+    anything else that is not govctl's even with it, and govctl's own without it."""
+    target = output_target(path)
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return target
+    except OSError as exc:  # a path through a file, a folder we may not read: let the
+        if exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP):  # write say so
+            return target
+        raise GovctlError(f"cannot write {path}: {reason(exc)}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise GovctlError(f"{path} is a symbolic link; govctl never writes through a link, "
+                          "with or without --force (remove it or choose another path)")
+    if stat.S_ISDIR(st.st_mode) and empty_folder and _empty(target):
+        return target
+    if not ours(target):
+        if stat.S_ISDIR(st.st_mode) and ours is is_regular_file:
+            raise GovctlError(f"{path} is a directory; name the file to write")
+        raise GovctlError(f"{path} exists and is not {ours_name}; refusing to replace it, "
+                          "even with --force")
+    if not force:
+        raise GovctlError(f"{path} already exists{note}; not overwriting (use --force to "
+                          "replace it)")
+    return target
+
+
+def _empty(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
 def _mode_for(path: Path, overwrite: bool) -> int:
     # --force replaces the content, not the owner's choice of who may read it: a file the
     # user made private (0600) stays private
     if overwrite:
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
             pass
         else:
@@ -108,6 +172,8 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
     make_folder(folder)
     if not overwrite and (path.exists() or path.is_symlink()):
         raise _exists_error(path)
+    if overwrite:  # only a regular file is replaced, and never a link (nor its target)
+        claim_output(path, force=True)
     mode = _mode_for(path, overwrite)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -39,9 +39,11 @@ def parse_timestamp(text: str) -> datetime | None:
         zone = timezone(-offset if sign == "-" else offset)
         value = datetime(int(year), int(month), int(day), int(hour), int(minute),
                          int(second), micro, tzinfo=zone)
-    except ValueError:  # out of range: 2026-02-30, 25:00, a leap second
+        # an instant the calendar cannot hold in UTC (0001-01-01T00:00:00+01:00,
+        # 9999-12-31T23:59:59-01:00) is no timestamp: a schema finding, never a crash
+        return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # out of range: 2026-02-30, 25:00, a leap second
         return None
-    return value.astimezone(timezone.utc)
 
 
 def parse_date(text: object) -> date | None:

@@ -79,6 +79,12 @@ RULES: dict[str, Rule] = {
              "Add `oncall.rotation` to the team."),
         Rule("GOV042", WARNING, "no fallback declared for a production use case",
              "Declare `fallback`: what happens when the system is switched off."),
+        Rule("GOV045", ERROR, "a contract that cannot be exported validly: window not a "
+             "Prometheus duration (>0, <=1y), metric not a Prometheus metric name, query not "
+             "PromQL, or a runbook URL whose scheme is not https/http",
+             "Write the window as Prometheus does (e.g. 1h30m: units y w d h m s ms, each at "
+             "most once, largest first), PromQL in `query` and a plain metric name in "
+             "`metric`, and an https: runbook URL."),
         Rule("GOV050", WARNING, "model deprecation/retirement within the notice window",
              "Plan the migration and its re-approval."),
         Rule("GOV051", ERROR, "model retired and still in a production bundle",
@@ -124,6 +130,10 @@ class Finding:
     column: int
     record: str | None
     message: str
+    # > 0: this finding stands for that many findings of its rule in its file that were
+    # left out (SPEC §3: at most FINDINGS_PER_RULE are reported); not part of the output,
+    # whose message says it
+    left_out: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -139,6 +149,70 @@ class Finding:
 
 def sort_key(f: Finding) -> tuple[str, int, int, str, str]:
     return (f.file, f.line, f.column, f.rule, f.message)
+
+
+FINDINGS_PER_RULE = 100  # per rule and file (SPEC §3 conventions)
+
+
+def left_out_message(rule: str, count: int, at_least: bool = False) -> str:
+    """The message of the finding that stands for ``count`` findings left out
+    (``at_least``: the check stopped looking for more)."""
+    many = count != 1 or at_least
+    return (f"… and {'at least ' if at_least else ''}{count:,} more {rule} "
+            f"finding{'s' if many else ''} in this file {'were' if many else 'was'} left out "
+            f"(at most {FINDINGS_PER_RULE} are reported per rule and file"
+            f"{'; the check stopped there' if at_least else ''})")
+
+
+def cap(findings: Iterable[Finding]) -> list[Finding]:
+    """At most ``FINDINGS_PER_RULE`` findings per rule and file (the first ones by
+    position), then one finding of the same rule and severity, at the position of the
+    first one left out, saying how many were left out (SPEC §3 conventions).
+
+    A finding that already stands for others (``left_out``) is counted as those: capping
+    is idempotent, and a loader that stopped collecting early keeps its exact count.
+    Otherwise the order of ``findings`` is kept.
+    """
+    findings = list(findings)
+    sizes: dict[tuple[str, str], int] = {}
+    for f in findings:
+        group = (f.file, f.rule)
+        sizes[group] = sizes.get(group, 0) + (f.left_out or 1)
+    over = {group for group, size in sizes.items() if size > FINDINGS_PER_RULE}
+    if not over:
+        return findings
+    # which findings of each group are kept: the first ones by position
+    kept: set[int] = set()
+    omitted: dict[tuple[str, str], list[int]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for i in sorted((i for i, f in enumerate(findings) if (f.file, f.rule) in over),
+                    key=lambda i: sort_key(findings[i])):
+        f = findings[i]
+        group = (f.file, f.rule)
+        taken = counts.get(group, 0)
+        if not f.left_out and taken < FINDINGS_PER_RULE:
+            kept.add(i)
+            counts[group] = taken + 1
+        else:
+            omitted.setdefault(group, []).append(i)
+    out: list[Finding] = []
+    for i, f in enumerate(findings):
+        group = (f.file, f.rule)
+        if group not in over or i in kept:
+            out.append(f)
+            continue
+        left = omitted[group]  # in position order
+        if i != left[0]:
+            continue
+        if len(left) == 1 and f.left_out:
+            out.append(f)  # already the summary (its message may say more: "at least")
+            continue
+        # the summary: where the first finding left out was, as severe as the worst
+        number = sum(findings[j].left_out or 1 for j in left)
+        severity = ERROR if any(findings[j].severity == ERROR for j in left) else f.severity
+        out.append(replace(f, severity=severity, message=left_out_message(f.rule, number),
+                           left_out=number))
+    return out
 
 
 def apply_severities(findings: Iterable[Finding], overrides: Mapping[str, str]) -> list[Finding]:

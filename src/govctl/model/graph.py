@@ -52,7 +52,7 @@ def use_case_closure(repo: Repository, use_case: Record) -> list[Record]:
         members = team.spec.get("members")
         oncall = team.spec.get("oncall")
         escalation = oncall.get("escalation") if isinstance(oncall, Mapping) else None
-        for person in [*(members or []), *(escalation or [])]:
+        for person in [*_ids(members), *_ids(escalation)]:
             add("Person", person)
     return list(found.values())
 

@@ -12,6 +12,8 @@ iterative loop, which gives us in a single pass:
 * non-string keys, merge keys, integers beyond ±(2**53-1) and non-finite floats (GOV010);
 * no recursion, so 20,000-deep input cannot exhaust the interpreter's stack, and no
   data deeper than ``MAX_DEPTH`` reaches code that recurses (jsonschema, JSON, JCS).
+* at most ``FINDINGS_PER_RULE`` problems per rule and file are kept (SPEC §3); the rest
+  are only counted, and one more problem, where the first of them was, says how many.
 
 One problem is reported once: a key already rejected for its tag is not rejected again
 for not being a string. A record cut short by a syntax error or a limit keeps what was
@@ -42,6 +44,8 @@ from yaml.events import (
     SequenceEndEvent,
     SequenceStartEvent,
 )
+
+from govctl.model.findings import FINDINGS_PER_RULE, left_out_message
 
 try:  # libyaml's C parser; PyYAML's pure-Python parser has the same event interface
     from yaml.cyaml import CParser as _Parser
@@ -95,6 +99,7 @@ class Problem:
     column: int
     message: str
     document: int | None  # 0-based document index, None for the whole file
+    left_out: int = 0  # > 0: stands for that many problems of its rule left out (see cap)
 
 
 @dataclass(frozen=True)
@@ -129,9 +134,11 @@ _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\
 _INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z")
 _NAN = re.compile(r"\.(?:nan|NaN|NAN)\Z")
 _NUMERIC_START = frozenset("0123456789+-.")
+_DIGITS = frozenset("0123456789")
 _WORD_START = frozenset("tTfFnN~")
 
 _NOT = object()  # "did not resolve as this type"
+_RESOLVED_START = _NUMERIC_START | _WORD_START  # plain scalars that may not be strings
 
 
 # More significant digits than any integer within ±(2**53-1) has. Longer literals are not
@@ -167,6 +174,8 @@ def resolve_plain(text: str) -> Any:
     if not text:
         return None
     first = text[0]
+    if first in _DIGITS and len(text) < _MAX_SAFE_DIGITS and text.isascii() and text.isdigit():
+        return int(text)  # the common case: fewer digits than any unsafe integer has
     if first in _NUMERIC_START:
         value = _as_int(text)
         if value is _NOT:
@@ -285,10 +294,17 @@ class _Abort(Exception):
     """Stop reading the file: a limit was exceeded."""
 
 
+class _Found(Exception):
+    """Stop reading the file: every position asked for (``targets``) is known."""
+
+
 class _Builder:
-    def __init__(self, text: str, with_positions: bool) -> None:
+    def __init__(self, text: str, with_positions: bool,
+                 wanted: frozenset[Path] | set[Path] | None = None) -> None:
         self.text = text
         self.with_positions = with_positions
+        self.wanted = wanted  # record only these paths' positions (None: every node's)
+        self.remaining: set[tuple[int, Path]] | None = None  # see load_text(targets=)
         self.documents: list[Document] = []
         self.problems: list[Problem] = []
         self.positions: list[dict[Path, Position]] = []
@@ -296,6 +312,11 @@ class _Builder:
         # character index where libyaml gave up on its own nesting limit (see run())
         self.libyaml_depth_index: int | None = None
         self.expanded_chars = 0  # for ALIAS_TEXT_BUDGET: per file, never reset
+        # SPEC §3: at most FINDINGS_PER_RULE problems of a rule per file are kept; past that
+        # they are only counted (a 5 MiB file of one repeated key would otherwise build
+        # 870,000 problems), and finish() adds one that stands for them
+        self.per_rule: dict[str, int] = {}
+        self.left_out: dict[str, Problem] = {}  # rule → the first problem left out
         # libyaml (YAML 1.1) also ends lines at NEL, LS and PS; editors, git, GitHub and
         # YAML 1.2 do not. When the text has one, every position is recomputed from the
         # character index against the offsets of the YAML 1.2 line breaks (LF, CRLF, CR).
@@ -339,7 +360,25 @@ class _Builder:
     # problems ---------------------------------------------------------------------------
     def problem(self, rule: str, line: int, column: int, message: str) -> None:
         self.broken = True
-        self.problems.append(Problem(rule, line, column, message, max(self.doc_index, 0)))
+        seen = self.per_rule.get(rule, 0) + 1
+        self.per_rule[rule] = seen
+        if seen <= FINDINGS_PER_RULE:
+            self.problems.append(Problem(rule, line, column, message, max(self.doc_index, 0)))
+        elif seen == FINDINGS_PER_RULE + 1:
+            self.left_out[rule] = Problem(rule, line, column, "", max(self.doc_index, 0))
+
+    def capped(self, rule: str) -> bool:
+        """Problems of ``rule`` are only counted from now on (their message is not used)."""
+        return self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
+
+    def finish(self) -> None:
+        """One problem per rule standing for the problems left out, where the first was."""
+        for rule, first in self.left_out.items():
+            count = self.per_rule[rule] - FINDINGS_PER_RULE
+            self.problems.append(Problem(rule, first.line, first.column,
+                                         left_out_message(rule, count), first.document,
+                                         count))
+        self.left_out = {}
 
     def too_deep(self, line: int, column: int, through: str = "") -> NoReturn:
         self.problem("GOV003", line, column,
@@ -363,13 +402,19 @@ class _Builder:
             self.root_pos = (line, col)
             if self.with_positions:
                 self.doc_positions[()] = (line, col, line, col)
+                if self.remaining:
+                    self._found(())
             return
         parent = stack[-1]
         parent.chars += chars
         obj = parent.obj
         if type(obj) is list:
             if self.with_positions:
-                self.doc_positions[(*parent.path, len(obj))] = (line, col, line, col)
+                at = (*parent.path, len(obj))
+                if self.wanted is None or at in self.wanted:
+                    self.doc_positions[at] = (line, col, line, col)
+                    if self.remaining:
+                        self._found(at)
             obj.append(value)
             parent.size += size
             return
@@ -381,9 +426,20 @@ class _Builder:
         if key is _DISCARD:
             return
         if self.with_positions:
-            self.doc_positions[(*parent.path, key)] = (parent.key_line, parent.key_col, line, col)
+            at = (*parent.path, key)
+            if self.wanted is None or at in self.wanted:
+                self.doc_positions[at] = (parent.key_line, parent.key_col, line, col)
+                if self.remaining:
+                    self._found(at)
         obj[key] = value
         parent.size += size
+
+    def _found(self, at: Path) -> None:
+        remaining = self.remaining
+        assert remaining is not None
+        remaining.discard((max(self.doc_index, 0), at))
+        if not remaining:
+            raise _Found
 
     def _take_key(self, parent: _Frame, key: Any, line: int, col: int, text: str | None,
                   plain: bool, reported: bool) -> None:
@@ -412,7 +468,8 @@ class _Builder:
         assert key_lines is not None
         first = key_lines.get(key)
         if first is not None:
-            self.problem("GOV002", line, col,
+            # (past the cap only counted: no message built for each of 870,000 repeats)
+            self.problem("GOV002", line, col, "" if self.capped("GOV002") else
                          f"duplicate key {_clip(key)!r} (first defined at line {first})")
             parent.key = _DISCARD
             return
@@ -433,7 +490,10 @@ class _Builder:
     # scalars ------------------------------------------------------------------------------
     def scalar(self, ev: ScalarEvent) -> None:
         mark = ev.start_mark
-        line, col = self.mark_position(mark)
+        if self.recount or mark.index >= self.eof_index:  # (mark_position, inlined)
+            line, col = self.position_of(mark.index)
+        else:
+            line, col = mark.line + 1, mark.column + 1
         tag = ev.tag
         text = ev.value
         plain = False
@@ -564,6 +624,9 @@ class _Builder:
         try:
             parser = _Parser(self.text)  # the pure-Python reader checks characters here
             self._loop(parser)
+        except _Found:  # (positions only: what was asked for is known)
+            if len(self.positions) <= self.doc_index:
+                self.positions.append(self.doc_positions)
         except _Abort:
             self._salvage()
         except yaml.YAMLError as exc:
@@ -588,6 +651,7 @@ class _Builder:
         finally:
             if parser is not None:
                 parser.dispose()
+            self.finish()
 
     def _salvage(self) -> None:
         """Keep what was read of a record that stopped half-way, marked broken.
@@ -611,12 +675,63 @@ class _Builder:
     def _loop(self, parser: Any) -> None:
         get_event = parser.get_event
         scalar, start, end, alias = self.scalar, self.start, self.end, self.alias
+        # The fast path below handles, without calls, the most frequent scalars when no
+        # position is recorded or recounted: untagged, without anchor, and a quoted string,
+        # a plain string or a small decimal integer (nothing that can raise a problem),
+        # as the item of a sequence, a new string key, the value of a key, or the value
+        # of a rejected key (a duplicate), dropped. It does exactly what scalar() and
+        # attach() would; anything else goes through them.
+        fast = not self.with_positions and not self.recount
+        eof = self.eof_index
         while True:
             ev = get_event()
             if ev is None:
                 return
             cls = ev.__class__
             if cls is ScalarEvent:
+                if fast and ev.tag is None and ev.anchor is None and self.stack:
+                    text = ev.value
+                    plain = ev.implicit[0]
+                    value: Any = _NOT
+                    if not plain:
+                        value = text
+                    elif text:
+                        if text[0] not in _RESOLVED_START:
+                            value = text
+                        elif (text[0] in _DIGITS and len(text) < _MAX_SAFE_DIGITS
+                              and text.isascii() and text.isdigit()):
+                            value = int(text)
+                    if value is not _NOT:
+                        parent = self.stack[-1]
+                        key = parent.key
+                        if key is _NO_KEY:
+                            key_lines = parent.key_lines
+                            if key_lines is None:  # an item of a sequence
+                                parent.chars += len(text)
+                                parent.obj.append(value)
+                                parent.size += 1
+                                continue
+                            mark = ev.start_mark
+                            if type(value) is str and value and mark.index < eof and not (
+                                    plain and value == "<<"):
+                                line = mark.line + 1
+                                parent.chars += len(text)
+                                first = key_lines.get(value)
+                                if first is None:
+                                    key_lines[value] = line
+                                    parent.key = value
+                                    parent.key_line, parent.key_col = line, mark.column + 1
+                                else:
+                                    self._take_key(parent, value, line, mark.column + 1,
+                                                   text, False, False)
+                                continue
+                        else:  # the value of a key
+                            parent.chars += len(text)
+                            parent.key = _NO_KEY
+                            if key is not _DISCARD:
+                                parent.obj[key] = value
+                                parent.size += 1
+                            continue
                 scalar(ev)
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 end()
@@ -673,14 +788,23 @@ def _syntax_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
 # -- public API ---------------------------------------------------------------------------
 
 
-def load_text(text: str, with_positions: bool = False) -> LoadResult:
-    builder = _Builder(text, with_positions)
+def load_text(text: str, with_positions: bool = False,
+              wanted: frozenset[Path] | set[Path] | None = None,
+              targets: set[tuple[int, Path]] | None = None) -> LoadResult:
+    """``wanted``: with positions, record only those of these paths (a file of a million
+    nodes would otherwise hold a position for each; the root's is always kept). Give every
+    ancestor of a path too: :func:`locate` falls back to them. ``targets``: (document,
+    path) pairs; reading stops once each has its position (the positions are then all the
+    result is good for: documents and problems are those read so far)."""
+    builder = _Builder(text, with_positions, wanted)
+    if targets and with_positions:
+        builder.remaining = set(targets)
     builder.run()
     if builder.libyaml_depth_index is not None:
         # The prefix ends inside the over-deep collection, within libyaml's own limit, so
         # the builder meets level MAX_DEPTH + 1 and reports that node. Anything else (a
         # syntax error at the cut first) keeps libyaml's position.
-        retry = _Builder(text[:builder.libyaml_depth_index], with_positions)
+        retry = _Builder(text[:builder.libyaml_depth_index], with_positions, wanted)
         retry.run()
         last = retry.problems[-1] if retry.problems else None
         if (last is not None and last.rule == "GOV003" and last.message.startswith("nesting")
@@ -691,11 +815,13 @@ def load_text(text: str, with_positions: bool = False) -> LoadResult:
 
 
 def load_bytes(raw: bytes, max_size: int = MAX_FILE_SIZE,
-               with_positions: bool = False) -> LoadResult:
+               with_positions: bool = False,
+               wanted: frozenset[Path] | set[Path] | None = None,
+               targets: set[tuple[int, Path]] | None = None) -> LoadResult:
     decoded = decode(raw, max_size)
     if isinstance(decoded, Problem):
         return LoadResult((), (decoded,))
-    return load_text(decoded, with_positions)
+    return load_text(decoded, with_positions, wanted, targets)
 
 
 def locate(positions: dict[Path, Position], path: Path, at_key: bool = False) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from govctl.errors import GovctlError
 from govctl.model import loader, schemas
-from govctl.model.findings import RULES, Finding
+from govctl.model.findings import RULES, Finding, cap, left_out_message
 from govctl.model.paths import is_inside, resolve_reference, shown
 from govctl.model.records import Record, file_references
 
@@ -60,6 +60,9 @@ class SourceFile:
 class Source(ABC):
     """Where records come from: the working tree or a git revision."""
 
+    # record files larger than this are GOV004 without being read (`--max-file-bytes`)
+    max_size: int = loader.MAX_FILE_SIZE
+
     @abstractmethod
     def read(self, path: str) -> bytes | None:
         """Bytes of a file under the root (None when unreadable)."""
@@ -80,11 +83,16 @@ class Source(ABC):
             "_referenced_digests", {})
         found = memo.get(ref)
         if found is None:
-            content, problem = self.referenced_file(ref)
-            found = ((hashlib.sha256(content).hexdigest(), None) if content is not None
-                     else (None, problem))
-            memo[ref] = found
+            found = memo[ref] = self.referenced_sha256(ref)
         return found
+
+    def referenced_sha256(self, ref: str) -> tuple[str | None, str | None]:
+        """:meth:`referenced_digest` without the memo. Sources override it to hash a large
+        file as a stream (a referenced file has no size limit: SPEC §1.3 digests its bytes,
+        whatever their size, but they need not all be in memory at once)."""
+        content, problem = self.referenced_file(ref)
+        return ((hashlib.sha256(content).hexdigest(), None) if content is not None
+                else (None, problem))
 
 
 class WorktreeSource(Source):
@@ -98,7 +106,9 @@ class WorktreeSource(Source):
         full = self.root / path
         try:
             target = full.resolve(strict=True)
-            if not is_inside(target, self.root) or not stat.S_ISREG(target.stat().st_mode):
+            info = target.stat()
+            if not is_inside(target, self.root) or not stat.S_ISREG(info.st_mode) \
+                    or info.st_size > self.max_size:  # (a 1 GiB governance.yaml: not read)
                 return None
             return target.read_bytes()
         except (OSError, RuntimeError):
@@ -174,6 +184,19 @@ class WorktreeSource(Source):
         except OSError as exc:
             return None, f"cannot read {shown(ref)}: {exc.strerror or exc}"
 
+    def referenced_sha256(self, ref: str) -> tuple[str | None, str | None]:
+        resolved, problem = resolve_reference(self.root, ref)
+        if resolved is None:
+            return None, problem
+        digest = hashlib.sha256()
+        try:
+            with resolved.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+        except OSError as exc:
+            return None, f"cannot read {shown(ref)}: {exc.strerror or exc}"
+        return digest.hexdigest(), None
+
 
 def _is_utf8(name: str) -> bool:
     try:
@@ -205,7 +228,8 @@ class Locator:
         maps = self._positions.get(file)
         if maps is None:
             raw = self.source.read(file)
-            maps = loader.load_bytes(raw, with_positions=True).positions if raw else ()
+            maps = loader.load_bytes(raw, self.source.max_size, with_positions=True
+                                     ).positions if raw else ()
             self._positions[file] = maps
         if doc >= len(maps):
             return (1, 1)
@@ -317,14 +341,16 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
     out = _FileRecords(path, [], [])
 
     def problem_finding(p: loader.Problem) -> Finding:
-        return Finding(p.rule, RULES[p.rule].severity, path, p.line, p.column, None, p.message)
+        return Finding(p.rule, RULES[p.rule].severity, path, p.line, p.column, None, p.message,
+                       p.left_out)
 
     if source_file.raw is None:
         if source_file.problem:
             out.findings.append(problem_finding(source_file.problem))
         return out
-    result = loader.load_bytes(source_file.raw)
+    result = loader.load_bytes(source_file.raw, locator.source.max_size)
     names = {doc.index: _record_name(doc.data) for doc in result.documents}
+    pending: list[tuple[int, Record | None, list[schemas.SchemaIssue]]] = []
     # A loader problem inside a record names it (SPEC §2: null is for file-level problems)
     out.findings.extend(replace(problem_finding(p), record=names.get(p.document))
                         for p in result.problems)
@@ -347,16 +373,51 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
         if kind is not None and isinstance(record_id, str) and len(record_id) <= MAX_ID_LENGTH:
             record = Record(kind, record_id, path, doc.index, doc.line, data, True)
         if kind is not None and not doc.broken:
-            issues.extend(schemas.validate(kind, data))
+            issues.extend(schemas.validate(kind, data, limit=SCHEMA_ISSUE_BUDGET))
         valid = not issues and not doc.broken
-        for issue in issues:
-            out.findings.append(locator.finding("GOV010", record, issue.path, issue.message,
-                                                at_key=issue.at_key, file=path, doc=doc.index))
+        if issues:
+            pending.append((doc.index, record, issues))
         if record is not None:
             if not valid:
                 record = Record(kind, record_id, path, doc.index, doc.line, data, False)
             out.records.append(record)
         # a record with loader problems keeps them; their findings carry no record name
+    if pending:
+        out.findings.extend(_schema_findings(source_file, pending, locator.source.max_size))
+    out.findings = cap(out.findings)  # SPEC §3: at most 100 per rule (the parse cache too)
+    return out
+
+
+# A record with more schema issues than this is not checked further: a hostile file can
+# hold a million wrong values, each costing jsonschema tens of microseconds (SPEC §3).
+SCHEMA_ISSUE_BUDGET = 1_000
+
+
+def _schema_findings(source_file: SourceFile, pending: list[tuple[int, Record | None,
+                                                                  list[schemas.SchemaIssue]]],
+                     max_size: int) -> list[Finding]:
+    """GOV010 for the schema issues of a file's documents, placed by one re-read that keeps
+    only the positions asked for (and their ancestors, where a missing node is shown), and
+    stops once it has them all."""
+    assert source_file.raw is not None
+    wanted = {issue.path[:n] for _, _, issues in pending for issue in issues
+              for n in range(len(issue.path) + 1)}
+    targets = {(docno, issue.path) for docno, _, issues in pending for issue in issues}
+    maps = loader.load_bytes(source_file.raw, max_size, with_positions=True,
+                             wanted=wanted, targets=targets).positions
+    severity = RULES["GOV010"].severity
+    out: list[Finding] = []
+    for docno, record, issues in pending:
+        found = []
+        for issue in issues:
+            line, column = loader.locate(maps[docno], issue.path, issue.at_key) \
+                if docno < len(maps) else (1, 1)
+            found.append(Finding("GOV010", severity, source_file.path, line, column,
+                                 record.ref if record else None, issue.message))
+        if len(issues) >= SCHEMA_ISSUE_BUDGET:  # the check stopped: "at least" so many
+            found = [replace(f, message=left_out_message("GOV010", f.left_out, True))
+                     if f.left_out else f for f in cap(found)]
+        out.extend(found)
     return out
 
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from govctl.errors import GovctlError
-from govctl.model.atomic import default_mode, make_folder, reason, write_atomic
+from govctl.model.atomic import claim_output, default_mode, make_folder, reason, write_atomic
 from govctl.model.paths import is_inside
 
 FILES: dict[str, str] = {
@@ -162,6 +162,9 @@ def scaffold(target: Path, today: str, force: bool = False) -> list[Path]:
                 if not is_inside((target / rel).parent.resolve(), inside):
                     raise GovctlError(f"{(target / rel).parent} leads outside {target}; not "
                                       "writing the scaffold through it")
+                # --force replaces regular files only, never a link (SPEC §3): refused
+                # before anything is written, so no scaffold is left half-mixed in
+                claim_output(target / rel, force=True)
             for rel, data in files.items():
                 write_atomic(target / rel, data, overwrite=True)
         else:

@@ -72,7 +72,21 @@ def _validator(kind: str) -> Any:
     # fast path (is_valid) rejects it, and a record both call valid-and-invalid ends up
     # valid with a newline in its id (and in the file name `approve` derives from it).
     ecma = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
-    return ecma(schema(kind), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return ecma(schema(kind), format_checker=_format_checker())
+
+
+@cache
+def _format_checker() -> Any:
+    """jsonschema's format checks with our dates and timestamps: the authority must reject
+    what the fast check rejects (an instant beyond the calendar in UTC, say), or a record
+    both call valid-and-invalid passes unreported and crashes a rule later."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    checker = FormatChecker()
+    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checks("date")(_date_format)
+    checker.checks("date-time")(_timestamp_format)
+    return checker
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Iterator[Any]:
@@ -188,11 +202,14 @@ def is_valid(kind: str, data: Any) -> bool:
     return _fast_validator(kind)(data)
 
 
-def validate(kind: str, data: Any) -> list[SchemaIssue]:
+def validate(kind: str, data: Any, limit: int | None = None) -> list[SchemaIssue]:
     """Issues of ``data`` against the ``kind`` schema, one per node and message.
 
     ``apiVersion`` and ``kind`` are left to :func:`envelope_issues`, which runs first and
     words them better; reporting them here too would double every such finding.
+    ``limit``: stop after that many issues (the first ones in document order). A hostile
+    record can hold a million wrong values, each costing jsonschema tens of microseconds
+    and memory (SPEC §3 bounds both).
     """
     if is_valid(kind, data):
         return []
@@ -206,6 +223,10 @@ def validate(kind: str, data: Any) -> list[SchemaIssue]:
             if key not in seen:  # e.g. a date failing both its pattern and its format
                 seen.add(key)
                 issues.append(issue)
+                if limit is not None and len(issues) >= limit:
+                    break
+        if limit is not None and len(issues) >= limit:
+            break
     issues.sort(key=lambda i: [str(p) for p in i.path])
     return issues
 

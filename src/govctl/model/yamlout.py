@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from govctl.model.escape import yaml_safe
 from govctl.model.loader import resolve_plain
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/ ]*\Z")
@@ -33,7 +34,8 @@ def scalar(value: Any) -> str:
     if (_PLAIN.match(text) and not text.endswith(" ") and resolve_plain(text) == text
             and text.lower() not in _YAML11_BOOLS):
         return text
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
+    # a JSON string is a YAML double-quoted one, once what YAML reads differently is escaped
+    return yaml_safe(json.dumps(text, ensure_ascii=False))
 
 
 def _flat(value: Any) -> bool:

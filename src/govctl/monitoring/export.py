@@ -1,10 +1,16 @@
 """Contracts compiled into their technical controls (SPEC §5): Prometheus alerting rules
-and an Alertmanager routing tree that pages each team's rotation."""
+and an Alertmanager routing tree that pages each team's rotation.
+
+The rules are written whole or not at all: when a contract they would compile cannot be
+exported validly (GOV045: a window, metric, query or runbook that promtool would reject,
+or a link that is not https/http), :func:`prometheus_rules` raises
+:class:`UnexportableContracts` naming every such problem, rather than leave out the
+signal (an alert silently missing) or write a file promtool rejects as a whole."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,15 +18,33 @@ from typing import Any
 import yaml
 
 from govctl.digest.digester import Digester
+from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.model.dates import utc_date
+from govctl.model.escape import printable
+from govctl.model.exportable import contract_problems, ends_in_comment
 from govctl.model.policy import Policy
 from govctl.model.records import is_url
 from govctl.model.repository import Repository
 from govctl.monitoring.prometheus import default_query
-from govctl.monitoring.yardstick import yardsticks
+from govctl.monitoring.yardstick import Yardstick, yardsticks
 from govctl.rules.decisions import current_approvals
 
 DEFAULT_WINDOW = "1h"
+_SHOWN_PROBLEMS = 5  # in the one-line refusal; `govctl validate` lists them all
+
+
+class UnexportableContracts(GovctlError):
+    """`export prometheus-rules` refuses: a contract it would compile has GOV045 problems
+    (exit 1, as for findings; nothing is written)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:_SHOWN_PROBLEMS])
+        more = len(problems) - _SHOWN_PROBLEMS
+        super().__init__(
+            f"refusing to write alert rules: {len(problems)} problem(s) would make them "
+            f"invalid or unsafe (GOV045; run `govctl validate`): {shown}"
+            + (f"; and {more} more" if more > 0 else ""), EXIT_FINDINGS)
+        self.problems = tuple(problems)
 
 
 def _camel(text: str) -> str:
@@ -43,6 +67,8 @@ def _plain(text: str) -> str:
 
 def breach_expr(query: str, low: float | None, high: float | None) -> str:
     """Strictly outside the band: the same boundary as `govctl status` and GOV036."""
+    if ends_in_comment(query):  # `up # note` would swallow the `) > 3` that follows
+        query += "\n"
     parts = []
     if high is not None:
         parts.append(f"({query}) > {_number(high)}")
@@ -71,6 +97,7 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
     use_cases = [u for u in sorted(repo.of_kind("UseCase"), key=lambda r: r.id)
                  if u.spec["status"] != "retired"]
     sticks = yardsticks(repo, digester, use_cases, current, root)
+    _refuse_unexportable(sticks[u.id] for u in use_cases)
     groups = []
     for use_case in use_cases:
         stick = sticks[use_case.id]
@@ -114,6 +141,23 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
             })
         groups.append({"name": f"govctl-{use_case.id}", "rules": rules})
     return {"groups": groups}
+
+
+def _refuse_unexportable(sticks: Iterable[Yardstick]) -> None:
+    """Raise :class:`UnexportableContracts` when any contract content the rules would
+    compile (the approved one: it may come from git history) has a GOV045 problem."""
+    problems: list[str] = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for stick in sticks:
+        if not stick.signals or stick.on_breach is None or (
+                (stick.contract_id, stick.source) in seen):
+            continue
+        seen.add((stick.contract_id, stick.source))
+        where = f"ThresholdContract {stick.contract_id!r} ({printable(stick.source or '?')})"
+        problems += [f"{where} {p.message}" for p in contract_problems(
+            {"signals": stick.signals, "on_breach": stick.on_breach})]
+    if problems:
+        raise UnexportableContracts(problems)
 
 
 def _runbook(on_breach: Mapping[str, Any], base: str | None) -> str | None:

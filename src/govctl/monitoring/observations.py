@@ -425,7 +425,11 @@ def csv_delimiter(header: str) -> str | None:
     """The delimiter (comma, semicolon, tab) that makes ``header`` name use_case and
     signal; None when none does."""
     for delimiter in _DELIMITERS:
-        if {"use_case", "signal"} <= set(_cells(header, delimiter)):
+        try:
+            cells = _cells(header, delimiter)
+        except csv.Error:  # e.g. a field past the csv module's limit: no header of ours
+            continue
+        if {"use_case", "signal"} <= set(cells):
             return delimiter
     return None
 
@@ -558,7 +562,10 @@ def _csv(path: Path, lines: Iterator[tuple[int, str]], mtime: datetime,
             break
     header_at = current[0] or 1
     delimiter = csv_delimiter(header_line) or max(_DELIMITERS, key=header_line.count)
-    header = _cells(header_line, delimiter)
+    try:
+        header = _cells(header_line, delimiter)
+    except csv.Error as exc:
+        raise _error(path, header_at, f"malformed CSV header ({_complaint(exc)})") from None
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
         # which of the two would count? neither may be chosen silently

@@ -22,7 +22,7 @@ from typing import Any
 from govctl.digest.digester import Digester
 from govctl.model.dates import utc_date
 from govctl.model.durations import seconds
-from govctl.model.findings import RULES, Finding
+from govctl.model.findings import RULES, Finding, cap
 from govctl.model.policy import Policy, read_policy
 from govctl.model.records import Record
 from govctl.model.repository import Repository, WorktreeSource, load_repository
@@ -386,7 +386,8 @@ def build_status(repo: Repository, policy: Policy, source: ObservationSource, as
             stick, open_incidents.get(use_case.id, 0),
             state.bound_digest is not None and set(fresh) == {state.bound_digest},
             tuple(policy.required_signals), frozenset(fresh)))
-    return StatusReport(as_of, tuple(entries), tuple(findings), observed is not None,
+    # SPEC §3: at most 100 per rule and file, then one saying how many were left out
+    return StatusReport(as_of, tuple(entries), tuple(cap(findings)), observed is not None,
                         observed.ignored if observed is not None else (),
                         observed.ignored_unlisted if observed is not None else 0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from govctl.history.diff import DiffResult, RecordChange
+from govctl.model.escape import code_span, markdown_text
 from govctl.rules.changes import LOOSENED, REAPPROVAL, TIGHTENED, short
 
 _EFFECT_STYLE = {LOOSENED: "bold red", REAPPROVAL: "bold yellow", TIGHTENED: "green"}
@@ -59,12 +60,13 @@ def _ordered(changes: tuple[RecordChange, ...]) -> list[RecordChange]:
 
 
 def _cell(value: object) -> str:
-    return short(value).replace("|", "\\|").replace("\n", " ")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return markdown_text(value if number else short(value))
 
 
 def render_markdown(result: DiffResult) -> str:
     out = [f"### govctl: {summary(result)}", "",
-           f"`{_label(result.base)}` → `{_label(result.head)}`", ""]
+           f"{code_span(_label(result.base))} → {code_span(_label(result.head))}", ""]
     flagged = [(c, f) for c in _ordered(result.changes) for f in c.fields
                if f.effect in (LOOSENED, REAPPROVAL)]
     if flagged:
@@ -72,14 +74,18 @@ def render_markdown(result: DiffResult) -> str:
                 "| effect | record | field | old | new |", "|---|---|---|---|---|"]
         for change, field in flagged:
             icon = "🔓 loosened" if field.effect == LOOSENED else "🔁 reapproval"
-            out.append(f"| {icon} | `{change.ref}` | `{field.path}` | {_cell(field.old)} | "
-                       f"{_cell(field.new)} |")
+            out.append(f"| {icon} | {code_span(change.ref)} | {code_span(field.path)} | "
+                       f"{_cell(field.old)} | {_cell(field.new)} |")
         out.append("")
     if result.impacts:
         out += ["**Impacts** — errors this change causes:", ""]
         for f in result.impacts:
-            out.append(f"- `{f.rule}` `{f.file}:{f.line}` — {f.message}")
+            out.append(f"- {code_span(f.rule)} {code_span(f'{f.file}:{f.line}')} — "
+                       f"{markdown_text(f.message)}")
         out.append("")
+    if result.unapproved:
+        out += ["**Left without a good approval** at the head of the range: "
+                + ", ".join(map(code_span, result.unapproved)), ""]
     rest = [(c, f) for c in _ordered(result.changes) for f in c.fields
             if f.effect not in (LOOSENED, REAPPROVAL)]
     whole = [c for c in result.changes if not c.fields or c.change == "renamed"]
@@ -87,10 +93,11 @@ def render_markdown(result: DiffResult) -> str:
         out += ["<details><summary>Other changes</summary>", "",
                 "| effect | record | field | old | new |", "|---|---|---|---|---|"]
         for change in whole:
-            note = f" (was `{change.old_file}`)" if change.old_file else ""
-            out.append(f"| {change.change} | `{change.ref}` | `{change.file}`{note} | | |")
+            note = f" (was {code_span(change.old_file)})" if change.old_file else ""
+            out.append(f"| {change.change} | {code_span(change.ref)} | {code_span(change.file)}"
+                       f"{note} | | |")
         for change, field in rest:
-            out.append(f"| {field.effect} | `{change.ref}` | `{field.path}` | "
+            out.append(f"| {field.effect} | {code_span(change.ref)} | {code_span(field.path)} | "
                        f"{_cell(field.old)} | {_cell(field.new)} |")
         out += ["", "</details>", ""]
     if not result.changes:

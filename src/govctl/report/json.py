@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from govctl.history.validation import ValidationResult
+from govctl.model.escape import json_safe
 
 
 def payload(result: ValidationResult) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def payload(result: ValidationResult) -> dict[str, Any]:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render(result: ValidationResult) -> str:

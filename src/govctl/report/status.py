@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from govctl.monitoring.status import VERDICTS, SignalStatus, StatusReport, UseCaseStatus
+from govctl.report.terminal import safe_cell
 
 SYMBOL = {"ok": "✔", "breach": "✖", "missing": "?", "stale": "⚠"}
 STYLE = {"ok": "green", "breach": "bold red", "missing": "dim", "stale": "yellow",
@@ -110,10 +111,14 @@ def render_table(report: StatusReport) -> Table:
         lines = [signal_text(s) for s in entry.signals] or (
             [] if entry.problem else [Text("no contract", style="red")])
         lines += _details(entry)
-        table.add_row(f"{uc.id}\n{uc.spec.get('status')}", verdict_text(entry.verdict),
-                      approval_text(entry), str(uc.spec.get("owner")),
-                      f"{uc.spec.get('team')} / {oncall.get('rotation') if oncall else 'none'}",
-                      Text("\n").join(lines))
+        # every cell a Text made safe line by line: never rich markup, never a value's
+        # escape sequence or line break (SPEC §3, output safety)
+        table.add_row(safe_cell(uc.id, str(uc.spec.get("status"))),
+                      safe_cell(verdict_text(entry.verdict)), safe_cell(approval_text(entry)),
+                      safe_cell(str(uc.spec.get("owner"))),
+                      safe_cell(f"{uc.spec.get('team')} / "
+                                f"{oncall.get('rotation') if oncall else 'none'}"),
+                      safe_cell(*lines))
     return table
 
 

@@ -6,6 +6,7 @@ re-approval. Pure functions of the records in hand: the semantic diff of revisio
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ def _flatten(kind: str, value: Any, prefix: Parts, out: dict[Parts, Any]) -> Non
 
 def _leaves(kind: str, data: Mapping[str, Any]) -> dict[Parts, Any]:
     out: dict[Parts, Any] = {}
+    if not isinstance(data, Mapping):  # a document that is no mapping: nothing to compare
+        return out
     spec = data.get("spec")
     _flatten(kind, spec if isinstance(spec, Mapping) else {}, (), out)
     meta = data.get("metadata")
@@ -86,9 +89,47 @@ _PROVENANCE_RANK = {"none": 0, "author": 1, "signed": 2}
 _RULE_RANK = {"off": 0, "warning": 1, "error": 2}
 
 
+# -- values as an invalid record may hold them ----------------------------------------------
+#
+# The records compared may be invalid (a diff must still classify a pull request that breaks
+# the schema; GOV010 is validate's to report): any field may hold any YAML value. A value
+# that no control can read where a limit or a requirement was counts as the control lost.
+
+
+def _rank_of(value: Any, rank: Mapping[Any, int]) -> int | None:
+    try:
+        return rank.get(value)
+    except TypeError:  # a list or a mapping where a word belongs
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _items(value: Any) -> list[Any]:
+    """A list field as a list: absent is empty, a scalar or a mapping where a list belongs
+    is one item (its roles, people or signals are then nobody's)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _hashable(key: Any) -> Any:
+    try:
+        hash(key)
+    except TypeError:
+        return repr(key)
+    return key
+
+
 def _by_rank(old: Any, new: Any, rank: Mapping[Any, int]) -> str:
     """Tightened when the strictness rank rises, loosened when it falls."""
-    a, b = rank.get(old), rank.get(new)
+    a, b = _rank_of(old, rank), _rank_of(new, rank)
+    if a is not None and b is None and new is not None:
+        return LOOSENED  # a word no control reads (`action: disabled`): the control is lost
+    if a is None and b is not None and old is not None:
+        return TIGHTENED  # ... or restored
     if a is None or b is None or a == b:
         return NEUTRAL
     return TIGHTENED if b > a else LOOSENED
@@ -102,7 +143,13 @@ def _number(old: Any, new: Any, looser_when_higher: bool, absent_is_loosest: boo
         return LOOSENED if absent_is_loosest else TIGHTENED
     if old is None:
         return TIGHTENED if absent_is_loosest else LOOSENED
-    if not isinstance(old, (int, float)) or not isinstance(new, (int, float)) or old == new:
+    if not _is_number(old) or not _is_number(new):
+        # a number no control can read any more (`max: lots`) holds nothing: the control
+        # is lost (or restored)
+        if _is_number(old) == _is_number(new):
+            return NEUTRAL
+        return LOOSENED if _is_number(old) else TIGHTENED
+    if old == new or old != old or new != new:  # (NaN compares with nothing)
         return NEUTRAL
     return LOOSENED if (new > old) == looser_when_higher else TIGHTENED
 
@@ -121,8 +168,10 @@ def _contract_effect(parts: Parts, old: Any, new: Any) -> str:
         if field == "window":
             a, b = seconds(old if old is not None else "1h"), seconds(
                 new if new is not None else "1h")
-            if a is None or b is None or a == b:
+            if a == b:
                 return NEUTRAL
+            if a is None or b is None:  # a window no alert can have (GOV045): the control
+                return LOOSENED if b is None else TIGHTENED  # is lost, or restored
             return LOOSENED if b > a else TIGHTENED
         if field == "severity":
             return _by_rank(old, new, _SEVERITY_RANK)
@@ -151,8 +200,8 @@ def _date_later(old: Any, new: Any) -> str:
 
 def _set_effect(old: Any, new: Any, key: Any = repr) -> str:
     """Lists where removing an entry loosens (approvers, conditions)."""
-    a = {key(x) for x in old or []}
-    b = {key(x) for x in new or []}
+    a = {_hashable(key(x)) for x in _items(old)}
+    b = {_hashable(key(x)) for x in _items(new)}
     if a - b:
         return LOOSENED
     return TIGHTENED if b - a else NEUTRAL
@@ -179,10 +228,15 @@ def _approval_effect(parts: Parts, old: Any, new: Any) -> str:
 
 def _roles(items: Any) -> dict[str, int]:
     roles: dict[str, int] = {}
-    for item in items or []:
+    for item in _items(items):
         if isinstance(item, Mapping) and isinstance(item.get("role"), str):
-            roles[item["role"]] = max(roles.get(item["role"], 0), int(item.get("count", 1)))
+            roles[item["role"]] = max(roles.get(item["role"], 0), _count(item.get("count", 1)))
     return roles
+
+
+def _count(value: Any) -> int:
+    """An approver count; one no rule can read (`count: lots`) asks for nobody."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _requirements_effect(old: Any, new: Any) -> str:
@@ -243,7 +297,7 @@ def _listed(value: Any, parts: Parts) -> list[Any]:
     """``independence`` as flattened: one role's list, or (the whole map) every role's
     exclusions as (role, who) pairs, so a role dropped whole loosens too."""
     if isinstance(value, Mapping):
-        return [(role, who) for role, items in value.items() for who in items or ()]
+        return [(role, who) for role, items in value.items() for who in _items(items)]
     if isinstance(value, list) and len(parts) == 2:
         return [(parts[1], who) for who in value]
     return []
@@ -279,8 +333,8 @@ def _team_effect(parts: Parts, old: Any, new: Any) -> str:
 def _exposure_effect(old: Any, new: Any) -> str:
     """Exposure rules: a rule removed, its min_usd raised or its roles reduced loosens."""
     def rules(items: Any) -> list[tuple[float, dict[str, int]]]:
-        return [(float(r.get("min_usd", 0)), _roles(r.get("require")))
-                for r in items or [] if isinstance(r, Mapping)]
+        return [(_amount(r.get("min_usd", 0)), _roles(r.get("require")))
+                for r in _items(items) if isinstance(r, Mapping)]
 
     a, b = rules(old), rules(new)
     loosened = tightened = False
@@ -295,6 +349,17 @@ def _exposure_effect(old: Any, new: Any) -> str:
                    for t, r in a):
             tightened = True
     return LOOSENED if loosened else TIGHTENED if tightened else NEUTRAL
+
+
+def _amount(value: Any) -> float:
+    """An exposure rule's ``min_usd``; one no rule can read (`"1M"`) applies to nothing."""
+    if not _is_number(value):
+        return math.inf
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond a double: beyond any exposure too
+        return math.inf
+    return number if not math.isnan(number) else math.inf
 
 
 _MODEL_IDENTITY = ("provider", "name", "type", "snapshot", "artifact")
@@ -313,7 +378,14 @@ def effect(kind: str, parts: Parts, old: Any, new: Any) -> str:
     handler = {"ThresholdContract": _contract_effect, "UseCase": _usecase_effect,
                "Approval": _approval_effect, "Policy": _policy_effect,
                "Person": _person_effect, "Team": _team_effect}.get(kind)
-    return handler(parts, old, new) if handler is not None else NEUTRAL
+    if handler is None:
+        return NEUTRAL
+    try:
+        return handler(parts, old, new)
+    except (TypeError, ValueError, ArithmeticError):
+        # a value of a shape no rule above expects (an invalid record): the diff still
+        # completes, and a change nothing can classify is one a reviewer must look at
+        return LOOSENED
 
 
 def field_changes(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]
