@@ -353,8 +353,9 @@ def _commit_huge_blob(root: Path, path: str) -> None:
     line = b"  a: 1\n"
     chunk = line * (1024 * 1024 // len(line))
     stamp = b"1793527200 +0000"
-    with subprocess.Popen(["git", "fast-import", "--quiet"], cwd=root,
-                          stdin=subprocess.PIPE) as proc:
+    # (compression level 1: twice as fast as the default on this input, still ~1 MB)
+    with subprocess.Popen(["git", "-c", "core.compression=1", "-c", "pack.compression=1",
+                           "fast-import", "--quiet"], cwd=root, stdin=subprocess.PIPE) as proc:
         assert proc.stdin is not None
         proc.stdin.write(b"commit refs/heads/main\nauthor Mallory <m@example.test> " + stamp
                          + b"\ncommitter Mallory <m@example.test> " + stamp

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import git, init_git, require_program
+from tests.conftest import commit_all, git, init_git, require_program
 from tests.factory import AS_OF, BASE_FILES, GUARD_BUNDLE
 from tests.history_support import (
     APPROVAL,
@@ -332,3 +332,38 @@ def test_a_swapped_metric_or_a_constant_query_is_loosened(govctl, factory):
     commit(factory.root, DAVE, "2026-11-19T09:00:00Z", "silence drift")
     assert gate(govctl, factory.root, base, "loosened") == 1
 
+
+
+def test_deciding_commits_are_the_same_with_one_pass_for_many_approvals(tmp_path) -> None:
+    # ProvenanceIndex.focus() keeps, per approval, only the commits whose changed files
+    # mention it; the answer must be the one the full walk gives: over edits in place,
+    # a move to another file and commits that touch other approvals only
+    import shutil
+
+    from govctl.history.git import GitHistory
+    from govctl.history.provenance import ProvenanceIndex
+    from govctl.model.repository import WorktreeSource, load_repository
+
+    root = tmp_path / "repo"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "governance-repo",
+                    root)
+    init_git(root)
+    commit_all(root, "records")
+    first = sorted((root / "approvals").glob("*.yaml"))
+    text = first[0].read_text()
+    assert '  valid_until: "2027' in text
+    first[0].write_text(text.replace('  valid_until: "2027', '  valid_until: "2028', 1))
+    commit_all(root, "edit one approval in place", author="Someone Else",
+               email="else@example.test")
+    first[1].rename(root / "approvals" / "moved.yaml")
+    commit_all(root, "move another")
+    approvals = load_repository(WorktreeSource(root)).of_kind("Approval")
+    assert len(approvals) > 2
+    with GitHistory(root) as history:
+        walked = {a.id: ProvenanceIndex(history).decision(a) for a in approvals}
+        focused_index = ProvenanceIndex(history)
+        focused_index.focus(a.id for a in approvals)
+        focused = {a.id: focused_index.decision(a) for a in approvals}
+    assert focused == walked
+    subjects = {d.commit.subject for d in walked.values()}
+    assert "edit one approval in place" in subjects and "records" in subjects

@@ -290,6 +290,36 @@ def test_a_card_over_a_component_of_the_wrong_shape_is_rendered(govctl, tmp_path
         assert "member-support-rag" in result.stdout
 
 
+PEOPLE_AND_TEAMS = [
+    ("people.yaml", "spec: {name: Alice Owner,", "spec: {name: [Alice],"),
+    ("people.yaml", "roles: [model-owner]}", "roles: 5}"),
+    ("teams/claims.yaml", "members: [alice, carol]", "members: 1.5"),
+    ("teams/claims.yaml", "  oncall: {rotation: claims-ml-primary, pager: pagerduty:claims-ml, "
+     "escalation: [alice]}", "  oncall: sha256:00"),
+    ("teams/claims.yaml", "rotation: claims-ml-primary", "rotation: {a: [1]}"),
+    ("teams/claims.yaml", "escalation: [alice]", "escalation: true"),
+]
+
+
+@pytest.mark.parametrize(("rel", "old", "new"), PEOPLE_AND_TEAMS,
+                         ids=["person-name", "person-roles", "team-members", "team-oncall",
+                              "team-rotation", "team-escalation"])
+def test_people_and_teams_of_the_wrong_shape_crash_no_output(factory, govctl, rel, old, new):
+    """Who is accountable is shown by what can be shown; the record's GOV010 says the
+    rest (explain, card, status and both exports read people and teams)."""
+    factory.build()
+    factory.edit(rel, old, new)
+    result = govctl("validate", "--root", factory.root, "--format", "json", "--as-of", AS_OF)
+    assert_no_crash(result, 1)
+    assert any(rule == "GOV010" and file == rel for rule, file, _ in _json_findings(result))
+    for args in (("explain", "claims-triage"), ("explain", "claims-triage", "--format", "json"),
+                 ("card", "claims-triage"), ("card", "claims-triage", "--format", "html"),
+                 ("status",), ("status", "--format", "json"),
+                 ("export", "prometheus-rules")):
+        assert_no_crash(govctl(*args, "--root", factory.root, "--as-of", AS_OF), 0, 1, 2)
+    assert_no_crash(govctl("export", "alertmanager-routes", "--root", factory.root), 0, 1, 2)
+
+
 # every leaf of every example record, replaced by values of other types, diffed both ways
 HOSTILE_VALUES = ["lots", "1M", "", None, True, 0, 10**400, float("inf"), float("nan"), [],
                   [1, "x"], {"a": 1}, [{"role": 5, "count": "lots"}],

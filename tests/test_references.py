@@ -331,15 +331,18 @@ def test_gov022_runbook_file_missing(govctl, factory):
     assert "'runbooks/triage-v2.md'" in finding["message"]
 
 
-@pytest.mark.parametrize("url", ["https://wiki.acme.test/runbooks/triage",
-                                 "mailto:claims-ml@acme.test"])
-def test_gov022_runbook_url_is_not_a_file(govctl, factory, url):
+@pytest.mark.parametrize(("url", "rules"), [("https://wiki.acme.test/runbooks/triage", []),
+                                            # a URL, not a file; but not one an alert can
+                                            # link to (SPEC §2, GOV045: http/https only)
+                                            ("mailto:claims-ml@acme.test", ["GOV045"])])
+def test_gov022_runbook_url_is_not_a_file(govctl, factory, url, rules):
     edit_before_build(factory, "thresholds/triage.yaml", "runbook: runbooks/triage.md",
                       f"runbook: {url!r}")
     factory.build()
     code, payload = validate(govctl, factory)
     assert of_rule(payload, "GOV022") == []
-    assert code == 0, payload["findings"]
+    assert [f["rule"] for f in payload["findings"]] == rules
+    assert code == (1 if rules else 0), payload["findings"]
 
 
 @needs_symlinks

@@ -189,6 +189,12 @@ def touched_use_cases(old_repo: Repository, new_repo: Repository,
     changes = list(changes)
     changed = {c.ref for c in changes}
     policy_changed = any(c.kind == "Policy" for c in changes)
+    approvals: dict[object, set[str]] = {}  # use case id → refs of its approvals
+    for repo in (old_repo, new_repo):
+        for approval in repo.of_kind("Approval"):
+            key = approval.spec.get("use_case")
+            if isinstance(key, str):
+                approvals.setdefault(key, set()).add(approval.ref)
     out = []
     for use_case in new_repo.of_kind("UseCase"):
         if policy_changed:
@@ -198,8 +204,7 @@ def touched_use_cases(old_repo: Repository, new_repo: Repository,
         before = old_repo.get("UseCase", use_case.id)
         if before is not None:
             refs |= {r.ref for r in use_case_closure(old_repo, before)}
-        refs |= {a.ref for repo in (old_repo, new_repo) for a in repo.of_kind("Approval")
-                 if a.spec.get("use_case") == use_case.id}
+        refs |= approvals.get(use_case.id, set())
         if refs & changed:
             out.append(use_case.id)
     return sorted(out)

@@ -22,6 +22,7 @@ from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.model.dates import utc_date
 from govctl.model.escape import printable
 from govctl.model.exportable import contract_problems, ends_in_comment
+from govctl.model.people import rotation_of
 from govctl.model.policy import Policy
 from govctl.model.records import is_url
 from govctl.model.repository import Repository
@@ -104,7 +105,7 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
         if not stick.signals or stick.on_breach is None:
             continue
         team = repo.get("Team", use_case.spec["team"])
-        rotation = ((team.spec.get("oncall") or {}).get("rotation") if team else None) or "none"
+        rotation = rotation_of(team) or "none"
         approval = current.get(use_case.id)
         bundle = repo.get("Bundle", use_case.spec["bundle"])
         digest = approval.spec["bundle"]["digest"] if approval is not None else (
@@ -174,8 +175,8 @@ def alertmanager_routes(repo: Repository) -> dict[str, Any]:
     receivers are left for the user to fill in (PagerDuty, Opsgenie, …)."""
     teams: dict[str, str] = {}
     for use_case in repo.of_kind("UseCase"):
-        team = repo.get("Team", use_case.spec["team"])
-        rotation = (team.spec.get("oncall") or {}).get("rotation") if team else None
+        team = repo.get("Team", use_case.spec.get("team"))
+        rotation = rotation_of(team)  # (a Team failing its schema may hold anything there)
         if team is not None and rotation:
             teams[team.id] = rotation
     routes = [{"receiver": rotation,
