@@ -109,6 +109,22 @@ def test_the_latest_value_wins_whatever_its_place_in_the_file(govctl, root, tmp_
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_two_values_at_one_instant_never_hide_the_breach(govctl, root, tmp_path, fmt):
+    # the breach second: a reader keeping the first of a series' samples at one timestamp
+    # would show 'ok' (prometheus_client's OpenMetrics parser does exactly that)
+    at = ago(minutes=1)
+    path = write_observations(tmp_path, [Row("latency", 1000.0, at),
+                                         Row("latency", 2600.0, at)], fmt)
+    if fmt == "openmetrics":  # the parser drops one: refused, naming the second sample
+        result = govctl("status", "--root", root, "--observations", path, "--as-of",
+                        "2026-11-27T12:00:00Z")
+        assert_usage_error(result, f"{path}:", "same series at the same timestamp")
+        return
+    observed = signals(status_json(govctl, root, "--observations", path))
+    assert (observed["latency"]["value"], observed["latency"]["state"]) == (2600, "breach")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_rows_after_as_of_are_ignored(govctl, root, tmp_path, fmt):
     rows = [
         Row("drift", 0.1, ago(hours=1)),

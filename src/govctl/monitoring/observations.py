@@ -687,6 +687,13 @@ def _parse_chunk(path: Path, chunk: list[tuple[int | None, str]], mtime: datetim
         line, what = _locate_sample_error(chunk, openmetrics, exc)
         raise _error(path, line, what) from None
     samples = [sample for fam in families for sample in fam.samples]
+    if openmetrics and len(samples) < _count_samples(chunk):
+        # prometheus_client's OpenMetrics parser keeps the first of two samples of one
+        # series at one timestamp and drops the other without a word: the dropped one may
+        # be the breach. Which value held cannot be told, so the file is refused.
+        raise _error(path, _first_dropped(chunk), "a second sample of the same series at "
+                     "the same timestamp: which value held cannot be told (one may be a "
+                     "breach); give every sample of a series its own timestamp")
     for sample, where in zip(samples, _sample_lines(chunk, [s.name for s in samples]),
                              strict=True):
         labels = sample.labels
@@ -736,6 +743,38 @@ def _sample_time(path: Path, line: int, sample: Any, mtime: datetime, now: datet
     _plausible(path, line, at, now, f"sample {name} timestamp {raw} {unit}", hint_small,
                hint_large)
     return at
+
+
+def _is_sample(number: int | None, line: str) -> bool:
+    return number is not None and bool(line.strip()) and not line.lstrip().startswith("#")
+
+
+def _count_samples(chunk: list[tuple[int | None, str]]) -> int:
+    return sum(1 for number, line in chunk if _is_sample(number, line))
+
+
+def _first_dropped(chunk: list[tuple[int | None, str]]) -> int:
+    """The line of the first sample the OpenMetrics parser dropped: the shortest prefix of
+    the chunk that parses to fewer samples than it has sample lines ends there."""
+    parse = _parser(True)
+
+    def short(count: int) -> bool:
+        part = chunk[:count]
+        text = "\n".join(line for _, line in part) + "\n# EOF\n"
+        try:
+            parsed = sum(len(family.samples) for family in parse(text))
+        except Exception:  # (a prefix of text that parsed whole parses; never trust it)
+            return False
+        return parsed < _count_samples(part)
+
+    low, high = 0, len(chunk)  # invariant: prefix(low) keeps every sample, prefix(high) not
+    while low + 1 < high:
+        middle = (low + high) // 2
+        if short(middle):
+            high = middle
+        else:
+            low = middle
+    return chunk[high - 1][0] or 1
 
 
 def _sample_lines(chunk: list[tuple[int | None, str]], names: list[str]) -> list[int]:
