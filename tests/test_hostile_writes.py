@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 from govctl.documents.manifest import is_govctl_manifest
-from tests.conftest import init_git
 from tests.factory import AS_OF
-from tests.history_support import BOB, assert_one_line_error, commit
+from tests.history_support import assert_one_line_error, committed
 
 USE_CASE = "claims-triage"
 FILE_WRITERS = {
@@ -46,9 +45,7 @@ def tree(folder: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def repo(factory: Any) -> Path:
-    factory.build()
-    init_git(factory.root)
-    commit(factory.root, BOB, "2026-10-01T09:00:00Z", "governance records")
+    committed(factory)
     return factory.root
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import init_git, run_subprocess
 from tests.factory import AS_OF
-from tests.history_support import BOB, assert_one_line_error, commit
+from tests.history_support import BOB, assert_one_line_error, commit, committed
 
 USE_CASE = "claims-triage"
 APPROVE = ("approve", USE_CASE, "--approver", "bob:risk-officer", "--approver",
@@ -112,9 +112,7 @@ ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 @pytest.fixture
 def repo(factory: Any) -> Path:
     """The factory repository, committed (audit packs need history)."""
-    factory.build()
-    init_git(factory.root)
-    commit(factory.root, BOB, "2026-10-01T09:00:00Z", "governance records")
+    committed(factory)
     return factory.root
 
 

@@ -767,14 +767,20 @@ def _first_dropped(chunk: list[tuple[int | None, str]]) -> int:
             return False
         return parsed < _count_samples(part)
 
-    low, high = 0, len(chunk)  # invariant: prefix(low) keeps every sample, prefix(high) not
+    return chunk[_shortest_failing_prefix(len(chunk), short) - 1][0] or 1
+
+
+def _shortest_failing_prefix(length: int, fails: Callable[[int], bool]) -> int:
+    """The least ``n`` in 1..``length`` with ``fails(n)``, for a ``fails`` that stays true
+    once true and holds at ``length`` (a bisection: a chunk is parsed log₂ n times)."""
+    low, high = 0, length  # invariant: fails(high), not fails(low) (0 lines never fail)
     while low + 1 < high:
         middle = (low + high) // 2
-        if short(middle):
+        if fails(middle):
             high = middle
         else:
             low = middle
-    return chunk[high - 1][0] or 1
+    return high
 
 
 def _sample_lines(chunk: list[tuple[int | None, str]], names: list[str]) -> list[int]:
@@ -824,16 +830,10 @@ def _locate_sample_error(chunk: list[tuple[int | None, str]], openmetrics: bool,
     def prefix(count: int) -> str:
         return "\n".join(line for _, line in chunk[:count])
 
-    low, high = 0, len(chunk)  # invariant: prefix(low) parses, prefix(high) fails
     first_line = next((n for n, _ in chunk if n is not None), 1)
-    if not high or fails(prefix(high)) is None:
+    if not chunk or fails(prefix(len(chunk))) is None:
         return first_line, f"malformed {kind} text: {_complaint(exc)}"
-    while low + 1 < high:
-        middle = (low + high) // 2
-        if fails(prefix(middle)) is None:
-            low = middle
-        else:
-            high = middle
+    high = _shortest_failing_prefix(len(chunk), lambda n: fails(prefix(n)) is not None)
     number, line = chunk[high - 1]
     complaint = fails(prefix(high)) or _complaint(exc)
     return (number or first_line), f"malformed {kind} text: {complaint} {excerpt(line)}"
