@@ -78,8 +78,10 @@ def assert_safe_markdown(document: str, where: str) -> None:
     assert EVIL not in " ".join(re.findall(r'(?:href|src)="([^"]*)"', html)), where
     for heading in re.findall(r"<h\d>(.*?)</h\d>", html):  # the template's own only
         assert not heading.startswith("✅"), f"{where}: forged heading {heading}"
-    # an @mention outside code must be escaped; inside a code span it is never a mention
-    outside_code = re.sub(r"(`+)(?:(?!\1).)*?\1", "", document)
+    # an @mention outside code must be escaped; inside a code span or a fenced code block
+    # (a file's text diff) it is never a mention
+    unfenced = re.sub(r"^(`{3,})[^\n`]*\n.*?^\1$", "", document, flags=re.M | re.S)
+    outside_code = re.sub(r"(`+)(?:(?!\1).)*?\1", "", unfenced)
     assert not re.search(r"(?<!\\)@security-team", outside_code), where
     # a code span holding the corpus shows it whole: no value closes its fence early
     for code in re.findall(r"<code>(.*?)</code>", html, flags=re.S):

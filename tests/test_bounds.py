@@ -394,3 +394,16 @@ def test_peak_memory_on_a_huge_blob_and_on_repeated_keys(factory: RepoFactory) -
     code, peak = _peak_mb("validate", "--as-of", AS_OF, "--format", "json", cwd=root)
     assert code == 1
     assert peak < 300, f"validate: {peak:.0f} MB"
+
+
+def test_a_huge_approver_count_in_the_policy_is_a_finding_not_a_memory_bomb(govctl, factory):
+    """`count` has no maximum in the schema: 2**53 - 1 risk officers must not become that
+    many approver slots (GOV034 matching), in validate or in a pull request's review."""
+    factory.build()
+    factory.edit("governance.yaml", "approvals: [{role: risk-officer}, {role: model-owner}]",
+                 "approvals: [{role: risk-officer, count: 9007199254740991}, "
+                 "{role: model-owner}]")
+    result = govctl("validate", "--root", factory.root, "--as-of", AS_OF, "--format", "json")
+    assert result.code == 1
+    (gov034,) = [f for f in result.json()["findings"] if f["rule"] == "GOV034"]
+    assert "risk-officer needs 9007199254740991, has 1" in gov034["message"]

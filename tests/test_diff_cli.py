@@ -338,8 +338,12 @@ def test_prompt_byte_change_is_reapproval_with_old_and_new_hashes(govctl, factor
     change = change_of(payload, "Bundle", "triage")
     assert change["change"] == "modified"
     assert change["file"] == BUNDLE
-    assert change["fields"] == [{"path": "prompt.template.sha256", "old": sha256_hex(old_bytes),
-                                 "new": sha256_hex(new_bytes), "effect": "reapproval"}]
+    assert change["fields"] == [{
+        "path": "prompt.template.sha256", "old": sha256_hex(old_bytes),
+        "new": sha256_hex(new_bytes), "effect": "reapproval",
+        # the text that changed: one empty line added at the end
+        "text_diff": "--- a/prompts/triage.md\n+++ b/prompts/triage.md\n@@ -1,2 +1,3 @@\n"
+                     " You triage claims.\n Claim: {{claim_text}}\n+"}]
     stale = [(f["rule"], f["record"], f["file"]) for f in payload["impacts"]]
     assert stale == [("GOV031", f"Approval/{APPROVAL_ID}", APPROVAL)]
 
@@ -388,7 +392,11 @@ def test_eval_file_change_is_reapproval_of_eval_set(govctl, factory):
     bundle = change_of(payload, "Bundle", "triage")
     assert bundle["fields"] == [{"path": "eval_set", "old": "sha256:" + sha256_hex(old_bytes),
                                  "new": "sha256:" + sha256_hex(new_bytes),
-                                 "effect": "reapproval"}]
+                                 "effect": "reapproval",
+                                 "text_diff": "--- a/data/claims-eval.jsonl\n"
+                                 "+++ b/data/claims-eval.jsonl\n@@ -1 +1,2 @@\n"
+                                 ' {"claim": "Water leak", "expected": "open_case"}\n'
+                                 '+{"claim": "Fire", "expected": "escalate"}'}]
     assert [f["rule"] for f in payload["impacts"]] == ["GOV031"]
 
 
@@ -422,8 +430,11 @@ def test_component_change_is_reapproval_of_the_parent_agent(govctl, factory):
                                 "effect": "reapproval"}]
     agent = change_of(payload, "Bundle", "agent")
     assert agent["file"] == "bundles/agent.yaml"
+    # the component by name, with what changed inside it
     assert agent["fields"] == [{"path": "components[1]", "old": old_guard, "new": new_guard,
-                                "effect": "reapproval"}]
+                                "effect": "reapproval", "component": "guard",
+                                "changes": [{"path": "params.threshold", "old": 0.5,
+                                             "new": 0.7, "effect": "reapproval"}]}]
     assert digest(govctl, factory.root, "agent") != old_agent
     # the triage bundle (component 0) did not change and is not listed
     assert {(c["kind"], c["id"]) for c in payload["changes"]} == {("Bundle", "guard"),
@@ -510,7 +521,11 @@ def test_impacts_name_each_stale_approval_once_by_rule(govctl, factory):
                        ("GOV032", f"Approval/{APPROVAL_ID}", APPROVAL, "error")]
     gov031 = payload["impacts"][0]
     assert gov031["line"] == factory.line_of(APPROVAL, "bundle:")
-    assert set(gov031) == {"rule", "severity", "file", "line", "column", "record", "message"}
+    assert set(gov031) == {"rule", "severity", "file", "line", "column", "record", "message",
+                           "related"}
+    # where the change is: the prompt's changed line (SPEC §2 related)
+    assert [(r["file"], r["line"]) for r in gov031["related"]] == [(PROMPT, 1)]
+    assert "prompt.template.sha256" in gov031["related"][0]["message"]
 
 
 def test_an_approval_stale_before_the_change_is_not_an_impact(govctl, factory):
@@ -585,9 +600,9 @@ def test_json_shape_is_exactly_spec(govctl, factory):
     result = govctl("diff", "--root", factory.root, "--format", "json", "--as-of", AS_OF)
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
-    # SPEC §3.1's keys in its order, then govctl's own (README: unapproved)
+    # SPEC §3.1's keys in its order, then govctl's own (README: unapproved, reapproval...)
     assert list(payload) == ["version", "base", "head", "changes", "impacts",
-                             "stale_approvals", "unapproved"]
+                             "stale_approvals", "unapproved", "reapproval", "reapproved"]
     assert payload["stale_approvals"] == ["claims-triage-2026-10-01"]
     assert payload["unapproved"] == ["claims-triage"]
     assert payload["version"] == 1
@@ -611,14 +626,21 @@ def test_markdown_summary_then_attention_table_first(govctl, factory):
     assert result.code == 0, result.stderr
     text = result.stdout
     lines = text.splitlines()
-    assert lines[0].startswith("### govctl: 3 records changed, 1 loosened, "
-                               "1 need re-approval, 1 approval made stale"), lines[0]
-    attention = text.index("| 🔓 loosened | `ThresholdContract/triage-contract` | "
+    # the verdict first: what loosened, what went stale, whom the Policy asks
+    assert lines[0] == ("### ❌ govctl: 1 control loosened · 1 approval made stale · "
+                        "re\\-approval needed from\\: model\\-owner\\, risk\\-officer"), lines[0]
+    assert lines[2].endswith("3 records changed\\, 1 needs re\\-approval\\, 2 new errors")
+    needed = text.index("| `claims-triage` | `model-owner`, `risk-officer` | "
+                        "`claims-triage-2026-10-01` |")
+    command = text.index("govctl approve claims-triage --approver PERSON:model-owner "
+                         "--approver PERSON:risk-officer")
+    attention = text.index("| `ThresholdContract/triage-contract` | "
                            "`signals.drift.max` | 0.2 | 0.3 |")
-    reapproval = text.index("| 🔁 reapproval | `Bundle/triage` | `prompt.template.sha256` |")
+    reapproval = text.index("| `Bundle/triage` | `prompt.template.sha256` |")
+    prompt = text.index("-You triage claims.\n+You sort claims.\n")
     other = text.index("Other changes")
     neutral = text.index("| neutral | `UseCase/claims-triage` | `metadata.title` |")
-    assert attention < reapproval < other < neutral
+    assert needed < command < attention < reapproval < prompt < other < neutral
     assert "`GOV031`" in text and "`GOV032`" in text
 
 

@@ -554,9 +554,12 @@ def test_symlinked_prompt_is_read_through_in_history(govctl, factory, folder):
     assert _trace(govctl, factory.root, new)["first_commit"]["sha"] == edit
     # diff between commits: the target's change is the bundle's prompt change
     bundle = change_of(diff_json(govctl, factory.root, init, edit), "Bundle", "triage")
-    assert bundle["fields"] == [{"path": "prompt.template.sha256", "old": sha256_hex(before),
-                                 "new": sha256_hex(before + b"Be brief.\n"),
-                                 "effect": "reapproval"}]
+    (field,) = bundle["fields"]
+    assert {k: field[k] for k in ("path", "old", "new", "effect")} == {
+        "path": "prompt.template.sha256", "old": sha256_hex(before),
+        "new": sha256_hex(before + b"Be brief.\n"), "effect": "reapproval"}
+    # the text diff reads the link's target too, under the name the bundle references
+    assert field["text_diff"].endswith(" Claim: {{claim_text}}\n+Be brief.")
 
 
 # -- shallow clones ----------------------------------------------------------------------------

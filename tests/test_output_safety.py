@@ -72,6 +72,10 @@ def hostile_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
               "drift: {metric: psi, max: 0.5,")
     repo.edit("bundles/triage.yaml", "  params: {temperature: 0.0",
               f"  params: {{{h}: {h}, temperature: 0.0")
+    # ... and the prompt's text, which diff shows line by line (fences, escapes, forged
+    # lines inside a file's own text)
+    repo.write("prompts/triage.md", f"You triage claims.\n{HOSTILE}\n```\n"
+               "Claim: {{claim_text}}\n")
     return root
 
 
@@ -114,6 +118,7 @@ def test_diff(hostile_repo: Path, fmt: str) -> None:
     result = run(hostile_repo, "diff", "HEAD~1", "--format", fmt)
     assert result.code in (0, 1), result.stderr
     assert "loosened" in result.stdout
+    assert "prompts/triage.md" in result.stdout  # the prompt's text diff is in the output
     if fmt == "markdown":
         assert_safe_markdown(result.stdout, "diff --format markdown")
     else:

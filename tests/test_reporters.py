@@ -174,6 +174,11 @@ def test_sarif_clean_run_is_valid_and_empty(govctl, factory):
     document = run(govctl, factory.root, "sarif").json()
     assert_valid_sarif(document)
     assert document["runs"][0]["results"] == []
+    # no link to a home this project does not control (issue 15): the schema is the only URL
+    driver = document["runs"][0]["tool"]["driver"]
+    assert "informationUri" not in driver
+    assert not any("helpUri" in rule for rule in driver["rules"])
+    assert re.findall(r"https?://[^\s\"]+", json.dumps(document)) == [document["$schema"]]
 
 
 def test_sarif_rules_cover_every_code_with_default_levels(govctl, factory):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from govctl.cache import store
-from govctl.model.findings import Finding
+from govctl.model.findings import Finding, Related
 from govctl.model.records import KINDS, Record
 
 SECTION = "parse"
@@ -35,27 +35,41 @@ def _encode(records: Sequence[Record], findings: Sequence[Finding]) -> list[Any]
 
 
 def encode_finding(f: Finding) -> list[Any]:
-    """A finding as stored: seven fields, and an eighth for one that stands for findings
-    left out (SPEC §3 caps: entries stay small, whatever a file holds)."""
+    """A finding as stored: seven fields, an eighth for one that stands for findings left
+    out (SPEC §3 caps: entries stay small, whatever a file holds), a ninth for its related
+    locations."""
     out: list[Any] = [f.rule, f.severity, f.file, f.line, f.column, f.record, f.message]
-    if f.left_out:
+    if f.left_out or f.related:
         out.append(f.left_out)
+    if f.related:
+        out.append([[r.file, r.line, r.column, r.message] for r in f.related])
     return out
 
 
 def decode_finding(f: Any) -> Finding:
     """A finding as stored, or ValueError: a wrong type here would only fail later, in
     sorting or a reporter, far from the cache."""
-    if not (isinstance(f, list) and len(f) in (7, 8)):
+    if not (isinstance(f, list) and len(f) in (7, 8, 9)):
         raise ValueError("not a finding")
     rule, severity, file, line, column, record, message = f[:7]
-    left_out = f[7] if len(f) == 8 else 0
+    left_out = f[7] if len(f) >= 8 else 0
+    related = tuple(_related(r) for r in f[8]) if len(f) == 9 and isinstance(f[8], list) \
+        else None
     if not (isinstance(rule, str) and isinstance(severity, str) and isinstance(file, str)
             and _is_int(line) and _is_int(column) and isinstance(message, str)
             and (record is None or isinstance(record, str))
-            and _is_int(left_out) and left_out >= (1 if len(f) == 8 else 0)):
+            and _is_int(left_out) and left_out >= (1 if len(f) == 8 else 0)
+            and (len(f) < 9 or related)):
         raise ValueError("not a finding")
-    return Finding(rule, severity, file, line, column, record, message, left_out)
+    return Finding(rule, severity, file, line, column, record, message, left_out,
+                   related or ())
+
+
+def _related(r: Any) -> Related:
+    if not (isinstance(r, list) and len(r) == 4 and isinstance(r[0], str) and _is_int(r[1])
+            and _is_int(r[2]) and isinstance(r[3], str)):
+        raise ValueError("not a related location")
+    return Related(*r)
 
 
 def _is_int(value: Any) -> bool:

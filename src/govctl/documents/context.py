@@ -143,7 +143,8 @@ def commit_json(commit: Any, signature: Signature | None = None,
 
 
 def finding(f: Finding) -> dict[str, Any]:
-    return f.to_json()
+    # the same keys for every finding (a template can rely on them): related always a list
+    return {**f.to_json(), "related": [r.to_json() for r in f.related]}
 
 
 def signal(s: SignalStatus) -> dict[str, Any]:

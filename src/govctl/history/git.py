@@ -604,6 +604,10 @@ class GitTreeSource(Source):
             return None, f"file {ref!r} does not exist under the governance root"
         return entry[1], None
 
+    def referenced_size(self, ref: str) -> int | None:
+        blob, _ = self._referenced(ref)
+        return self.history.size(blob) if blob is not None else None
+
     def referenced_file(self, ref: str) -> tuple[bytes | None, str | None]:
         blob, problem = self._referenced(ref)
         return (self.history.blob(blob), None) if blob is not None else (None, problem)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from govctl.digest.digester import Digester
 from govctl.model.dates import utc_date
@@ -58,25 +59,29 @@ def git_prefix(root: Path) -> str:
     return ""
 
 
-def check_with_head(repo: Repository, as_of: datetime, digester: Digester | None = None
-                    ) -> tuple[Policy, list[Finding]]:
+def check_with_head(repo: Repository, as_of: datetime, digester: Digester | None = None,
+                    baseline: Any = None) -> tuple[Policy, list[Finding]]:
     """:func:`check_repository` with the git halves of two rules, when the records are a
-    working tree inside git: GOV031/GOV032 name what changed since HEAD, and GOV036 judges
-    an approval's eval results against the contract it bound, found in history when the
-    records changed since."""
-    baseline = approved = None
+    working tree inside git: GOV031/GOV032 name what changed since the approved revision
+    (and point at it), and GOV036 judges an approval's eval results against the contract
+    it bound, found in history when the records changed since. A ``baseline`` passed in
+    (a diff's, which knows its base) is used instead of the working tree's; the caller
+    closes it."""
+    owned = approved = None
     if isinstance(repo.source, WorktreeSource):
         from govctl.history.baseline import for_root
 
-        baseline = for_root(repo.source.root, repo.source.max_size)
-        if baseline is not None:
+        in_git = for_root(repo.source.root, repo.source.max_size)
+        if in_git is not None:
             from govctl.history.contracts import ApprovedContracts
 
             approved = ApprovedContracts(repo.source.root, repo)
+            if baseline is None:
+                baseline = owned = in_git
     try:
         return check_repository(repo, as_of, digester, baseline, approved)
     finally:
-        for opened in (baseline, approved):
+        for opened in (owned, approved):
             if opened is not None:
                 opened.close()
 

@@ -126,3 +126,13 @@ def code_span(value: object) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text.strip(" ") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_block(lines: list[str], info: str = "") -> list[str]:
+    """Lines as a fenced code block, shown verbatim: each line made printable (no control,
+    no raw line break inside a value), the fence longer than any backtick run in them (no
+    line can close it early). ``info`` is template-authored (``diff``, ``sh``)."""
+    shown = [printable(line) for line in lines]
+    longest = max((len(run) for line in shown for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, *shown, fence]

@@ -120,6 +120,21 @@ def quote(value: object, limit: int = 140) -> str:
 
 
 @dataclass(frozen=True)
+class Related:
+    """Another place a finding is about (SPEC §2 ``related``): for a stale approval, the
+    changed line of the record or file that made it stale. ``file`` as a finding's."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem. ``file`` is relative to the governance root (POSIX)."""
 
@@ -134,9 +149,10 @@ class Finding:
     # left out (SPEC §3: at most FINDINGS_PER_RULE are reported); not part of the output,
     # whose message says it
     left_out: int = 0
+    related: tuple[Related, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "rule": self.rule,
             "severity": self.severity,
             "file": self.file,
@@ -145,6 +161,9 @@ class Finding:
             "record": self.record,
             "message": self.message,
         }
+        if self.related:
+            out["related"] = [r.to_json() for r in self.related]
+        return out
 
 
 def sort_key(f: Finding) -> tuple[str, int, int, str, str]:

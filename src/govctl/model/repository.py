@@ -86,6 +86,22 @@ class Source(ABC):
             found = memo[ref] = self.referenced_sha256(ref)
         return found
 
+    def referenced_size(self, ref: str) -> int | None:
+        """The size of a valid file reference, known without reading it (None: invalid)."""
+        content, _ = self.referenced_file(ref)
+        return len(content) if content is not None else None
+
+    def referenced_capped(self, ref: str, limit: int) -> tuple[bytes | None, str]:
+        """A referenced file's bytes when it is at most ``limit`` bytes — its size is
+        checked before it is read — else (None, why not); (None, "") when it is absent or
+        not a valid reference."""
+        size = self.referenced_size(ref)
+        if size is None:
+            return None, ""
+        if size > limit:
+            return None, f"{size:,} bytes, over the {limit:,}-byte limit for a diff: not shown"
+        return self.referenced_file(ref)[0], ""
+
     def referenced_sha256(self, ref: str) -> tuple[str | None, str | None]:
         """:meth:`referenced_digest` without the memo. Sources override it to hash a large
         file as a stream (a referenced file has no size limit: SPEC §1.3 digests its bytes,
@@ -183,6 +199,13 @@ class WorktreeSource(Source):
             return resolved.read_bytes(), None
         except OSError as exc:
             return None, f"cannot read {shown(ref)}: {exc.strerror or exc}"
+
+    def referenced_size(self, ref: str) -> int | None:
+        resolved, _ = resolve_reference(self.root, ref)
+        try:
+            return resolved.stat().st_size if resolved is not None else None
+        except OSError:
+            return None
 
     def referenced_sha256(self, ref: str) -> tuple[str | None, str | None]:
         resolved, problem = resolve_reference(self.root, ref)

@@ -40,4 +40,6 @@ def render(result: ValidationResult) -> str:
 
 
 def _line(f: Finding) -> str:
-    return printable(f"{f.file}:{f.line}:{f.column}: {f.rule} {f.severity} {f.message}")
+    lines = [printable(f"{f.file}:{f.line}:{f.column}: {f.rule} {f.severity} {f.message}")]
+    lines += [printable(f"    ↳ {r.file}:{r.line}:{r.column}: {r.message}") for r in f.related]
+    return "\n".join(lines)

@@ -11,7 +11,9 @@ from govctl.model.findings import ERROR, RULES
 from govctl.report.json import dumps
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/govctl/govctl"
+# No `informationUri` on the driver and no `helpUri` on rules (both optional in SARIF
+# 2.1.0): govctl has no published home yet, and a URL this project does not control must
+# not go into every upload, where whoever registers it decides what it shows.
 _LEVEL = {ERROR: "error", "warning": "warning"}
 
 
@@ -34,7 +36,6 @@ def payload(result: ValidationResult) -> dict[str, Any]:
             "shortDescription": {"text": RULES[code].summary},
             "fullDescription": {"text": f"{RULES[code].summary}. {RULES[code].help}"},
             "help": {"text": RULES[code].help},
-            "helpUri": f"{INFORMATION_URI}/blob/main/docs/rules.md#{code.lower()}",
             "defaultConfiguration": {"level": _LEVEL[RULES[code].severity]},
         }
         for code in codes
@@ -54,6 +55,15 @@ def payload(result: ValidationResult) -> dict[str, Any]:
                 **({"logicalLocations": [{"name": f.record, "kind": "object"}]}
                    if f.record else {}),
             }],
+            **({"relatedLocations": [{
+                "id": i,
+                "physicalLocation": {
+                    "artifactLocation": {"uri": file_uri(result.git_prefix + r.file),
+                                         "uriBaseId": "SRCROOT"},
+                    "region": {"startLine": r.line, "startColumn": r.column},
+                },
+                "message": {"text": r.message},
+            } for i, r in enumerate(f.related)]} if f.related else {}),
         }
         for f in result.findings
     ]
@@ -65,7 +75,6 @@ def payload(result: ValidationResult) -> dict[str, Any]:
                 "name": "govctl",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
                 "rules": rules,
             }},
             "results": results,

@@ -20,6 +20,18 @@ def finding_line(f: Finding, prefix: str = "") -> Text:
     return text
 
 
+def related_lines(f: Finding, prefix: str = "") -> list[Text]:
+    """The places a finding is about besides its own (SPEC §2 ``related``), one line each,
+    under the finding: for a stale approval, the changed line that made it stale."""
+    out = []
+    for r in f.related:
+        text = Text("    ↳ ")
+        text.append(f"{printable(prefix + r.file)}:{r.line}:{r.column}:", style="bold")
+        text.append(f" {printable(r.message)}")
+        out.append(text)
+    return out
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -39,4 +51,8 @@ def summary_line(result: ValidationResult) -> Text:
 
 
 def render(result: ValidationResult) -> list[Text]:
-    return [*(finding_line(f) for f in result.findings), summary_line(result)]
+    lines = []
+    for f in result.findings:
+        lines.append(finding_line(f))
+        lines.extend(related_lines(f))
+    return [*lines, summary_line(result)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from govctl.model.findings import Finding, quote
@@ -49,7 +50,8 @@ def missing_approval(ctx: Context) -> Iterator[Finding]:
 def stale_approvals(ctx: Context) -> Iterator[Finding]:
     for use_case, approval in _current_pairs(ctx):
         for stale in staleness(ctx.repo, ctx.digester, approval, use_case, ctx.baseline):
-            yield ctx.finding(stale.rule, approval, stale.path, stale.message)
+            yield replace(ctx.finding(stale.rule, approval, stale.path, stale.message),
+                          related=stale.related)
 
 
 @check("GOV033")

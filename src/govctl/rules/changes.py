@@ -7,16 +7,27 @@ re-approval. Pure functions of the records in hand: the semantic diff of revisio
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from govctl.digest.digester import Digester, DigestInput
 from govctl.model.durations import seconds
 from govctl.model.records import DEFAULT_REQUIRED_SIGNALS
+from govctl.model.textdiff import TextDiff
 
 LOOSENED, TIGHTENED, NEUTRAL, REAPPROVAL = "loosened", "tightened", "neutral", "reapproval"
 _ABSENT = None  # how a missing value is shown in old/new
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a change is in the newer revision: a node of a record (``doc`` and ``path``)
+    or a line of a plain file (a prompt template, a runbook)."""
+
+    file: str  # root-relative
+    doc: int | None = None  # the record's document in ``file``; None for a plain file
+    path: tuple[str | int, ...] = ()  # inside the record's document
+    line: int | None = None  # in a plain file: the first changed line
 
 
 @dataclass(frozen=True)
@@ -28,9 +39,27 @@ class FieldChange:
     # the same path as keys, for classifying it: a key may itself hold a dot (a signal
     # named "lat.p99"), which the dotted text cannot tell apart
     parts: tuple[str | int, ...] = ()
+    text_diff: TextDiff | None = None  # a changed text file reference, line by line
+    component: str | None = None  # a changed components[i] digest: the component's id ...
+    changes: tuple[FieldChange, ...] = ()  # ... and its own field changes
+    where: Where | None = None  # where the change is now (for related locations)
 
-    def json(self) -> dict[str, Any]:
-        return {"path": self.path, "old": self.old, "new": self.new, "effect": self.effect}
+    def json(self, hint: Callable[[TextDiff], str] | None = None) -> dict[str, Any]:
+        """SPEC §3.1; ``hint`` names the command that shows a capped text diff whole."""
+        out = {"path": self.path, "old": self.old, "new": self.new, "effect": self.effect}
+        if self.text_diff is not None:
+            out["text_diff"] = self.text_diff.text(hint(self.text_diff) if hint else "")
+        if self.component is not None:
+            out["component"] = self.component
+            out["changes"] = [c.json(hint) for c in self.changes]
+        return out
+
+    def leaves(self) -> list[FieldChange]:
+        """The changes a reviewer edits: a component's own changes (recursively) in place
+        of the component's digest."""
+        if self.changes:
+            return [leaf for c in self.changes for leaf in c.leaves()]
+        return [self]
 
 
 # -- flattening ----------------------------------------------------------------------------
@@ -428,36 +457,13 @@ def _collapse_signals(a: dict[Parts, Any], b: dict[Parts, Any]
     return collapse(a, only_a), collapse(b, only_b)
 
 
-# -- digest inputs --------------------------------------------------------------------------
-
-
-def input_changes(old: tuple[DigestInput, ...], new: tuple[DigestInput, ...],
-                   old_digester: Digester, new_digester: Digester) -> list[FieldChange]:
-    """Digest inputs that changed without the bundle's own spec saying so."""
-    a = {i.path: i for i in old}
-    b = {i.path: i for i in new}
-    out = []
-    for path in sorted(set(a) & set(b)):
-        x, y = a[path], b[path]
-        if x.digest == y.digest:
-            continue
-        if x.kind == "file" and x.ref == y.ref:
-            out.append(FieldChange(f"{path}.sha256", x.digest.removeprefix("sha256:"),
-                                   y.digest.removeprefix("sha256:"), REAPPROVAL))
-        elif x.kind == "model" and x.ref == y.ref:
-            before = old_digester.model_identity(x.ref)
-            after = new_digester.model_identity(y.ref)
-            for key in sorted(set(before) | set(after)):
-                if before.get(key) != after.get(key):
-                    out.append(FieldChange(f"model.{key}", before.get(key), after.get(key),
-                                           REAPPROVAL))
-        elif x.ref == y.ref:  # eval_set digest, component digest
-            out.append(FieldChange(path, x.digest, y.digest, REAPPROVAL))
-    return out
-
-
 def describe(change: FieldChange) -> str:
-    """``drift.max 0.2 → 0.3 (loosened)`` — one line for timelines and text output."""
+    """``drift.max 0.2 → 0.3 (loosened)`` — one line for timelines and text output; a
+    component by name, with what changed inside it."""
+    if change.component is not None and change.changes:
+        inner = "; ".join(describe(c) for c in change.changes[:3])
+        more = f"; and {len(change.changes) - 3} more" if len(change.changes) > 3 else ""
+        return f"component {change.component!r}: {inner}{more}"
     return f"{change.path} {short(change.old)} → {short(change.new)} ({change.effect})"
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from govctl.digest.digester import Digester
 from govctl.model.dates import add_days, parse_date
+from govctl.model.findings import Related
 from govctl.model.policy import Policy, RoleRequirement
 from govctl.model.records import Record
 from govctl.model.repository import Repository
-from govctl.rules.changes import FieldChange, describe, field_changes, input_changes
+from govctl.rules.changes import FieldChange, describe
+from govctl.rules.compare import Comparison, Revision, related
 
 
 def approvals_of(repo: Repository, use_case_id: str) -> list[Record]:
@@ -65,13 +67,15 @@ class Staleness:
     path: tuple[str, ...]  # where in the approval the stale binding is
     message: str
     current_digest: str | None
+    # where the records changed since the approved revision (when it could be found)
+    related: tuple[Related, ...] = ()
 
 
 def staleness(repo: Repository, digester: Digester, approval: Record,
               use_case: Record, baseline: Any = None) -> list[Staleness]:
     """Why the approval no longer describes what the use case runs (GOV031/GOV032).
-    ``baseline`` (a :class:`govctl.history.baseline.HeadBaseline`) lets the messages name the
-    change when HEAD still matches the approval."""
+    ``baseline`` (a :class:`govctl.history.baseline.Baseline`) finds the approved revision
+    of a record, so the message can name the change and point at it."""
     out: list[Staleness] = []
     spec = approval.spec
     bound_bundle = spec["bundle"]
@@ -85,9 +89,8 @@ def staleness(repo: Repository, digester: Digester, approval: Record,
         # A record failing its schema (GOV010) has no well-defined digest until it is fixed.
         now = digester.try_bundle(bundle) if bundle is not None and bundle.valid else None
         if now is not None and now != bound_bundle["digest"]:
-            out.append(Staleness("GOV031", ("spec", "bundle", "digest"),
-                                 _bundle_message(digester, approval, bundle, now, baseline),
-                                 now))
+            message, where = _bundle_message(repo, digester, approval, bundle, now, baseline)
+            out.append(Staleness("GOV031", ("spec", "bundle", "digest"), message, now, where))
     bound_contract = spec["thresholds"]
     if bound_contract["id"] != use_case.spec["thresholds"]:
         out.append(Staleness("GOV032", ("spec", "thresholds", "id"),
@@ -100,28 +103,29 @@ def staleness(repo: Repository, digester: Digester, approval: Record,
                else None)
         if now is not None and now != bound_contract["digest"]:
             approved = bound_contract["digest"]
-            what = _contract_changes(contract, approved, baseline) or \
-                f"digest now {now}, approved {approved}"
+            changes = _since_approval(repo, digester, approval, contract, approved, baseline)
+            what = _described(changes) if changes else f"digest now {now}, approved {approved}"
             out.append(Staleness(
                 "GOV032", ("spec", "thresholds", "digest"),
                 f"stale approval: ThresholdContract {contract.id!r} changed since approval "
-                f"({what}); re-approve under the new thresholds or revert", now))
+                f"({what}); re-approve under the new thresholds or revert", now,
+                related(repo, changes, f"makes Approval {approval.id!r} stale: ")))
     return out
 
 
-def _at_approval(baseline: Any, kind: str, record_id: str, approved: str
-                 ) -> tuple[Record, Digester] | None:
-    """The record as it was when approved, if HEAD still has the approved digest."""
-    found = baseline.get() if baseline is not None else None
+def _since_approval(repo: Repository, digester: Digester, approval: Record, record: Record,
+                    approved: str, baseline: Any) -> list[FieldChange]:
+    """What changed in ``record`` (a Bundle or a ThresholdContract) since the revision
+    that had the approved digest, when ``baseline`` finds one; else nothing."""
+    found = baseline.find(record.kind, record.id, approved, approval) \
+        if baseline is not None else None
     if found is None:
-        return None
-    head_repo, head_digester = found
-    record = head_repo.get(kind, record_id)
-    if record is None or not record.valid:
-        return None
-    digest = (head_digester.try_bundle(record) if kind == "Bundle"
-              else head_digester.try_contract(record))
-    return (record, head_digester) if digest == approved else None
+        return []
+    then, revision = found
+    compare = Comparison(revision, Revision(repo, digester), texts=False)
+    if record.kind == "Bundle":
+        return compare.bundle(then, record, digest_only=True)
+    return compare.contract(then, record, digest_only=True)
 
 
 def _described(changes: list[FieldChange]) -> str:
@@ -131,33 +135,17 @@ def _described(changes: list[FieldChange]) -> str:
     return "; ".join(shown)
 
 
-def _contract_changes(contract: Record, approved: str, baseline: Any) -> str:
-    then = _at_approval(baseline, "ThresholdContract", contract.id, approved)
-    if then is None:
-        return ""
-    changes = [c for c in field_changes("ThresholdContract", then[0].data, contract.data)
-               if not c.path.startswith("metadata.")]
-    return _described(changes) if changes else "its runbook file changed"
-
-
-def _bundle_message(digester: Digester, approval: Record, bundle: Record, now: str,
-                    baseline: Any = None) -> str:
-    """Name what changed: against HEAD when HEAD still matches the approval (the usual
-    case before a commit), else what the approval itself records (the eval digest), else
-    the inputs the digest covers (`govctl history` shows the exact change)."""
+def _bundle_message(repo: Repository, digester: Digester, approval: Record, bundle: Record,
+                    now: str, baseline: Any = None) -> tuple[str, tuple[Related, ...]]:
+    """Name what changed: against the approved revision when one is found (HEAD before a
+    commit, the base of a diff, the commit that made the decision), else what the approval
+    itself records (the eval digest), else the inputs the digest covers (`govctl history`
+    shows the exact change). With the places the changes are."""
     approved = approval.spec["bundle"]["digest"]
     changed = []
-    then = _at_approval(baseline, "Bundle", bundle.id, approved)
-    if then is not None:
-        old_bundle, old_digester = then
-        fields = [c for c in field_changes("Bundle", old_bundle.data, bundle.data)
-                  if not c.path.startswith("metadata.")]
-        explained = {c.path for c in fields}
-        inputs = [c for c in input_changes(old_digester.bundle_inputs(old_bundle),
-                                           digester.bundle_inputs(bundle), old_digester,
-                                           digester) if c.path not in explained]
-        if fields or inputs:
-            changed.append("changed since the approval: " + _described([*fields, *inputs]))
+    changes = _since_approval(repo, digester, approval, bundle, approved, baseline)
+    if changes:
+        changed.append("changed since the approval: " + _described(changes))
     bound_eval = approval.spec.get("eval")
     if not changed and isinstance(bound_eval, Mapping) and \
             bound_eval.get("id") == bundle.spec.get("eval_set"):
@@ -170,7 +158,8 @@ def _bundle_message(digester: Digester, approval: Record, bundle: Record, now: s
                        + (f" ({inputs} or the spec itself)" if inputs else "")
                        + "; `govctl history` shows which")
     return (f"stale approval: Bundle {bundle.id!r} digest is now {now}, approved "
-            f"{approved}: {'; '.join(changed)}; re-approve with `govctl approve` or revert")
+            f"{approved}: {'; '.join(changed)}; re-approve with `govctl approve` or revert",
+            related(repo, changes, f"makes Approval {approval.id!r} stale: "))
 
 
 @dataclass(frozen=True)
@@ -228,7 +217,11 @@ def fill_slots(required: Mapping[str, int],
     the role and may approve). Each person fills at most one slot, so a person listed
     under two roles is assigned where it helps most: a maximum bipartite matching.
     """
-    slots = [(role, i) for role, n in sorted(required.items()) for i in range(n)]
+    approvers = list(approvers)
+    # no role can have more slots filled than there are approvers: a count from the
+    # records (2**53) must not become that many slots
+    slots = [(role, i) for role, n in sorted(required.items())
+             for i in range(min(n, len(approvers)))]
     roles_of: dict[str, list[str]] = {}
     for person, role in approvers:
         if role in required and role not in roles_of.setdefault(person, []):

@@ -29,8 +29,8 @@ class Context:
     policy: Policy
     as_of: datetime  # aware, UTC
     digester: Digester
-    # the records at HEAD (history.baseline.HeadBaseline), loaded only when a stale
-    # approval needs explaining; passed in by the caller, so rules stay free of git
+    # finds the approved revision of a record (history.baseline.Baseline), loaded only when
+    # a stale approval needs explaining; passed in by the caller, so rules stay free of git
     baseline: Any = None
     # the approved content of contracts whose records changed since (history.contracts:
     # ``approved(approval) -> Record | None``); None: only the records in hand are known
