@@ -11,8 +11,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from govctl import __version__
 from tests.conftest import require_program
 
@@ -37,16 +35,27 @@ def project_table() -> dict[str, str]:
     return dict(re.findall(r'^(name|version) = "([^"]*)"$', table, re.MULTILINE))
 
 
+# what is not the project's own text: version control, environments, caches, build output
+_NOT_PROJECT = {".git", ".venv", "venv", ".hypothesis", ".ruff_cache", ".pytest_cache",
+                "__pycache__", "build", "dist", ".benchmarks", "out"}
+
+
 def tracked_text_files() -> dict[str, str]:
-    """The repository's text files: tracked, or new and not ignored (about to be added)."""
-    if not (PROJECT / ".git").exists():
-        pytest.skip("not a git checkout")
-    require_program("git")
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=PROJECT, capture_output=True,
-                            check=True).stdout.decode()
+    """The project's text files: in a git checkout, the tracked ones and new ones not
+    ignored (about to be added); in an exported tree (CI runs `git archive` output), every
+    file but environments, caches and build output — never a skip."""
+    if (PROJECT / ".git").exists():
+        require_program("git")
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                                 "--exclude-standard"], cwd=PROJECT, capture_output=True,
+                                check=True).stdout.decode()
+        names = sorted(set(filter(None, listed.split("\0"))))
+    else:
+        names = sorted(p.relative_to(PROJECT).as_posix() for p in PROJECT.rglob("*")
+                       if p.is_file() and not _NOT_PROJECT & set(p.relative_to(PROJECT).parts)
+                       and not p.relative_to(PROJECT).parts[0].endswith(".egg-info"))
     files = {}
-    for rel in sorted(set(filter(None, listed.split("\0")))):
+    for rel in names:
         path = PROJECT / rel
         if rel == SELF or not path.is_file():  # this file, or deleted in the working tree
             continue
@@ -54,6 +63,7 @@ def tracked_text_files() -> dict[str, str]:
         if b"\0" in data:
             continue
         files[rel] = data.decode("utf-8", errors="replace")
+    assert "README.md" in files and "pyproject.toml" in files, sorted(files)[:20]
     return files
 
 
