@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
 import shutil
 import subprocess
@@ -9,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +56,20 @@ def require_program(name: str) -> str:
             pytest.fail(f"{message} (GOVCTL_REQUIRE_EXTERNAL=1: .ci/run must install it)")
         pytest.skip(message)
     return path
+
+
+def require_module(name: str, why: str) -> Any:
+    """The imported module; skips when it (or a library it loads) is missing, fails under
+    GOVCTL_REQUIRE_EXTERNAL=1 — like :func:`require_program`, for an optional extra."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # (WeasyPrint's banner without Pango)
+            return importlib.import_module(name)
+    except (ImportError, OSError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        message = f"{name} cannot be imported ({why}): {reason}"
+        if REQUIRE_EXTERNAL:
+            pytest.fail(f"{message} (GOVCTL_REQUIRE_EXTERNAL=1: .ci/run must install it)")
+        pytest.skip(message)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import govctl
 from tests.conftest import commit_all, git, init_git
@@ -135,11 +136,15 @@ def test_readme_approval_timeline_comes_from_git(history, built):
     assert len(rows) == 2
     for row, (approval, sha) in zip(rows, history.approval_commits.items(), strict=True):
         name, email, date = author_line(history.root, sha)
+        bound = yaml.safe_load(git(history.root, "show", f"{sha}:approvals/{approval}.yaml"))
+        digests = (f"bundle {bound['spec']['bundle']['digest']}; "
+                   f"contract {bound['spec']['thresholds']['digest']}; "
+                   f"eval {bound['spec']['eval']['digest']}")
         assert row == [approval[len("claims-triage-"):], approval, "approved",
-                       "Bob Risk (risk-officer), Carol Model (model-owner)", sha[:7],
+                       "Bob Risk (risk-officer), Carol Model (model-owner)", digests, sha[:7],
                        f"{name} <{email}>", date, "unsigned"]
-    assert rows[0][5].startswith("Bob Risk")  # Bob committed the first approval
-    assert rows[1][5].startswith("Carol Model")  # Carol the re-approval
+    assert rows[0][6].startswith("Bob Risk")  # Bob committed the first approval
+    assert rows[1][6].startswith("Carol Model")  # Carol the re-approval
 
 
 def test_readme_bundle_versions_threshold_changes_eval_sets_incidents_findings(history,
@@ -182,6 +187,9 @@ def test_index_html_states_the_same_facts_and_is_self_contained(history, built):
     assert "Bob Risk (risk-officer)" in text and "Carol Model (model-owner)" in text
     assert "✔ CURRENT" in text
     timeline = [r for r in page.rows if r and r[0] in ("2026-10-01", "2026-11-05")]
+    bound = [r for r in page.rows if r and r[0] == "" and r[1].startswith("bound: ")]
+    assert len(bound) == len(timeline)  # the digests each version bound, in full, under it
+    assert all("bundle sha256:" in r[1] and "contract sha256:" in r[1] for r in bound)
     assert [(r[1], r[4], r[5].split(" <")[0], r[7]) for r in timeline] == [
         (FIRST_APPROVAL, history.approval[:7], "Bob Risk", "unsigned"),
         (SECOND_APPROVAL, history.reapproval[:7], "Carol Model", "unsigned")]
@@ -265,11 +273,13 @@ def test_mapping_names_annex_iv_articles_nist_and_gaps(built):
     assert status["Annex IV 8"] == "✖ gap"  # the declaration of conformity is not here
     assert status["Annex IV 7"] == "✖ gap"
     assert status["Art. 73"] == "◐ partial"  # the serious incident was reported late
-    assert status["Art. 14"] == "✔ evidenced"
+    # the oversight interface is in the product, not the records (tests/test_mapping.py)
+    assert status["Art. 14"] == "◐ partial"
+    assert status["MANAGE 1"] == "✔ evidenced"  # the re-approval is current and committed
     text = markdown_text(doc)
-    assert "Gaps, by requirement" in text
-    assert f"claims-triage: serious incident(s) not reported in time: {SERIOUS_INCIDENT}" \
-        in text
+    assert "Evidence and gaps, by requirement" in text
+    assert f"claims-triage: serious incident not reported in time: {SERIOUS_INCIDENT} " \
+        "(due 2026-11-12)" in text
     assert "not legal advice" in text
 
 
@@ -516,7 +526,10 @@ def test_verify_an_intact_pack(history, govctl, pack):
     assert payload == {"version": 1, "pack": str(pack), "intact": True,
                        "files": len(manifest_of(pack)["files"]), "altered": [], "added": [],
                        "removed": [], "repository": [], "checked_repository": True,
-                       "manifest_sha256": manifest_sha256}
+                       "manifest_sha256": manifest_sha256, "expected_sha256": None,
+                       "signature": {"file": "manifest.json.sig", "state": "unsigned",
+                                     "signer": None, "key": None, "problem": None},
+                       "authentic": None, "verified": True}
     assert f"manifest sha256 {manifest_sha256}" in result.stdout
 
 
@@ -538,6 +551,9 @@ def test_the_manifest_hash_is_printed_to_be_kept_outside_the_pack(history, govct
     payload = verify_json(govctl, out)
     assert payload["intact"] is True
     assert payload["manifest_sha256"] != printed
+    # ... which `--expect` makes (tests/test_signed_packs.py)
+    expected = verify(govctl, out, "--expect", printed)
+    assert expected.code == 1 and f"is NOT the expected {printed}" in expected.stdout
 
 
 def test_verify_names_an_altered_byte(govctl, pack):

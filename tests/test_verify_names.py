@@ -231,3 +231,82 @@ def test_the_real_pack_is_still_intact(pack_folder, govctl, tmp_path):
     for target in (pack_folder, archive):
         code, payload = verify_json(govctl, target, tmp_path)
         assert code == 0 and payload["intact"], payload
+
+
+# -- names that are one file once unpacked on macOS or Windows (issue 16) ----------------------
+
+CAFE_NFC = "notes/caf\u00e9.md"
+CAFE_NFD = "notes/cafe\u0301.md"
+
+
+def test_name_clashes():
+    from govctl.documents.manifest import name_clashes
+
+    assert name_clashes(["README.md", "readme.md", "mapping.md"]) == {"readme.md": "README.md"}
+    # (the later name in code point order is the look-alike: NFD's "e" sorts before "é")
+    assert name_clashes([CAFE_NFC, CAFE_NFD]) == {CAFE_NFC: CAFE_NFD}
+    assert name_clashes(["evidence/a/X.YAML", "evidence/A/x.yaml"]) == {
+        "evidence/a/X.YAML": "evidence/A/x.yaml"}
+    assert name_clashes(["stra\u00dfe.md", "STRASSE.md"]) == {"stra\u00dfe.md": "STRASSE.md"}
+    # the manifest is never the look-alike: what overwrites it is named
+    assert name_clashes(["MANIFEST.json", "manifest.json"], first=["manifest.json"]) == {
+        "MANIFEST.json": "manifest.json"}
+    assert name_clashes(["a.md", "b.md", "a.md.txt"]) == {}
+
+
+CLASHES = {"case": ("README.md", "readme.md"), "nfc-nfd": (CAFE_NFC, CAFE_NFD),
+           "folder-case": ("evidence/x/Policy.yaml", "EVIDENCE/x/policy.yaml")}
+
+
+@pytest.mark.parametrize("pair", CLASHES.values(), ids=CLASHES)
+def test_names_that_differ_only_by_case_or_normalisation_fail_in_a_zip(pack_folder, govctl,
+                                                                       tmp_path, pair):
+    """Both listed in the manifest with their true hashes, both present: on Linux two
+    files, on macOS or Windows one overwrites the other when unpacked — the reader sees
+    bytes the manifest vouches for under another name. Not intact."""
+    first, second = pair
+    earlier, later = sorted(pair)  # the later one in code point order is named
+    files = _files(pack_folder)
+    one = files.get(first, b"the first\n")
+    other = b"the second: overwrites the first when unpacked\n"
+    archive = make_zip(pack_folder, tmp_path / "clash.zip",
+                       members={first: one, second: other}, listed={first: one, second: other})
+    code, payload = verify_json(govctl, archive, tmp_path)
+    assert code == 1 and payload["intact"] is False
+    clash = [a for a in payload["altered"] if a.startswith(f"{later} (the same file as ")]
+    assert clash and f"as {earlier!r}" in clash[0], payload
+    assert "case or Unicode normalisation" in clash[0], payload
+    assert not any(a.startswith(f"{earlier} (") for a in payload["altered"]), payload
+
+
+def test_a_look_alike_of_the_manifest_fails(pack_folder, govctl, tmp_path):
+    """MANIFEST.JSON would replace manifest.json when unpacked on macOS."""
+    archive = make_zip(pack_folder, tmp_path / "manifest.zip",
+                       members={"MANIFEST.JSON": b"{}"})
+    code, payload = verify_json(govctl, archive, tmp_path)
+    assert code == 1
+    assert any(a.startswith("MANIFEST.JSON (the same file as 'manifest.json'")
+               for a in payload["added"]), payload
+
+
+def test_names_that_differ_only_by_normalisation_fail_in_a_folder(pack_folder, govctl,
+                                                                   tmp_path):
+    folder = tmp_path / "pack"
+    for rel, data in _files(pack_folder).items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    (folder / "notes").mkdir()
+    try:
+        (folder / CAFE_NFC).write_bytes(b"one\n")
+        (folder / CAFE_NFD).write_bytes(b"two\n")
+    except OSError:
+        pytest.skip("this file system cannot hold both names")
+    if len(list((folder / "notes").iterdir())) != 2:
+        pytest.skip("this file system folds Unicode normalisation")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][CAFE_NFC] = _entry(b"one\n")
+    manifest["files"][CAFE_NFD] = _entry(b"two\n")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    code, payload = verify_json(govctl, folder, tmp_path)
+    assert code == 1
+    assert any(a.startswith(f"{CAFE_NFC} (the same file as ") for a in payload["altered"])

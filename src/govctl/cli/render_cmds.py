@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from govctl.cli.options import (
 from govctl.cli.output import say, write
 from govctl.errors import EXIT_OK, GovctlError
 from govctl.monitoring.limits import MAX_OBSERVATION_BYTES
+
+if TYPE_CHECKING:  # imported by the command that runs, not at start-up
+    from govctl.documents.verify import Verification
 
 TemplateOption = Annotated[Path | None, typer.Option(
     "--template", help="A folder of Jinja2 templates overriding the built-in ones by name.",
@@ -95,6 +98,13 @@ def register(app: typer.Typer) -> None:
             "--until", help="The revision the pack describes (default: HEAD).",
             show_default=False)] = None,
         as_zip: Annotated[bool, typer.Option("--zip", help="Write one zip file.")] = False,
+        pdf: Annotated[bool, typer.Option(
+            "--pdf", help="Also write index.pdf, the index as a PDF (needs the pdf extra: "
+            "WeasyPrint).")] = False,
+        sign: Annotated[Path | None, typer.Option(
+            "--sign", metavar="KEYFILE", help="Sign manifest.json with this SSH key "
+            "(ssh-keygen -Y sign) into manifest.json.sig: the key you sign commits with.",
+            show_default=False)] = None,
         force: Annotated[bool, typer.Option(
             "--force", help="Replace an existing pack.")] = False,
         observations: ObservationsOption = None,
@@ -108,16 +118,20 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from govctl.documents.audit_pack import PackRequest, build_audit_pack
-        from govctl.documents.manifest import MANIFEST
+        from govctl.documents.manifest import MANIFEST, SIGNATURE
 
         if output is None:
             raise GovctlError("-o DIR is required: where to write the pack")
         if all_use_cases and use_cases:
             raise GovctlError("give use case ids or --all, not both")
+        if pdf:  # before any work: one line when WeasyPrint is missing
+            from govctl.documents.pdf import check_pdf
+
+            check_pdf()
         governance_root = root_of(root)
         source = source_of(observations, observations_format, max_observations_bytes)
         request = PackRequest(tuple(use_cases or ()), all_use_cases, output, since, until,
-                              as_zip, force, template, source)
+                              as_zip, force, template, source, sign, pdf=pdf)
         if all_use_cases and sys.stderr.isatty():
             from rich.progress import Progress
 
@@ -130,28 +144,47 @@ def register(app: typer.Typer) -> None:
                 result = build_audit_pack(governance_root, request, as_of_of(as_of), advance)
         else:
             result = build_audit_pack(governance_root, request, as_of_of(as_of))
-        say(f"wrote {result.path}: {result.files} files and {MANIFEST} for "
-                   f"{len(result.use_cases)} use case(s); check it with `govctl verify "
-                   f"{result.path}`")
-        say(f"manifest sha256 {result.manifest_sha256} (keep it outside the pack: "
-                   "`govctl verify` prints it, so a rewritten manifest shows)")
+        signed = result.signer is not None
+        say(f"wrote {result.path}: {result.files} files, {MANIFEST}"
+            f"{f' and {SIGNATURE}' if signed else ''} for {len(result.use_cases)} use "
+            "case(s)")
+        say(f"manifest sha256 {result.manifest_sha256} (keep it, and give it to the pack's "
+            "recipients, outside the pack: it is what --expect checks)")
+        if result.signer is not None:
+            say(f"signed {MANIFEST} with {result.signer.shown} from {result.signer.path}")
+        say(f"check it with `govctl verify {result.path} "
+            f"{'--allowed-signers allowed_signers ' if signed else ''}"
+            f"--expect {result.manifest_sha256}`")
         return EXIT_OK
 
     @app.command("verify")
     def verify(
         pack: Annotated[Path, typer.Argument(help="An audit pack folder or zip.",
                                              show_default=False)],
+        expect: Annotated[str | None, typer.Option(
+            "--expect", metavar="SHA256", help="Require this manifest sha256 (the one "
+            "`govctl audit-pack` printed), with or without sha256:.", show_default=False)
+                          ] = None,
+        allowed_signers: Annotated[Path | None, typer.Option(
+            "--allowed-signers", metavar="FILE", help="Require manifest.json.sig to be a "
+            "good signature by a key in FILE (`<email> <public key>` lines, as git's "
+            "gpg.ssh.allowedSignersFile).", show_default=False)] = None,
         root: RootOption = None,
         output_format: Annotated[str, typer.Option("--format", "-f",
                                                    help="text | json.")] = "text",
     ) -> int:
-        """Check an audit pack against its manifest (and the repository, when at hand)."""
+        """Check an audit pack against its manifest (and the repository, when at hand).
+
+        With --expect or --allowed-signers, also that it is the pack that was built:
+        without either, outside the repository, it checks integrity only."""
         from pathlib import Path as P
 
+        from govctl.documents.verify import expected_sha256
         from govctl.documents.verify import verify as run_verify
         from govctl.model.repository import find_root
 
         fmt = choice(output_format, ("text", "json"), "--format")
+        expected = expected_sha256(expect) if expect is not None else None
         governance_root = None
         try:
             governance_root = find_root(P.cwd(), root)
@@ -160,7 +193,8 @@ def register(app: typer.Typer) -> None:
                 raise
         in_git = governance_root is not None and any(
             (folder / ".git").exists() for folder in (governance_root, *governance_root.parents))
-        result = run_verify(pack, governance_root if in_git else None)
+        result = run_verify(pack, governance_root if in_git else None, expected,
+                            allowed_signers)
         if fmt == "json":
             from govctl.report.json import dumps
 
@@ -169,16 +203,46 @@ def register(app: typer.Typer) -> None:
                          "added": list(result.added), "removed": list(result.removed),
                          "repository": list(result.repository),
                          "checked_repository": result.checked_repository,
-                         "manifest_sha256": result.manifest_sha256}))
+                         "manifest_sha256": result.manifest_sha256,
+                         "expected_sha256": result.expected_sha256,
+                         "signature": result.signature.json(),
+                         "authentic": result.authentic, "verified": result.verified}))
         else:
-            for label, names in (("altered", result.altered), ("added", result.added),
-                                 ("removed", result.removed),
-                                 ("not in the repository", result.repository)):
-                for name in names:
-                    say(f"{label}: {name}")
-            checked = ("; evidence checked against the repository" if result.checked_repository
-                       else "; evidence not checked against git (run inside the repository)")
-            verdict = "intact" if result.intact else "NOT intact"
-            say(f"{pack}: {verdict} ({result.files} files in the manifest{checked})")
-            say(f"manifest sha256 {result.manifest_sha256}")
-        return EXIT_OK if result.intact else 1
+            _say_verification(pack, result, allowed_signers)
+        return EXIT_OK if result.verified else 1
+
+
+def _say_verification(pack: Path, result: Verification, allowed_signers: Path | None
+                      ) -> None:
+    from govctl.documents.manifest import SIGNATURE
+    from govctl.documents.signing import GOOD, UNCHECKED, UNSIGNED
+
+    for label, names in (("altered", result.altered), ("added", result.added),
+                         ("removed", result.removed),
+                         ("not in the repository", result.repository)):
+        for name in names:
+            say(f"{label}: {name}")
+    checked = ("; evidence checked against the repository" if result.checked_repository
+               else "; evidence not checked against git (run inside the repository)")
+    verdict = ("NOT intact" if not result.intact else "intact, but NOT authentic"
+               if result.authentic is False else "intact and authentic" if result.authentic
+               else "intact")
+    say(f"{pack}: {verdict} ({result.files} files in the manifest{checked})")
+    if result.expect_matches is None:
+        say(f"manifest sha256 {result.manifest_sha256}")
+    elif result.expect_matches:
+        say(f"manifest sha256 {result.manifest_sha256} (as expected)")
+    else:
+        say(f"manifest sha256 {result.manifest_sha256} is NOT the expected "
+            f"{result.expected_sha256}")
+    signature = result.signature
+    if signature.state == GOOD:
+        say(f"signature: good, by {signature.signer} ({signature.key}, listed in "
+            f"{allowed_signers})")
+    elif signature.state == UNCHECKED:
+        say(f"signature: {SIGNATURE} NOT checked (give --allowed-signers FILE to check who "
+            "signed)")
+    elif signature.state != UNSIGNED:
+        say(f"signature: {signature.state.upper()}: {signature.problem}")
+    if not result.authenticity_checked and not result.checked_repository:
+        say("integrity only: authenticity not checked")

@@ -6,7 +6,9 @@ hidden ``.<target>.govctl-<host>-<pid>.*`` entries beside the target, which the 
 that target cleans up (see :func:`recover_interrupted`). ``manifest.json`` lists every
 file's sha256 (and, for evidence, the git blob id and commit it was copied from), so
 `govctl verify` finds altered, added and removed files — and, with the repository at
-hand, a manifest edited to match.
+hand, a manifest edited to match. With ``--sign KEYFILE`` the manifest is signed with
+``ssh-keygen -Y sign`` into ``manifest.json.sig`` before the pack is installed (a key that
+cannot sign leaves no pack), so a recipient can check who vouches for it.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from typing import Any
 from govctl import __version__
 from govctl.documents.context import CONTEXT_VERSION, card_context, commit_json
 from govctl.documents.manifest import EVIDENCE, MANIFEST, MANIFEST_LIMIT, is_govctl_manifest
-from govctl.documents.mapping import mapping
+from govctl.documents.mapping import holdings, mapping
+from govctl.documents.signing import Signer, sign_manifest, signer
 from govctl.documents.templating import render
 from govctl.errors import GovctlError
 from govctl.history.git import Commit, GitHistory
-from govctl.history.provenance import ProvenanceIndex
+from govctl.history.provenance import ProvenanceIndex, decision_of
 from govctl.history.replay import Replay
 from govctl.history.signatures import signatures
 from govctl.history.timeline import timeline_of
@@ -56,7 +59,7 @@ from govctl.model.repository import POLICY_FILE, Repository, load_repository
 from govctl.monitoring.observations import copy_observations
 from govctl.monitoring.sources import ObservationSource
 from govctl.monitoring.status import StatusReport, build_status
-from govctl.rules.changes import LOOSENED, TIGHTENED
+from govctl.rules.changes import LOOSENED, TIGHTENED, field_changes
 from govctl.rules.decisions import approvals_of
 
 
@@ -71,6 +74,8 @@ class PackRequest:
     force: bool = False
     template_dir: Path | None = None
     source: ObservationSource | None = None  # --observations FILE: into observations/
+    sign: Path | None = None  # --sign KEYFILE: an SSH key to sign manifest.json with
+    pdf: bool = False  # --pdf: index.pdf, index.html as a PDF (documents/pdf.py)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class PackResult:
     # the manifest vouches for every other file; nothing in the pack vouches for the
     # manifest, so its hash is printed for the user to keep outside the pack
     manifest_sha256: str
+    signer: Signer | None = None  # the key that signed manifest.json (--sign)
 
 
 def _iso(moment: datetime) -> str:
@@ -126,9 +132,11 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
     card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, status,
                         generated)
     approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
+    shared.provenance.focus(a.id for a in approvals)
     decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
+    approval_versions = {a.id: _versions(shared, a, decisions[a.id]) for a in approvals}
     checked = signatures(history, shared.people,
-                         {c.sha for c in decisions.values() if c is not None})
+                         {c.sha for found in approval_versions.values() for c, _ in found if c})
     by_id = {a.id: a for a in approvals}
 
     def decided(approval_id: str) -> dict[str, Any] | None:
@@ -142,19 +150,16 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
         card["approval"]["commit"] = decided(card["approval"]["id"])
     timeline_entries = []
     for a in approvals:
-        commit = decisions[a.id]
-        if shared.since and commit is not None and commit.sha not in shared.in_range:
-            continue
-        timeline_entries.append({
-            "id": a.id, "decision": a.spec["decision"], "date": a.spec["date"],
-            "valid_until": a.spec.get("valid_until"), "supersedes": a.spec.get("supersedes"),
-            "bundle_digest": a.spec["bundle"]["digest"],
-            "contract_digest": a.spec["thresholds"]["digest"],
-            # the same shape as card.approval.approvers (docs/templates.md)
-            "approvers": [{**person(repo, x["person"]), "role": x["role"]}
-                          for x in a.spec["approvers"]],
-            "commit": decided(a.id), "file": a.file,
-        })
+        previous: Record | None = None
+        for number, (commit, version) in enumerate(approval_versions[a.id], 1):
+            before, previous = previous, version
+            if shared.since and commit is not None and commit.sha not in shared.in_range:
+                continue
+            timeline_entries.append(_timeline_row(
+                repo, version, number, before, a,
+                commit_json(commit, checked.get(commit.sha) if commit else None, version)))
+    # oldest first: by the decision's date, then by when each version was committed
+    timeline_entries.sort(key=lambda row: (str(row["date"] or ""), row["id"], row["version"]))
 
     closure_bundles = [r.id for r in use_case_closure(repo, use_case) if r.kind == "Bundle"]
     versions = []
@@ -171,8 +176,10 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
             versions.append({
                 "bundle": bundle_id, "digest": digest, "commit": commit_json(commit),
                 # every approval of the use case bound to this digest, in the period or
-                # not: "none" must mean the version was never approved, not "not lately"
-                "approvals": [a.id for a in approvals if a.spec["bundle"]["digest"] == digest],
+                # not, in any version (one re-bound in place since still approved it):
+                # "none" must mean the version was never approved, not "not lately"
+                "approvals": sorted({v.id for found in approval_versions.values()
+                                     for _, v in found if _bound_bundle(v) == digest}),
                 "in_range": in_range,
             })
 
@@ -210,11 +217,59 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
     }
 
 
+def _versions(shared: _Shared, approval: Record, decided: Commit | None
+              ) -> list[tuple[Commit | None, Record]]:
+    """Every version of the approval's decision with its commit (SPEC §4): the current
+    spec is always the last, with its deciding commit (None when history cannot tell)."""
+    found: list[tuple[Commit | None, Record]] = list(shared.provenance.versions(approval.id))
+    current = decision_of(approval.data)
+    while found and decision_of(found[-1][1].data) != current:
+        found.pop()  # (a version the deciding-commit rules attribute elsewhere)
+    if not found or found[-1][0] != decided:
+        found.append((decided, approval))
+    return found
+
+
+def _bound_bundle(approval: Record) -> Any:
+    bound = approval.spec.get("bundle")
+    return bound.get("digest") if isinstance(bound, Mapping) else None
+
+
+def _timeline_row(repo: Repository, version: Record, number: int, before: Record | None,
+                  at_until: Record, commit: dict[str, Any] | None) -> dict[str, Any]:
+    """One timeline row: the decision as this version made it, the digests it bound in
+    full, and — for a later version of the same id — what it changed (a re-binding)."""
+    spec = version.spec
+    bound = (("bundle", spec.get("bundle")), ("thresholds", spec.get("thresholds")),
+             ("eval", spec.get("eval")))
+    digests = {name: value.get("digest") if isinstance(value, Mapping) else None
+               for name, value in bound}
+    changes = [c.json() for c in field_changes("Approval", before.data, version.data)
+               ] if before is not None else []
+    return {
+        "id": version.id, "version": number,
+        "current": decision_of(version.data) == decision_of(at_until.data),
+        "decision": spec.get("decision"), "date": spec.get("date"),
+        "valid_until": spec.get("valid_until"), "supersedes": spec.get("supersedes"),
+        "bundle_digest": digests["bundle"], "contract_digest": digests["thresholds"],
+        "eval_digest": digests["eval"],
+        # the same shape as card.approval.approvers (docs/templates.md)
+        "approvers": [{**person(repo, x.get("person")), "role": x.get("role")}
+                      for x in spec.get("approvers") or () if isinstance(x, Mapping)],
+        "commit": commit, "file": version.file,
+        "changes": changes,
+        "rebound": any(c["path"].split(".")[0] in ("bundle", "thresholds", "eval")
+                       for c in changes),
+    }
+
+
 def _evidence_paths(repo: Repository, use_case: Record) -> set[str]:
     """Files whose committed bytes are evidence for the use case: its dependency closure,
-    the files those records reference, the Policy, and its approvals and incidents."""
+    the files those records reference, the Policy, and its approvals, incidents and
+    exercises (no Exercise kind exists yet, SPEC §1.2: the mapping counts them once it does)."""
     records = use_case_closure(repo, use_case)
     records += [r for r in repo.of_kind("Approval") + repo.of_kind("Incident")
+                + repo.of_kind("Exercise")
                 if r.spec.get("use_case") == use_case.id]
     paths = {r.file for r in records} | {POLICY_FILE}
     for record in records:
@@ -260,6 +315,9 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
            " (put back after an interrupted --force run)" if restored else "")
     if not request.all and not request.use_cases:
         raise GovctlError("name the use cases to pack, or --all")
+    # the key is checked before anything is built (whether it needs a passphrase shows
+    # only when it signs, and then no pack is installed either)
+    key = signer(request.sign) if request.sign is not None else None
 
     with GitHistory(root) as history, tempfile.TemporaryDirectory(
             prefix="govctl-observations-") as scratch:
@@ -286,6 +344,7 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                          in_range=in_range, people=repo.of_kind("Person"))
         use_cases = []
         evidence: dict[str, set[str]] = {}  # commit sha → paths
+        own: dict[str, dict[str, set[str]]] = {}  # use case → commit sha → its paths
         then: dict[str, Repository] = {}  # the repository at each approval commit
         for record in chosen:
             if progress:
@@ -295,8 +354,9 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
             for approval in data["approval_timeline"]:
                 if approval["commit"] is not None:
                     sha = approval["commit"]["sha"]
-                    evidence.setdefault(sha, set()).update(
-                        _evidence_at(history, then, sha, repo, record, approval))
+                    paths = _evidence_at(history, then, sha, repo, record, approval)
+                    evidence.setdefault(sha, set()).update(paths)
+                    own.setdefault(record.id, {}).setdefault(sha, set()).update(paths)
 
         files = _evidence_blobs(history, evidence)
         context = {
@@ -309,10 +369,12 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                 "use_cases": use_cases,
                 "evidence": {sha: sorted(blobs) for sha, blobs in files.items()},
                 "observations": observations.context,
-                "mapping": mapping(use_cases),
+                "mapping": mapping(use_cases, holdings(files, own, then),
+                                   observations.context),
             }
         }
-        return _write_pack(history, target, request, context, files, observations, status)
+        return _write_pack(history, target, request, context, files, observations, status,
+                           key)
 
 
 OBSERVATIONS = "observations"
@@ -427,7 +489,8 @@ def _read_regular(path: Path) -> bytes | None:
 
 def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                 context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]],
-                observations: _ObservationsCopy, status: StatusReport) -> PackResult:
+                observations: _ObservationsCopy, status: StatusReport,
+                key: Signer | None = None) -> PackResult:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix(target)}work.", suffix=".tmp",
@@ -445,6 +508,10 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                                ("mapping.md", "pack_mapping.md.j2")):
             _write_file(folder / name, render(template, context, request.template_dir)
                         .encode("utf-8"))
+        if request.pdf:  # listed in the manifest like every file of the pack
+            from govctl.documents.pdf import PDF, html_to_pdf
+
+            _write_file(folder / PDF, html_to_pdf((folder / "index.html").read_text("utf-8")))
         if observations.copy is not None:
             # the file as judged, and the status computed from it (SPEC §4)
             (folder / OBSERVATIONS).mkdir()
@@ -468,6 +535,9 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
         manifest = _manifest(folder, context["pack"], blobs)
         manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         _write_file(folder / MANIFEST, manifest_bytes)
+        if key is not None:
+            # manifest.json.sig: the one file the manifest does not list (SPEC §4)
+            sign_manifest(key, folder / MANIFEST)
         produced = work / "pack.zip" if request.zip else folder
         if request.zip:
             _zip(folder, produced)
@@ -478,7 +548,7 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
         # the count `govctl verify` reports: the files the manifest lists (not itself)
         return PackResult(target, len(manifest["files"]),
                           tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]),
-                          hashlib.sha256(manifest_bytes).hexdigest())
+                          hashlib.sha256(manifest_bytes).hexdigest(), key)
     except OSError as exc:
         raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
     finally:

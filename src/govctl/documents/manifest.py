@@ -5,8 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
+from collections.abc import Collection, Iterable
 
 MANIFEST = "manifest.json"
+# an SSH signature of manifest.json (`audit-pack --sign`): the one file the manifest does
+# not list, since it is made from the manifest
+SIGNATURE = "manifest.json.sig"
 EVIDENCE = "evidence/"  # evidence/<commit>/<path>: a record as committed
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git object ids (sha1 or sha256)
 MANIFEST_LIMIT = 64 << 20  # bytes of a manifest read at most (a pack is untrusted input)
@@ -35,6 +40,28 @@ def name_problem(name: str) -> str | None:
     if "." in segments:
         return "a '.' path segment"
     return None
+
+
+def _unpacked_as(name: str) -> str:
+    """The name as a file system that ignores case and Unicode normalisation sees it
+    (macOS, Windows): canonical caseless matching, NFD(casefold(NFD(name)))."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+
+
+def name_clashes(names: Iterable[str], first: Collection[str] = ()) -> dict[str, str]:
+    """name → the earlier name it would overwrite, or be overwritten by, when the pack is
+    unpacked on macOS or Windows: the two differ only by case or Unicode normalisation
+    (``README.md``/``readme.md``, NFC/NFD ``café``). The names in ``first`` (the manifest
+    and its signature) count as earlier than any other, so the look-alike is the one named."""
+    seen: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: (n not in first, n)):
+        key = _unpacked_as(name)
+        if key in seen:
+            out[name] = seen[key]
+        else:
+            seen[key] = name
+    return out
 
 
 def is_govctl_manifest(raw: bytes) -> bool:

@@ -1,6 +1,11 @@
 """`govctl verify PACK`: an audit pack checked against its manifest (SPEC §4) and, with
 the repository at hand, its evidence against the git blobs it was copied from.
 
+That is integrity: a pack rewritten together with its manifest passes it. Authenticity
+comes from outside the pack: ``--expect SHA256`` (the manifest hash printed when the pack
+was built) and ``--allowed-signers FILE`` (``manifest.json.sig`` must be a good SSH
+signature by a listed key, see :mod:`govctl.documents.signing`).
+
 A pack is untrusted input: nothing in it is followed or executed, and it is read as
 streams whose sizes the manifest must already match.
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import zipfile
 import zlib
@@ -18,7 +24,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govctl.documents.manifest import EVIDENCE, MANIFEST, OBJECT_ID, name_problem
+from govctl.documents.manifest import (
+    EVIDENCE,
+    MANIFEST,
+    MANIFEST_LIMIT,
+    OBJECT_ID,
+    SIGNATURE,
+    name_clashes,
+    name_problem,
+)
+from govctl.documents.signing import (
+    BAD,
+    MISSING,
+    NO_SIGNATURE,
+    SIGNATURE_LIMIT,
+    UNCHECKED,
+    UNSIGNED,
+    AllowedSigners,
+    SignatureCheck,
+    allowed_signers,
+    check_signature,
+)
 from govctl.errors import GovctlError
 from govctl.history.git import GitHistory
 
@@ -32,10 +58,52 @@ class Verification:
     checked_repository: bool
     files: int
     manifest_sha256: str  # compare with the value printed when the pack was built
+    expected_sha256: str | None = None  # --expect
+    signature: SignatureCheck = NO_SIGNATURE
 
     @property
     def intact(self) -> bool:
+        """Every file as the manifest (and, when at hand, the repository) says: integrity."""
         return not (self.altered or self.added or self.removed or self.repository)
+
+    @property
+    def expect_matches(self) -> bool | None:
+        """None without --expect."""
+        if self.expected_sha256 is None:
+            return None
+        return self.manifest_sha256 == self.expected_sha256
+
+    @property
+    def authenticity_checked(self) -> bool:
+        """--expect or --allowed-signers was given: something outside the pack vouches."""
+        return self.expected_sha256 is not None or self.signature.state not in (UNSIGNED,
+                                                                                 UNCHECKED)
+
+    @property
+    def authentic(self) -> bool | None:
+        """None when not checked; else whether every check asked for passed."""
+        if not self.authenticity_checked:
+            return None
+        return self.expect_matches is not False and self.signature.state not in (BAD, MISSING)
+
+    @property
+    def verified(self) -> bool:
+        """What the exit status says: intact, and authentic as far as it was asked."""
+        return self.intact and self.authentic is not False
+
+
+_SHA256 = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
+
+
+def expected_sha256(text: str) -> str:
+    """``--expect``'s value as 64 lower-case hex digits: with or without ``sha256:``, in
+    either case; anything else is a usage error."""
+    match = _SHA256.fullmatch(text.strip().lower())
+    if match is None:
+        raise GovctlError(f"--expect {text!r} is not a sha256 (64 hex digits, optionally "
+                          "prefixed sha256:): give the manifest sha256 `govctl audit-pack` "
+                          "printed")
+    return match.group(1)
 
 
 @dataclass(frozen=True)
@@ -53,6 +121,10 @@ class _Hashes:
 
 
 _CHUNK = 1 << 16
+# what reading a member can raise (RuntimeError: an encrypted zip member; NotImplementedError:
+# a compression method zipfile cannot read)
+_READ_ERRORS = (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+                zlib.error, RuntimeError)
 
 
 def _hash_stream(chunks: Iterator[bytes], size: int) -> _Hashes:
@@ -84,6 +156,7 @@ class _PackReader:
             self._scan_folder()
         else:
             self._scan_zip()
+        self._mark_clashes()
 
     def close(self) -> None:
         if self.archive is not None:
@@ -140,6 +213,18 @@ class _PackReader:
             self.close()
             raise GovctlError(f"{self.pack}: not an audit pack folder or zip ({exc})") from None
 
+    def _mark_clashes(self) -> None:
+        """Two names that differ only by case or Unicode normalisation are one file once
+        the pack is unpacked on macOS or Windows: the later one overwrites the earlier,
+        so the manifest cannot vouch for what the reader sees. The look-alike (never the
+        manifest or its signature) is marked, and so fails as altered or added."""
+        clean = [name for name, member in self.members.items() if member.problem is None]
+        for name, earlier in name_clashes(clean, first=(MANIFEST, SIGNATURE)).items():
+            self.members[name] = _Member(
+                self.members[name].size,
+                f"the same file as {earlier!r} when unpacked on macOS or Windows: the names "
+                "differ only by case or Unicode normalisation")
+
     def _chunks(self, name: str) -> Iterator[bytes]:
         if self.archive is None:
             with os.fdopen(_open_inside(self.pack, name), "rb") as handle:
@@ -152,22 +237,37 @@ class _PackReader:
         """The file's hashes, or why it could not be read (a reason to call it altered)."""
         try:
             return _hash_stream(self._chunks(name), self.members[name].size)
-        except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
-                zlib.error) as exc:
+        except _READ_ERRORS as exc:
             return f"unreadable: {' '.join(str(exc).split())}"
 
-    def read_manifest(self, limit: int = 64 << 20) -> bytes:
-        member = self.members.get(MANIFEST)
-        if member is None:
-            raise GovctlError(f"{self.pack}: no {MANIFEST}; not an audit pack")
-        if member.problem is not None or member.size > limit:
-            raise GovctlError(f"{self.pack}/{MANIFEST}: not a govctl manifest "
-                              f"({member.problem or 'too large'})")
+    def read(self, name: str, limit: int) -> bytes | str:
+        """A small member's bytes (at most ``limit``, whatever its size claims and however
+        it grows while read), or why it cannot be read."""
+        member = self.members[name]
+        if member.problem is not None:
+            return member.problem
+        if member.size > limit:
+            return f"larger than {limit} bytes"
+        data = bytearray()
+        chunks = self._chunks(name)
         try:
-            return b"".join(self._chunks(MANIFEST))
-        except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
-                zlib.error) as exc:
-            raise GovctlError(f"{self.pack}/{MANIFEST}: unreadable ({exc})") from None
+            for chunk in chunks:
+                data += chunk
+                if len(data) > limit:
+                    return f"larger than {limit} bytes"
+        except _READ_ERRORS as exc:
+            return f"unreadable: {' '.join(str(exc).split())}"
+        finally:
+            chunks.close()
+        return bytes(data)
+
+    def read_manifest(self) -> bytes:
+        if MANIFEST not in self.members:
+            raise GovctlError(f"{self.pack}: no {MANIFEST}; not an audit pack")
+        data = self.read(MANIFEST, MANIFEST_LIMIT)
+        if isinstance(data, str):
+            raise GovctlError(f"{self.pack}/{MANIFEST}: not a govctl manifest ({data})")
+        return data
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -206,12 +306,35 @@ def _json_object(duplicates: list[str]) -> Any:
     return pairs
 
 
-def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
+def _signature(reader: _PackReader, manifest: bytes, allowed: AllowedSigners | None
+               ) -> SignatureCheck:
+    """The pack's manifest.json.sig checked against ``allowed`` — read from the pack as
+    untrusted input (no link followed, at most SIGNATURE_LIMIT bytes) and checked against
+    the manifest bytes verify hashed — or only noted when nobody asked."""
+    if SIGNATURE not in reader.members:
+        if allowed is None:
+            return NO_SIGNATURE
+        return SignatureCheck(MISSING, problem=f"no {SIGNATURE} in the pack: it is not signed")
+    if allowed is None:
+        return SignatureCheck(UNCHECKED)
+    data = reader.read(SIGNATURE, SIGNATURE_LIMIT)
+    if isinstance(data, str):
+        return SignatureCheck(BAD, problem=f"{SIGNATURE} ({data})")
+    return check_signature(manifest, data, allowed)
+
+
+def verify_pack(pack: Path, history: GitHistory | None = None, expect: str | None = None,
+                allowed: AllowedSigners | None = None) -> Verification:
+    """``expect``: the manifest's sha256 as :func:`expected_sha256` returns it; ``allowed``:
+    the signers whose good signature the pack must carry."""
     if not pack.exists():
         raise GovctlError(f"{pack}: no such audit pack")
     with _PackReader(pack) as reader:
         raw_manifest = reader.read_manifest()
-        members = {k: v for k, v in reader.members.items() if k != MANIFEST}
+        # the signature is not in the manifest (it is made from it); one that is not a
+        # plain file, or a look-alike of another name, is reported as added
+        members = {k: v for k, v in reader.members.items()
+                   if k != MANIFEST and not (k == SIGNATURE and v.problem is None)}
         duplicates: list[str] = []
         try:
             manifest = json.loads(raw_manifest, object_pairs_hook=_json_object(duplicates))
@@ -222,13 +345,18 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
                 raise TypeError("files")
         except (ValueError, KeyError, TypeError, RecursionError):
             raise GovctlError(f"{pack}/{MANIFEST}: not a govctl manifest") from None
+        signature = _signature(reader, raw_manifest, allowed)
         altered = [f"{MANIFEST} (names {key!r} twice)" for key in sorted(set(duplicates))]
         repository: list[str] = []
-        unsafe = {name: problem for name in listed if (problem := name_problem(name))}
+        unsafe = {name: f"manifest entry is not a normalised relative path: {problem}"
+                  for name in listed if (problem := name_problem(name))}
+        for name in {MANIFEST, SIGNATURE} & set(listed):
+            # govctl never lists them: the manifest cannot vouch for itself, nor for the
+            # signature made from it
+            unsafe[name] = f"listed in {MANIFEST}, which never lists itself or its signature"
         for name, problem in sorted(unsafe.items()):
             # SPEC §4: such an entry fails, and is never looked up or opened
-            altered.append(f"{name} (manifest entry is not a normalised relative path: "
-                           f"{problem})")
+            altered.append(f"{name} ({problem})")
         trees: dict[str, dict[str, tuple[str, str]]] = {}  # one ls-tree per evidence commit
         for name, entry in sorted(listed.items()):
             if name in unsafe:
@@ -284,7 +412,7 @@ def verify_pack(pack: Path, history: GitHistory | None = None) -> Verification:
                                   "repository)")
     return Verification(tuple(altered), tuple(added), tuple(removed), tuple(repository),
                         history is not None, len(listed),
-                        hashlib.sha256(raw_manifest).hexdigest())
+                        hashlib.sha256(raw_manifest).hexdigest(), expect, signature)
 
 
 def _evidence_entry_consistent(name: str, git: Any) -> bool:
@@ -297,10 +425,14 @@ def _evidence_entry_consistent(name: str, git: Any) -> bool:
             and name == f"{EVIDENCE}{commit}/{path}")
 
 
-def verify(pack: Path, root: Path | None) -> Verification:
+def verify(pack: Path, root: Path | None, expect: str | None = None,
+           signers: Path | None = None) -> Verification:
     """Check the pack against its manifest and, when a governance root in git is at hand,
-    its evidence against the repository itself."""
+    its evidence against the repository itself; with ``expect`` (a sha256 from
+    :func:`expected_sha256`) its manifest's hash, with ``signers`` (an allowed-signers
+    file) its signature."""
+    allowed = allowed_signers(signers) if signers is not None else None
     if root is None:
-        return verify_pack(pack)
+        return verify_pack(pack, None, expect, allowed)
     with GitHistory(root) as history:
-        return verify_pack(pack, history)
+        return verify_pack(pack, history, expect, allowed)

@@ -252,6 +252,37 @@ class ProvenanceIndex:
             return commit
         return None
 
+    def versions(self, approval_id: str) -> list[tuple[Commit, Record]]:
+        """Every version of the approval's decision, oldest first: each commit that added
+        it or changed its ``spec`` (SPEC §4: one timeline row per version, so an approval
+        re-bound in place shows both bindings), with the record as that commit left it.
+        A merge that brought a version from another parent is not a version of its own; a
+        version reached through unreadable file versions is attributed as ``deciding`` does
+        (to the commit that began the stretch)."""
+        out: list[tuple[Commit, Record]] = []
+        seen: set[str] = set()
+        for commit in self._relevant.get(approval_id, self.commits):
+            new = self._side(commit, approval_id, new=True)
+            if not isinstance(new, Record):
+                continue
+            target = decision_of(new.data)
+            old = self._side(commit, approval_id, new=False)
+            if old == _ABSENT:
+                moved = self._moved(commit, approval_id)
+                old = moved if moved is not None else _ABSENT
+            if isinstance(old, Record) and decision_of(old.data) == target:
+                continue  # moved, or another record of the file changed
+            if len(commit.parents) > 1 and any(
+                    self._parent_has(parent, approval_id, target, new.file)
+                    for parent in commit.parents[1:]):
+                continue
+            made = commit if old != _UNREADABLE else self.deciding(approval_id, target)
+            if made is not None and made.sha not in seen:
+                seen.add(made.sha)
+                out.append((made, new))
+        out.reverse()
+        return out
+
     def _moved(self, commit: Commit, approval_id: str) -> Record | None:
         """The approval in the commit's parent when it came from a file outside the changes
         seen (a path-limited log shows only some files of the commit)."""
