@@ -12,14 +12,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
-from govctl.documents.mapping import REQUIREMENTS, Held, holdings, mapping
-from govctl.model.records import Record
+from govctl.documents.mapping import REQUIREMENTS, Held, Own, holdings, mapping, own_records
+from govctl.model.repository import WorktreeSource, load_repository
 from tests.conftest import commit_all, init_git
 from tests.observation_support import AS_OF_TEXT, Row, ago, write_observations
 from tests.render_support import (
@@ -44,6 +43,20 @@ SUB_POINTS = ["MEASURE 2.1", "MEASURE 2.4", "MANAGE 4.1", "MANAGE 4.3"]
 MONITORING = ("Art. 72", "Annex IV 9", "MEASURE 2.4", "MANAGE 4.1")
 
 MARKS = {"✔ evidenced": "evidenced", "◐ partial": "partial", "✖ gap": "gap"}
+OTHER_MODEL = """\
+apiVersion: govctl/v1
+kind: Model
+metadata: {id: other-model}
+spec: {provider: x, name: other, type: vendor-endpoint, snapshot: s1, training: {summary: t},
+       contract: {notice_days: 30}}
+"""
+INCIDENT_OF_ANOTHER = """\
+apiVersion: govctl/v1
+kind: Incident
+metadata: {id: inc-of-another}
+spec: {use_case: doc-summary, detected: 2026-10-16T08:30:00Z, severity: sev3, status: open,
+       signal: latency, summary: Not this use case.}
+"""
 HEALTHY = {"latency": 900.0, "accuracy_proxy": 0.95, "drift": 0.05, "abuse": 0.001,
            "fallback": 0.1}
 
@@ -399,19 +412,61 @@ def test_an_exercise_in_the_pack_counts_for_art_9_and_manage_4():
     assert after["Art. 9"]["status"] == "partial"  # the risk assessment is outside govctl
 
 
-def test_the_pack_holds_for_a_use_case_only_its_own_exercises_and_incidents():
-    """One file may hold records of several use cases: only this one's count for it."""
+def test_the_pack_holds_for_a_use_case_only_its_own_records_in_the_files_it_copies():
+    """``holdings`` names a record only in a file the pack holds, with the files it
+    references that the pack holds too."""
     sha, name = "b" * 40, "exercises/drills.yaml"
+    own = {"uc": {sha: (Own(name, "Exercise", "drill-uc", ("runbooks/r.md", "gone.md")),
+                        Own("exercises/gone.yaml", "Exercise", "drill-gone"))}}
+    found = holdings({sha: {name: "blob", "runbooks/r.md": "blob2"}},
+                     {"uc": {sha: {name, "runbooks/r.md", "exercises/gone.yaml"}}}, own)
+    assert found == {"uc": (
+        Held(f"evidence/{sha}/{name}", sha, name, "Exercise", "drill-uc"),
+        Held(f"evidence/{sha}/runbooks/r.md", sha, "runbooks/r.md", "Exercise", "drill-uc",
+             referenced=True))}
 
-    def drill(use_case: str) -> Record:
-        return Record("Exercise", f"drill-{use_case}", name, 0, 1,
-                      {"spec": {"use_case": use_case}}, True)
 
-    then = SimpleNamespace(records=(drill("uc"), drill("other")))
-    found = holdings({sha: {name: "blob"}}, {"uc": {sha: {name, "exercises/gone.yaml"}}},
-                     {sha: then})  # (duck-typed: holdings reads only .records)
-    assert found == {"uc": (Held(f"evidence/{sha}/{name}", sha, name, "Exercise",
-                                 "drill-uc"),)}
+def test_a_use_cases_evidence_is_its_closure_and_its_own_approvals_incidents_and_policy(
+        factory):
+    """A record sharing a file with the use case's records is not its evidence because of
+    that: another use case's incident, a Model no bundle of it names."""
+    factory.files["incidents/2026-10-15.yaml"] += "---\n" + INCIDENT_OF_ANOTHER
+    factory.files["bundles/triage.yaml"] += "---\n" + OTHER_MODEL
+    repo = load_repository(WorktreeSource(factory.build().root))
+    own = {(o.kind, o.id): o for o in own_records(repo, USE_CASE)}
+    assert set(own) == {
+        ("UseCase", USE_CASE), ("Bundle", "triage"), ("Model", "chat-2026-03"),
+        ("EvalSet", "claims-eval"), ("ThresholdContract", "triage-contract"),
+        ("Team", "claims-ml"), ("Person", "alice"), ("Person", "carol"),
+        ("Approval", "claims-triage-2026-10-01"), ("Incident", "inc-2026-10-15"),
+        ("Policy", "acme-policy")}
+    assert own[("Bundle", "triage")].references == ("prompts/triage.md", "tools/lookup.json")
+    # a use case not in the repository as committed has nothing of its own there
+    assert own_records(repo, "renamed-since") == ()
+
+
+def test_another_record_in_the_bundles_file_never_evidences_a_missing_model(factory,
+                                                                            tmp_path):
+    """The bundle names a model that does not exist (GOV020); a Model of another name in
+    the bundle's file is no evidence of it: the points resting on Model records are not
+    evidenced, and the other model is named nowhere."""
+    root = factory.build().root  # (approved as it was: a digest needs the model)
+    bundle = root / "bundles/triage.yaml"
+    bundle.write_text(bundle.read_text().replace("model: chat-2026-03", "model: ghost-model")
+                      + "---\n" + OTHER_MODEL)
+    (root / "models/chat.yaml").unlink()
+    init_git(root)
+    commit_all(root, "records and approval", date="2026-10-01T10:00:00Z")
+    pack = pack_of(root, tmp_path / "pack", USE_CASE, "--as-of", AS_OF_TEXT)
+    doc = read(pack)
+    assert "other\\-model" not in doc and "other-model" not in doc
+    found = sections(doc)
+    for ref in ("MAP 2", "GOVERN 6", "MANAGE 3", "Annex IV 2(a)"):
+        entry = found[ref].use_cases[USE_CASE]
+        assert entry.status != "evidenced", ref
+        assert "no Model record of it in evidence/" in missing_of(entry), ref
+    bundle = found["MAP 4"].use_cases[USE_CASE]  # the bundle itself still counts
+    assert any(f.endswith("/bundles/triage.yaml") for f in bundle.files)
 
 
 def test_nothing_held_is_a_gap_whatever_the_records_say():

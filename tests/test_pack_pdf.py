@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from govctl.errors import GovctlError
 from tests.conftest import require_module, require_program
 from tests.factory import AS_OF
 from tests.history_support import assert_one_line_error
@@ -187,6 +188,44 @@ def test_pdf_without_weasyprint_is_one_line_and_writes_nothing(govctl, history, 
                     "--pdf")
     assert_one_line_error(result, "--pdf needs WeasyPrint", "pip install 'govctl-ai[pdf]'")
     assert not (tmp_path / "pack").exists()
+
+
+def test_an_index_too_large_to_print_is_one_line_and_installs_no_pack(govctl, history,
+                                                                     tmp_path, monkeypatch):
+    """WeasyPrint's memory grows with what it lays out (SPEC §3: 300 MB): past the limits
+    --pdf stops once index.html is rendered, and no pack is installed — an earlier one that
+    --force would replace stays as it was."""
+    require_module("weasyprint", "the pdf extra: pip install '.[pdf]'")
+    from govctl.documents import pdf
+
+    out = tmp_path / "packs" / "pack"
+    code, _, stderr = run_cli("audit-pack", USE_CASE, "-o", out, "--root", history.root,
+                              "--as-of", AS_OF)
+    assert code == 0, stderr
+    earlier = sha256_file(out / "manifest.json")
+    monkeypatch.setattr(pdf, "MAX_ELEMENTS", 50)  # (this index has a few hundred)
+    for args in ((tmp_path / "other",), (out, "--force")):
+        result = govctl("audit-pack", USE_CASE, "-o", *args, "--root", history.root,
+                        "--as-of", AS_OF, "--pdf")
+        assert_one_line_error(result, "--pdf: index.html is too large to print (",
+                              "at most 50 and 512 KiB", "read index.html instead",
+                              "(--since)")
+    assert not (tmp_path / "other").exists()
+    assert sha256_file(out / "manifest.json") == earlier
+    assert not (out / "index.pdf").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["pack"]  # (no work left behind)
+
+
+def test_the_print_limits_count_bytes_and_elements():
+    from govctl.documents.pdf import MAX_BYTES, MAX_ELEMENTS, check_size
+
+    check_size("<p>" * MAX_ELEMENTS)
+    check_size("é" * (MAX_BYTES // 2))  # (bytes of UTF-8, not characters)
+    for index in ("<p>" * (MAX_ELEMENTS + 1), "é" * (MAX_BYTES // 2 + 1),
+                  "x" * (MAX_BYTES + 1)):
+        with pytest.raises(GovctlError, match="too large to print"):
+            check_size(index)
+    check_size("&lt;p&gt;" * MAX_ELEMENTS * 2)  # escaped record text is no element
 
 
 def test_no_pdf_without_asking(history, tmp_path):

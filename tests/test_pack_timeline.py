@@ -81,3 +81,84 @@ def test_an_unchanged_approval_is_one_row(govctl, factory, tmp_path: Path):
             if r[1].startswith(APPROVAL_ID)]
     assert [r[1] for r in rows] == [APPROVAL_ID]
     assert "Re-bound in place" not in (out / "README.md").read_text()
+
+
+def _rows_of(out: Path) -> list[list[str]]:
+    return [r for r in md_rows((out / "README.md").read_text(), "date")
+            if r[1].startswith(APPROVAL_ID)]
+
+
+def _valid_until(factory, old: str, new: str) -> None:
+    factory.edit(APPROVAL, f"valid_until: {old}", f"valid_until: {new}")
+
+
+def test_a_version_made_on_a_side_branch_is_kept_after_the_merge(govctl, factory,
+                                                                 tmp_path: Path):
+    """The merge keeps the main line's spec; the side branch's version was still a version
+    (in force on that branch, and in evidence), so the timeline has all three."""
+    from tests.conftest import git
+
+    first = committed(factory)
+    git(factory.root, "checkout", "-q", "-b", "side")
+    _valid_until(factory, "2027-03-01", "2027-02-01")
+    side = commit(factory.root, CAROL, "2026-10-02T09:00:00Z", "side: shorter")
+    git(factory.root, "checkout", "-q", "main")
+    _valid_until(factory, "2027-03-01", "2027-01-15")
+    main = commit(factory.root, BOB, "2026-10-03T09:00:00Z", "main: shorter still")
+    git(factory.root, "merge", "-q", "-s", "ours", "--no-edit", "side",
+        env={"GIT_AUTHOR_DATE": "2026-10-04T09:00:00Z",
+             "GIT_COMMITTER_DATE": "2026-10-04T09:00:00Z"})
+    out = tmp_path / "pack"
+    built = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                   "--as-of", AS_OF)
+    assert built.code == 0, built.stderr
+    rows = _rows_of(out)
+    assert [r[5] for r in rows] == [first[:7], side[:7], main[:7]]
+    assert [r[1].endswith("superseded in place") for r in rows] == [True, True, False]
+    for sha in (first, side, main):
+        assert (out / "evidence" / sha / APPROVAL).is_file()
+
+
+def test_a_version_reached_through_a_broken_file_keeps_its_own_commit(govctl, factory,
+                                                                      tmp_path: Path):
+    """C1 V1; C2 breaks the YAML while changing it; C3 fixes it (V2); C4 V3; C5 back to V2.
+    V2 was in force from C2 — not only from C5 — and both are rows."""
+    c1 = committed(factory)
+    text = (factory.root / APPROVAL).read_text()
+    factory.write(APPROVAL, text.replace("valid_until: 2027-03-01", "valid_until: 2027-02-01")
+                  + "  broken: [\n")
+    c2 = commit(factory.root, BOB, "2026-10-02T09:00:00Z", "V2, broken")
+    factory.write(APPROVAL, text.replace("valid_until: 2027-03-01", "valid_until: 2027-02-01"))
+    commit(factory.root, BOB, "2026-10-03T09:00:00Z", "fix the syntax")
+    _valid_until(factory, "2027-02-01", "2027-01-01")
+    c4 = commit(factory.root, BOB, "2026-10-04T09:00:00Z", "V3")
+    _valid_until(factory, "2027-01-01", "2027-02-01")
+    c5 = commit(factory.root, BOB, "2026-10-05T09:00:00Z", "back to V2")
+    out = tmp_path / "pack"
+    built = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                   "--as-of", AS_OF)
+    assert built.code == 0, built.stderr
+    rows = _rows_of(out)
+    assert [r[5] for r in rows] == [c1[:7], c2[:7], c4[:7], c5[:7]]
+    # only the last is the approval as it is now (C2's has the same spec, but was changed)
+    assert [r[1].endswith("superseded in place") for r in rows] == [True, True, True, False]
+
+
+def test_a_removed_approval_keeps_its_rows(govctl, factory, tmp_path: Path):
+    """SPEC §4: every approval record — one deleted since was still a decision in force."""
+    committed(factory)
+    approved = govctl("approve", "claims-triage", "--approver", "bob:risk-officer",
+                      "--approver", "carol:model-owner", "--root", factory.root,
+                      "--as-of", "2026-11-01")
+    assert approved.code == 0, approved.stderr
+    made = commit(factory.root, BOB, "2026-11-01T09:00:00Z", "re-approve")
+    factory.remove("approvals/claims-triage-2026-11-01.yaml")
+    gone = commit(factory.root, BOB, "2026-11-02T09:00:00Z", "delete the re-approval")
+    out = tmp_path / "pack"
+    assert govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                  "--as-of", AS_OF).code == 0
+    rows = [r for r in md_rows((out / "README.md").read_text(), "date")
+            if r[1].startswith("claims-triage-2026-11-01")]
+    assert [(r[1], r[5]) for r in rows] == [
+        (f"claims-triage-2026-11-01 — removed in {gone[:7]}", made[:7])]
+    assert (out / "evidence" / made / "approvals/claims-triage-2026-11-01.yaml").is_file()

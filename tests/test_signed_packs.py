@@ -10,7 +10,9 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -103,6 +105,14 @@ def signed(request: pytest.FixtureRequest, repo: Path, keys: Keys,
     extra = ("--zip",) if request.param == "zip" else ()
     built = _build(repo, out, "--sign", keys.bob.private, *extra)
     return Built(out.with_name("pack.zip") if extra else out, built.sha256, built.stdout)
+
+
+@pytest.fixture(scope="module")
+def signed_zip(repo: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A signed pack built with --zip (for what only a zip can hold)."""
+    out = tmp_path_factory.mktemp("zip-packs") / "pack"
+    built = _build(repo, out, "--sign", keys.bob.private, "--zip")
+    return Built(out.with_name("pack.zip"), built.sha256, built.stdout)
 
 
 def members(pack: Path) -> dict[str, bytes]:
@@ -368,6 +378,162 @@ def test_an_unusable_allowed_signers_file_is_a_usage_error(govctl, signed, tmp_p
                           "lists no signer")
     assert_one_line_error(verify(govctl, signed.path, "--allowed-signers", tmp_path),
                           "not a regular file")
+
+
+def test_a_wildcard_principal_is_not_presented_as_the_signer(govctl, signed, keys, tmp_path):
+    """`*@acme.test <key>` lets the key sign for anyone at acme.test: the signature is by
+    the key listed for that pattern, not by someone called "*@acme.test"."""
+    allowed = tmp_path / "allowed_signers"
+    public = " ".join(keys.bob.private.with_name("bob.pub").read_text().split()[:2])
+    allowed.write_text(f"*@acme.test {public}\n")
+    result = verify(govctl, signed.path, "--allowed-signers", allowed)
+    assert result.code == 0, result.stdout
+    assert (f"signature: good, by a key listed for *@acme.test (ED25519 key "
+            f"{keys.bob.fingerprint}, listed in {allowed})") in result.stdout
+
+
+def test_a_bad_signature_names_the_allowed_signers_file_given(govctl, signed, keys, tmp_path):
+    """ssh-keygen reads a private copy of the file: its complaints name the user's file."""
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text("not a key line\n" + keys.eve.allowed.read_text())
+    result = verify(govctl, signed.path, "--allowed-signers", allowed)
+    assert result.code == 1
+    assert f"(ssh-keygen: {allowed}:1: " in result.stdout, result.stdout
+    assert "govctl-signature-" not in result.stdout
+
+
+# -- zip entries that are not files: never read, never trusted --------------------------------
+
+
+def _relinked(pack: Path, out: Path, changed: str, mode: int) -> Path:
+    """The zip ``pack`` rewritten with the entry ``changed`` stored with the Unix file type
+    ``mode`` and its true bytes (unzip makes a symbolic link entry a link whose target is
+    that text: the folder it unpacks to fails, so must the zip)."""
+    with zipfile.ZipFile(pack) as source, zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, info.date_time)
+            if info.filename == changed:
+                entry.create_system = 3
+                entry.external_attr = mode << 16
+            archive.writestr(entry, source.read(info))
+    return out
+
+
+def _evidence(pack: Path) -> str:
+    return next(n for n in members(pack) if n.startswith("evidence/") and n.endswith(APPROVAL))
+
+
+_LINK = stat.S_IFLNK | 0o777
+
+
+@pytest.mark.parametrize(("mode", "problem"), [
+    (_LINK, "a symbolic link"), (stat.S_IFIFO | 0o644, "a named pipe"),
+    (stat.S_IFCHR | 0o644, "a device"), (stat.S_IFDIR | 0o755, "a folder"),
+    (stat.S_IFSOCK | 0o644, "a socket")])
+def test_a_listed_zip_entry_that_is_not_a_file_fails(govctl, signed_zip, keys, tmp_path,
+                                                      mode, problem):
+    name = _evidence(signed_zip.path)
+    pack = _relinked(signed_zip.path, tmp_path / "pack.zip", name, mode)
+    code, payload = verify_json(govctl, pack, "--allowed-signers", keys.bob.allowed,
+                                "--expect", signed_zip.sha256)
+    assert code == 1
+    assert payload["altered"] == [f"{name} ({problem})"]
+    assert payload["intact"] is False and payload["signature"]["state"] == "good"
+    result = verify(govctl, pack, "--allowed-signers", keys.bob.allowed)
+    assert result.code == 1 and f"altered: {name} ({problem})" in result.stdout
+    assert "NOT intact" in result.stdout
+
+
+def test_a_signature_zip_entry_that_is_a_link_is_never_trusted(govctl, signed_zip, keys,
+                                                               tmp_path):
+    """The zip twin of test_a_signature_link_is_never_followed: the good signature's bytes
+    as a symbolic link entry's target text."""
+    pack = _relinked(signed_zip.path, tmp_path / "pack.zip", "manifest.json.sig", _LINK)
+    code, payload = verify_json(govctl, pack, "--allowed-signers", keys.bob.allowed)
+    assert code == 1 and payload["signature"]["state"] == "bad"
+    assert payload["signature"]["problem"] == "manifest.json.sig (a symbolic link)"
+    assert payload["added"] == ["manifest.json.sig (a symbolic link)"]
+    result = verify(govctl, pack, "--allowed-signers", keys.bob.allowed)
+    assert result.code == 1 and "intact and authentic" not in result.stdout
+    assert "added: manifest.json.sig (a symbolic link)" in result.stdout
+
+
+def test_a_link_entry_named_like_a_folder_fails(govctl, signed_zip, tmp_path):
+    """`evidence/` as a link: unzip would write the evidence wherever it points."""
+    pack = _relinked(signed_zip.path, tmp_path / "pack.zip", "evidence/", _LINK)
+    code, payload = verify_json(govctl, pack)
+    assert code == 1 and payload["added"] == ["evidence/ (a symbolic link)"]
+
+
+@pytest.mark.parametrize("mode", [stat.S_IFREG | 0o644, 0o644, 0])
+def test_zip_entries_stored_as_regular_files_pass(govctl, signed_zip, keys, tmp_path, mode):
+    pack = _relinked(signed_zip.path, tmp_path / "pack.zip", _evidence(signed_zip.path), mode)
+    assert verify(govctl, pack, "--allowed-signers", keys.bob.allowed).code == 0
+
+
+# -- programs are never taken from the current folder -----------------------------------------
+
+
+def _fake_program(folder: Path, name: str) -> Path:
+    """An executable ``folder/name`` that would vouch for anything (ssh-keygen's "Good"
+    line, also taken for a principal) and leaves a marker when it runs."""
+    marker = folder.parent / f"{folder.name}-{name}-ran"
+    program = folder / name
+    program.write_text(f"#!/bin/sh\ntouch '{marker}'\n"
+                       "echo 'Good \"govctl-audit-pack\" signature for x with ED25519 key "
+                       "SHA256:fake'\n")
+    program.chmod(0o755)
+    return marker
+
+
+@pytest.mark.parametrize("entry", ["dot", "empty first", "empty inside", "relative"])
+def test_ssh_keygen_in_the_current_folder_is_never_run(govctl, signed, keys, tmp_path,
+                                                        monkeypatch, entry):
+    """`govctl verify .` inside an unpacked hostile pack that ships an `ssh-keygen`, with a
+    PATH whose entries reach the current folder: the forged pack still fails."""
+    forged = copy_of(signed.path, tmp_path, rewrite_evidence)
+    here = tmp_path / "hostile"
+    (here / "bin").mkdir(parents=True)
+    markers = [_fake_program(here, "ssh-keygen"), _fake_program(here / "bin", "ssh-keygen")]
+    real = os.environ.get("PATH", os.defpath)
+    monkeypatch.setenv("PATH", {"dot": f".:{real}", "empty first": f":{real}",
+                                "empty inside": f"{tmp_path / 'none'}::{real}",
+                                "relative": f"bin:{real}"}[entry])
+    code, payload = verify_json(govctl, forged, "--allowed-signers", keys.bob.allowed,
+                                cwd=here)
+    assert code == 1 and payload["signature"]["state"] == "bad"
+    assert not any(marker.exists() for marker in markers)
+
+
+def test_ssh_keygen_only_in_the_current_folder_is_not_found(govctl, signed, keys, tmp_path,
+                                                            monkeypatch):
+    here = tmp_path / "hostile"
+    here.mkdir()
+    marker = _fake_program(here, "ssh-keygen")
+    monkeypatch.setenv("PATH", ".")
+    assert_one_line_error(verify(govctl, signed.path, "--allowed-signers", keys.bob.allowed,
+                                 cwd=here), "needs ssh-keygen", "not in a folder on PATH")
+    assert not marker.exists()
+
+
+def test_git_and_ssh_keygen_in_the_repository_folder_are_never_run(signed, keys, repo,
+                                                                   tmp_path):
+    """A fresh process (GitPython runs git as it is imported) in a repository whose work
+    tree ships `git` and `ssh-keygen`, with `.` and an empty entry on PATH: verify checks
+    the evidence with the real git, and the signature with the real ssh-keygen."""
+    work = tmp_path / "work"
+    shutil.copytree(repo, work, symlinks=True)
+    markers = [_fake_program(work, "git"), _fake_program(work, "ssh-keygen")]
+    env = {k: v for k, v in os.environ.items() if k != "GIT_PYTHON_GIT_EXECUTABLE"}
+    env["PATH"] = f":.:{env.get('PATH', os.defpath)}"
+    proc = subprocess.run([sys.executable, "-m", "govctl", "verify", str(signed.path),
+                           "--allowed-signers", str(keys.eve.allowed), "--format", "json"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["checked_repository"] is True and payload["intact"] is True
+    assert payload["signature"]["state"] == "bad"
+    assert not any(marker.exists() for marker in markers)
 
 
 # -- keys that cannot sign: exit 2, and nothing written ---------------------------------------

@@ -237,7 +237,7 @@ def _say_verification(pack: Path, result: Verification, allowed_signers: Path | 
             f"{result.expected_sha256}")
     signature = result.signature
     if signature.state == GOOD:
-        say(f"signature: good, by {signature.signer} ({signature.key}, listed in "
+        say(f"signature: good, by {signature.by} ({signature.key}, listed in "
             f"{allowed_signers})")
     elif signature.state == UNCHECKED:
         say(f"signature: {SIGNATURE} NOT checked (give --allowed-signers FILE to check who "

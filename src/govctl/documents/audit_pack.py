@@ -32,7 +32,7 @@ from typing import Any
 from govctl import __version__
 from govctl.documents.context import CONTEXT_VERSION, card_context, commit_json
 from govctl.documents.manifest import EVIDENCE, MANIFEST, MANIFEST_LIMIT, is_govctl_manifest
-from govctl.documents.mapping import holdings, mapping
+from govctl.documents.mapping import Own, holdings, mapping, own_records
 from govctl.documents.signing import Signer, sign_manifest, signer
 from govctl.documents.templating import render
 from govctl.errors import GovctlError
@@ -54,7 +54,7 @@ from govctl.model.graph import use_case_closure
 from govctl.model.paths import is_inside
 from govctl.model.people import person
 from govctl.model.policy import Policy
-from govctl.model.records import Record, file_references
+from govctl.model.records import Record
 from govctl.model.repository import POLICY_FILE, Repository, load_repository
 from govctl.monitoring.observations import copy_observations
 from govctl.monitoring.sources import ObservationSource
@@ -131,10 +131,28 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
                  "revision": shared.until}
     card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, status,
                         generated)
+    timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since,
+                           parsed=shared.parsed)
     approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
-    shared.provenance.focus(a.id for a in approvals)
+    # approvals removed since (SPEC §4: every approval record): their versions are rows
+    # too, found in git through the use case's history — a decision deleted from the
+    # records is still a decision that was in force
+    removed = sorted({c.record.split("/", 1)[1] for entry in timeline.entries
+                      for c in entry.changes if c.record.startswith("Approval/")}
+                     - {a.id for a in approvals})
+    shared.provenance.focus([*(a.id for a in approvals), *removed])
     decisions = {a.id: shared.provenance.decision(a).commit for a in approvals}
     approval_versions = {a.id: _versions(shared, a, decisions[a.id]) for a in approvals}
+    removed_in: dict[str, Commit] = {}  # approval id → the commit that last removed it
+    for entry in timeline.entries:
+        for c in entry.changes:
+            if c.change == "removed" and c.record.startswith("Approval/"):
+                removed_in[c.record.split("/", 1)[1]] = entry.commit
+    for approval_id in removed:
+        found = [(commit, record) for commit, record in shared.provenance.versions(approval_id)
+                 if record.spec.get("use_case") == use_case.id]
+        if found:
+            approval_versions[approval_id] = list(found)
     checked = signatures(history, shared.people,
                          {c.sha for found in approval_versions.values() for c, _ in found if c})
     by_id = {a.id: a for a in approvals}
@@ -149,15 +167,21 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
         # the working tree): "who approved" comes with the commit that proves it
         card["approval"]["commit"] = decided(card["approval"]["id"])
     timeline_entries = []
-    for a in approvals:
+    for approval_id, found in approval_versions.items():
         previous: Record | None = None
-        for number, (commit, version) in enumerate(approval_versions[a.id], 1):
+        for number, (commit, version) in enumerate(found, 1):
             before, previous = previous, version
             if shared.since and commit is not None and commit.sha not in shared.in_range:
                 continue
-            timeline_entries.append(_timeline_row(
-                repo, version, number, before, a,
-                commit_json(commit, checked.get(commit.sha) if commit else None, version)))
+            # (a removed approval has no current version: every row is "superseded")
+            current = approval_id in decisions and _is_current(
+                commit, decisions[approval_id], number == len(found))
+            row = _timeline_row(
+                repo, version, number, before, current,
+                commit_json(commit, checked.get(commit.sha) if commit else None, version))
+            gone = removed_in.get(approval_id) if approval_id not in decisions else None
+            row["removed_in"] = commit_json(gone) if gone is not None else None
+            timeline_entries.append(row)
     # oldest first: by the decision's date, then by when each version was committed
     timeline_entries.sort(key=lambda row: (str(row["date"] or ""), row["id"], row["version"]))
 
@@ -183,8 +207,6 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
                 "in_range": in_range,
             })
 
-    timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since,
-                           parsed=shared.parsed)
     contract_id = use_case.spec["thresholds"]
     threshold_changes = []
     for entry in timeline.entries:
@@ -219,15 +241,24 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
 
 def _versions(shared: _Shared, approval: Record, decided: Commit | None
               ) -> list[tuple[Commit | None, Record]]:
-    """Every version of the approval's decision with its commit (SPEC §4): the current
-    spec is always the last, with its deciding commit (None when history cannot tell)."""
+    """Every version of the approval's decision with its commit, oldest first (SPEC §4).
+    The current spec is among them with its deciding commit; when history cannot tell
+    that commit (None), the current spec is added last, uncommitted as far as is known."""
     found: list[tuple[Commit | None, Record]] = list(shared.provenance.versions(approval.id))
-    current = decision_of(approval.data)
-    while found and decision_of(found[-1][1].data) != current:
-        found.pop()  # (a version the deciding-commit rules attribute elsewhere)
-    if not found or found[-1][0] != decided:
-        found.append((decided, approval))
+    if decided is not None:
+        if all(commit is None or commit.sha != decided.sha for commit, _ in found):
+            found.append((decided, approval))
+    elif not found or decision_of(found[-1][1].data) != decision_of(approval.data):
+        found.append((None, approval))
     return found
+
+
+def _is_current(commit: Commit | None, decided: Commit | None, last: bool) -> bool:
+    """The version the approval has at ``until``: the one its deciding commit made (an
+    approval changed A → B → A has two versions with the current spec; the later is it)."""
+    if decided is None:
+        return last
+    return commit is not None and commit.sha == decided.sha
 
 
 def _bound_bundle(approval: Record) -> Any:
@@ -236,7 +267,7 @@ def _bound_bundle(approval: Record) -> Any:
 
 
 def _timeline_row(repo: Repository, version: Record, number: int, before: Record | None,
-                  at_until: Record, commit: dict[str, Any] | None) -> dict[str, Any]:
+                  current: bool, commit: dict[str, Any] | None) -> dict[str, Any]:
     """One timeline row: the decision as this version made it, the digests it bound in
     full, and — for a later version of the same id — what it changed (a re-binding)."""
     spec = version.spec
@@ -248,7 +279,7 @@ def _timeline_row(repo: Repository, version: Record, number: int, before: Record
                ] if before is not None else []
     return {
         "id": version.id, "version": number,
-        "current": decision_of(version.data) == decision_of(at_until.data),
+        "current": current,
         "decision": spec.get("decision"), "date": spec.get("date"),
         "valid_until": spec.get("valid_until"), "supersedes": spec.get("supersedes"),
         "bundle_digest": digests["bundle"], "contract_digest": digests["thresholds"],
@@ -263,18 +294,11 @@ def _timeline_row(repo: Repository, version: Record, number: int, before: Record
     }
 
 
-def _evidence_paths(repo: Repository, use_case: Record) -> set[str]:
-    """Files whose committed bytes are evidence for the use case: its dependency closure,
-    the files those records reference, the Policy, and its approvals, incidents and
-    exercises (no Exercise kind exists yet, SPEC §1.2: the mapping counts them once it does)."""
-    records = use_case_closure(repo, use_case)
-    records += [r for r in repo.of_kind("Approval") + repo.of_kind("Incident")
-                + repo.of_kind("Exercise")
-                if r.spec.get("use_case") == use_case.id]
-    paths = {r.file for r in records} | {POLICY_FILE}
-    for record in records:
-        paths.update(ref.target for ref in file_references(record))
-    return paths
+def _evidence_paths(records: tuple[Own, ...]) -> set[str]:
+    """Files whose committed bytes are evidence for a use case: those of its records
+    (:func:`own_records`), the files they reference, and the Policy's."""
+    return ({POLICY_FILE} | {r.file for r in records}
+            | {target for r in records for target in r.references})
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -343,22 +367,13 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                          ProvenanceIndex(history, until), _bundle_versions(history, until),
                          in_range=in_range, people=repo.of_kind("Person"))
         use_cases = []
-        evidence: dict[str, set[str]] = {}  # commit sha → paths
-        own: dict[str, dict[str, set[str]]] = {}  # use case → commit sha → its paths
-        then: dict[str, Repository] = {}  # the repository at each approval commit
         for record in chosen:
             if progress:
                 progress(record.id)
-            data = _use_case_data(shared, record, status)
-            use_cases.append(data)
-            for approval in data["approval_timeline"]:
-                if approval["commit"] is not None:
-                    sha = approval["commit"]["sha"]
-                    paths = _evidence_at(history, then, sha, repo, record, approval)
-                    evidence.setdefault(sha, set()).update(paths)
-                    own.setdefault(record.id, {}).setdefault(sha, set()).update(paths)
+            use_cases.append(_use_case_data(shared, record, status))
+        evidence = _evidence(history, repo, chosen, use_cases)
 
-        files = _evidence_blobs(history, evidence)
+        files = _evidence_blobs(history, evidence.paths)
         context = {
             "pack": {
                 "context_version": CONTEXT_VERSION,
@@ -369,7 +384,7 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
                 "use_cases": use_cases,
                 "evidence": {sha: sorted(blobs) for sha, blobs in files.items()},
                 "observations": observations.context,
-                "mapping": mapping(use_cases, holdings(files, own, then),
+                "mapping": mapping(use_cases, holdings(files, evidence.wanted, evidence.own),
                                    observations.context),
             }
         }
@@ -404,19 +419,55 @@ def _observations_copy(source: ObservationSource | None, scratch: str) -> _Obser
          "source": str(source.path), "format": source.fmt})
 
 
-def _evidence_at(history: GitHistory, then: dict[str, Repository], sha: str,
-                 repo: Repository, use_case: Record, approval: Mapping[str, Any]) -> set[str]:
-    """The evidence paths of one approval commit, from the records *as they were then*: a
-    prompt file renamed or a record moved later is still found under its old path."""
-    if sha not in then:
-        then[sha] = load_repository(history.tree_source(sha))
-    old = then[sha]
-    record = old.get("UseCase", use_case.id)
-    # (a use case renamed since falls back to what it names now)
-    paths = _evidence_paths(repo, use_case) if record is None else _evidence_paths(old, record)
-    held = old.get("Approval", approval["id"])
-    paths.add(held.file if held is not None else approval["file"])
-    return paths
+@dataclass(frozen=True)
+class _Evidence:
+    """What the pack takes from the approval commits of its timelines."""
+
+    paths: dict[str, set[str]]  # commit sha → the paths copied from it
+    wanted: dict[str, dict[str, set[str]]]  # use case → commit sha → its paths
+    own: dict[str, dict[str, tuple[Own, ...]]]  # use case → commit sha → its records there
+
+
+def _evidence(history: GitHistory, repo: Repository, chosen: list[Record],
+              use_cases: list[dict[str, Any]]) -> _Evidence:
+    """The evidence of every approval commit of the timelines, one commit at a time: each
+    repository as committed is loaded once, reduced to its paths and records and dropped —
+    400 versions of one approval must not keep 400 repositories in memory (SPEC §3)."""
+    found = _Evidence({}, {}, {})
+    # commit sha → use case id → (the use case, its timeline rows committed there)
+    at: dict[str, dict[str, tuple[Record, list[Mapping[str, Any]]]]] = {}
+    for use_case, data in zip(chosen, use_cases, strict=True):
+        for row in data["approval_timeline"]:
+            if row["commit"] is not None:
+                sha = row["commit"]["sha"]
+                at.setdefault(sha, {}).setdefault(use_case.id, (use_case, []))[1].append(row)
+                # a use case's commits in timeline order: the mapping takes the last held
+                # one for its latest
+                found.wanted.setdefault(use_case.id, {})[sha] = set()
+    for sha, rows in at.items():
+        old = load_repository(history.tree_source(sha))
+        found.paths[sha] = set()
+        for use_case, approvals in rows.values():
+            paths, own = _evidence_at(old, repo, use_case, approvals)
+            found.paths[sha] |= paths
+            found.wanted[use_case.id][sha] = paths
+            found.own.setdefault(use_case.id, {})[sha] = own
+    return found
+
+
+def _evidence_at(old: Repository, repo: Repository, use_case: Record,
+                 approvals: list[Mapping[str, Any]]) -> tuple[set[str], tuple[Own, ...]]:
+    """The evidence paths of the use case at one approval commit, from the records *as they
+    were then* (``old``): a prompt file renamed or a record moved later is still found under
+    its old path. With them, its records there, which the mapping counts as its evidence."""
+    own = own_records(old, use_case.id)
+    # (a use case renamed since falls back to what it names now: copied, but not counted)
+    paths = _evidence_paths(own if old.get("UseCase", use_case.id) is not None
+                            else own_records(repo, use_case.id))
+    for approval in approvals:
+        held = old.get("Approval", approval["id"])
+        paths.add(held.file if held is not None else approval["file"])
+    return paths, own
 
 
 def _evidence_blobs(history: GitHistory, wanted: Mapping[str, set[str]]

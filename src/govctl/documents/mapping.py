@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from govctl.documents.manifest import EVIDENCE
-from govctl.model.records import Record, file_references
-from govctl.model.repository import Repository
+from govctl.model.graph import use_case_closure
+from govctl.model.records import file_references
+from govctl.model.repository import POLICY_FILE, Repository
 
 UseCaseData = Mapping[str, Any]  # one use case of the pack context
 
@@ -46,42 +48,60 @@ class Held:
     referenced: bool = False  # the file is referenced by the record, not the record itself
 
 
+@dataclass(frozen=True)
+class Own:
+    """A record of a use case's own evidence as committed at one approval commit: all the
+    mapping needs of it, kept instead of the repository (a pack may span hundreds of
+    approval commits, SPEC §3: 300 MB)."""
+
+    file: str
+    kind: str
+    id: str
+    references: tuple[str, ...] = ()  # the files it references (prompt, schemas, data)
+
+
+def own_records(repo: Repository, use_case_id: str) -> tuple[Own, ...]:
+    """The records of ``repo`` (as committed at an approval commit) that are the use case's
+    evidence: its dependency closure there, its approvals, incidents and exercises (no
+    Exercise kind exists yet, SPEC §1.2: they count once it does), and the Policy. Another
+    record sharing a file with them — a Model no bundle of it names, another use case's
+    approval — is not; nothing is when the use case is not in ``repo``."""
+    use_case = repo.get("UseCase", use_case_id)
+    if use_case is None:
+        return ()
+    records = use_case_closure(repo, use_case) + [
+        r for kind in ("Approval", "Incident", "Exercise") for r in repo.of_kind(kind)
+        if r.spec.get("use_case") == use_case_id]
+    if repo.policy is not None and repo.policy.file == POLICY_FILE:
+        records.append(repo.policy)
+    return tuple(Own(r.file, r.kind, r.id, tuple(ref.target for ref in file_references(r)))
+                 for r in sorted(records, key=lambda r: (r.file, r.doc)))  # (as in the file)
+
+
 def holdings(present: Mapping[str, Mapping[str, str]],
              wanted: Mapping[str, Mapping[str, Iterable[str]]],
-             then: Mapping[str, Repository]) -> dict[str, tuple[Held, ...]]:
+             own: Mapping[str, Mapping[str, Iterable[Own]]]) -> dict[str, tuple[Held, ...]]:
     """Use case id → the evidence files of the pack that are its own, with their kinds.
 
     ``present`` is commit → {path: blob} of the files the pack copies, ``wanted`` use case →
-    commit → the evidence paths of that use case, ``then`` commit → the repository as
-    committed there. Only ``present`` files are returned: the mapping never names a file the
-    pack does not hold.
+    commit → the evidence paths of that use case, ``own`` use case → commit → its records
+    there (:func:`own_records`). Only ``present`` files are returned: the mapping never
+    names a file the pack does not hold.
     """
     out: dict[str, tuple[Held, ...]] = {}
-    by_file: dict[str, dict[str, list[Record]]] = {}  # commit → file → its records
-    for sha, repo in then.items():
-        for record in repo.records:
-            by_file.setdefault(sha, {}).setdefault(record.file, []).append(record)
     for use_case, commits in wanted.items():
         held: list[Held] = []
         for sha, paths in commits.items():
-            files, records = present.get(sha, {}), by_file.get(sha, {})
+            files, records = present.get(sha, {}), own.get(use_case, {}).get(sha, ())
             mine = {p for p in paths if p in files}
-            for record in (r for p in sorted(mine) for r in records.get(p, ())):
-                if _concerns(record, use_case):
-                    held.append(Held(f"{EVIDENCE}{sha}/{record.file}", sha, record.file,
-                                     record.kind, record.id))
-                    held.extend(Held(f"{EVIDENCE}{sha}/{ref.target}", sha, ref.target,
-                                     record.kind, record.id, referenced=True)
-                                for ref in file_references(record) if ref.target in mine)
+            for record in sorted((r for r in records if r.file in mine), key=lambda r: r.file):
+                held.append(Held(f"{EVIDENCE}{sha}/{record.file}", sha, record.file,
+                                 record.kind, record.id))
+                held.extend(Held(f"{EVIDENCE}{sha}/{target}", sha, target, record.kind,
+                                 record.id, referenced=True)
+                            for target in record.references if target in mine)
         out[use_case] = tuple(dict.fromkeys(held))
     return out
-
-
-def _concerns(record: Record, use_case: str) -> bool:
-    # a file may hold several records: an Incident or Approval of another use case in it
-    # is not evidence for this one
-    owner = record.spec.get("use_case")
-    return not isinstance(owner, str) or owner == use_case
 
 
 # -- answers --------------------------------------------------------------------------------------
@@ -134,7 +154,7 @@ class View:
     def id(self) -> str:
         return str(self.data["use_case"]["id"])
 
-    @property
+    @cached_property  # (asked per held file: a long approval history holds thousands)
     def latest(self) -> str | None:
         """The commit whose records describe the use case: its current approval's, when the
         pack holds it, else the last approval commit it holds."""

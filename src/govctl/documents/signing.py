@@ -5,22 +5,23 @@ govctl-audit-pack`` — the SSH keys engineers already sign commits with — int
 ``manifest.json.sig``; ``verify --allowed-signers FILE`` checks it with ``ssh-keygen -Y
 find-principals`` and ``ssh-keygen -Y verify``, and says who signed.
 
-ssh-keygen runs without a shell, in a session of its own with no terminal and no askpass
-program, so it can never wait for a passphrase (a key that needs one and is not loaded in
-ssh-agent is an error), and within a deadline. A signature read from a pack is untrusted
-input: the caller reads it size-bounded and it is written here into a private temporary
-folder, never used in place; the manifest goes to ssh-keygen on standard input — the very
-bytes verify hashed and parsed.
+ssh-keygen is taken from an absolute PATH entry only (never the current directory: a pack
+unpacked there may ship one) and runs without a shell, in a session of its own with no
+terminal and no askpass program, so it can never wait for a passphrase (a key that needs
+one and is not loaded in ssh-agent is an error), and within a deadline. A signature read
+from a pack is untrusted input: the caller reads it size-bounded and it is written here
+into a private temporary folder, never used in place; the manifest goes to ssh-keygen on
+standard input — the very bytes verify hashed and parsed.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from govctl.documents.manifest import SIGNATURE
 from govctl.errors import GovctlError
 from govctl.model.atomic import reason
+from govctl.model.programs import find_program, program_environment
 
 NAMESPACE = "govctl-audit-pack"  # ssh-keygen -n: a commit signature (namespace git) never passes
 SIGNATURE_LIMIT = 64 << 10  # bytes: an SSH signature is a few KiB even for RSA-16384
@@ -83,6 +85,16 @@ class SignatureCheck:
     def good(self) -> bool:
         return self.state == GOOD
 
+    @property
+    def by(self) -> str | None:
+        """Who signed, for a sentence: the principal, or — when it is a pattern or a list
+        (``*@acme.test``, ``a@x,b@y``), which names no one person — the key's listing."""
+        if self.signer is None:
+            return None
+        if any(c in self.signer for c in "*?,"):
+            return f"a key listed for {self.signer}"
+        return self.signer
+
     def json(self) -> dict[str, Any]:
         return {"file": SIGNATURE, "state": self.state, "signer": self.signer,
                 "key": self.key, "problem": self.problem}
@@ -95,17 +107,18 @@ NO_SIGNATURE = SignatureCheck(UNSIGNED)
 
 
 def _ssh_keygen(what: str) -> str:
-    path = shutil.which("ssh-keygen")
+    path = find_program("ssh-keygen")
     if path is None:
-        raise GovctlError(f"{what} needs ssh-keygen (OpenSSH 8.2 or later), which is not on "
-                          "PATH")
+        raise GovctlError(f"{what} needs ssh-keygen (OpenSSH 8.2 or later), which is not in "
+                          "a folder on PATH (only absolute PATH entries count)")
     return path
 
 
 def _environment() -> dict[str, str]:
     """No askpass program and no display: ssh-keygen cannot ask anyone for a passphrase.
-    SSH_AUTH_SOCK stays, so a key loaded in ssh-agent signs as it does for git."""
-    env = {k: v for k, v in os.environ.items()
+    SSH_AUTH_SOCK stays, so a key loaded in ssh-agent signs as it does for git; PATH keeps
+    its absolute entries only."""
+    env = {k: v for k, v in program_environment().items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_ASKPASS")}
     env.update(SSH_ASKPASS_REQUIRE="never", LC_ALL="C", LANG="C")
     return env
@@ -130,11 +143,15 @@ def _lines(raw: bytes) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _detail(proc: subprocess.CompletedProcess[bytes]) -> str:
-    """ssh-keygen's own first word on a failure, one line."""
+def _detail(proc: subprocess.CompletedProcess[bytes],
+            shown: Mapping[str, str] | None = None) -> str:
+    """ssh-keygen's own first word on a failure, one line; ``shown`` renames the private
+    copies it was given (a path in /tmp) to what the user knows them as."""
     lines = _lines(proc.stderr) or _lines(proc.stdout)
     text = lines[0].removeprefix("Enter passphrase: ") if lines else \
         f"exit status {proc.returncode}"
+    for private, public in (shown or {}).items():
+        text = text.replace(private, public)
     return f"ssh-keygen: {text[:200]}"
 
 
@@ -245,12 +262,13 @@ def check_signature(manifest: bytes, signature: bytes, allowed: AllowedSigners
         folder = Path(scratch)
         sig = _private_file(folder, SIGNATURE, signature)
         signers = _private_file(folder, "allowed_signers", allowed.text)
+        shown = {signers: str(allowed.path), sig: SIGNATURE}
         found = _run(what, "-Y", "find-principals", "-s", sig, "-f", signers)
         principals = [line.strip() for line in found.stdout.decode("utf-8", "replace")
                       .splitlines() if line.strip()][:_PRINCIPALS]
         if found.returncode != 0 or not principals:
             return SignatureCheck(BAD, problem=f"{SIGNATURE} is not a signature by a key in "
-                                               f"{allowed.path} ({_detail(found)})")
+                                               f"{allowed.path} ({_detail(found, shown)})")
         failures = []
         for principal in principals:
             proc = _run(what, "-Y", "verify", "-f", signers, "-I", principal, "-n", NAMESPACE,
@@ -259,7 +277,7 @@ def check_signature(manifest: bytes, signature: bytes, allowed: AllowedSigners
             if proc.returncode == 0 and good is not None:
                 return SignatureCheck(GOOD, principal,
                                       f"{good['kind']} key {good['fingerprint']}")
-            failures.append(_detail(proc))
+            failures.append(_detail(proc, shown))
     return SignatureCheck(BAD, problem=f"{SIGNATURE} is not a good signature of this "
                                        f"manifest by the key {allowed.path} lists for "
                                        f"{', '.join(principals)} ({failures[-1]})")

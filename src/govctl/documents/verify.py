@@ -120,6 +120,28 @@ class _Hashes:
     blobs: dict[int, str]  # git blob id by length: 40 (sha1) and 64 (sha256 repositories)
 
 
+# what a member of a pack is when it is not a regular file (by its file type): never read
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+          (stat.S_ISDIR, "a folder"))
+
+
+def _kind_problem(mode: int) -> str | None:
+    """Why a file of this mode cannot be one of the pack's files (None: a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
+
+def _zip_kind_problem(info: zipfile.ZipInfo) -> str | None:
+    """The same for a zip member, by the Unix file type in its external attributes, which
+    unzip tools honour (a symbolic link entry unpacks as a link to its content's text):
+    whatever system the zip claims made it (Info-ZIP takes Unix modes from several, 7-Zip
+    writes them beside DOS attributes). A member without a file type is a regular file."""
+    mode = info.external_attr >> 16
+    return _kind_problem(mode) if stat.S_IFMT(mode) else None
+
+
 _CHUNK = 1 << 16
 # what reading a member can raise (RuntimeError: an encrypted zip member; NotImplementedError:
 # a compression method zipfile cannot read)
@@ -143,9 +165,10 @@ def _hash_stream(chunks: Iterator[bytes], size: int) -> _Hashes:
 
 class _PackReader:
     """The files of a pack folder or zip. A pack is untrusted input: nothing is followed
-    (symbolic links, devices and pipes are reported, never read), files are hashed as
-    streams, and a file is only read when its size is the one the manifest records — so a
-    link to /dev/zero or a zip bomb costs nothing."""
+    (symbolic links, devices and pipes — in a zip, entries of those file types — are
+    reported, never read), files are hashed as streams, and a file is only read when its
+    size is the one the manifest records — so a link to /dev/zero or a zip bomb costs
+    nothing."""
 
     def __init__(self, pack: Path) -> None:
         self.pack = pack
@@ -169,18 +192,13 @@ class _PackReader:
         self.close()
 
     def _scan_folder(self) -> None:
-        kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe"),
-                 (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
-                 (stat.S_ISBLK, "a device"))
         for folder, dirs, files in os.walk(self.pack):  # (os.walk never follows links)
             here = Path(folder)
             for name in sorted([*files, *(d for d in dirs if (here / d).is_symlink())]):
                 path = here / name
                 st = os.lstat(path)
                 rel = path.relative_to(self.pack).as_posix()
-                problem = next((what for test, what in kinds if test(st.st_mode)), None)
-                if problem is None and not stat.S_ISREG(st.st_mode):
-                    problem = "not a regular file"
+                problem = _kind_problem(st.st_mode)
                 bad_name = name_problem(rel)
                 if bad_name is not None:
                     problem = f"not a normalised relative path: {bad_name}"
@@ -199,15 +217,23 @@ class _PackReader:
                     self.members[raw] = _Member(
                         info.file_size, f"not a normalised relative path: {bad_name}")
                     continue
+                kind = _zip_kind_problem(info)
                 if info.is_dir():
+                    if kind in (None, "a folder") and info.file_size == 0:
+                        continue  # a folder entry, as zip tools write them
+                    # a link or device named like a folder (files unpacked "into" it would
+                    # land where it points), or a folder entry holding data
+                    self.members[raw] = _Member(info.file_size, kind if kind not in (
+                        None, "a folder") else "a folder entry holding data")
                     continue
                 name = info.filename
                 if name in self.members:
                     # two entries under one name: tools disagree on which one a reader
                     # sees, so the second can never pass as the file the manifest vouches for
                     name = f"{name} (duplicate entry in the zip)"
-                self.members[name] = _Member(info.file_size)
-                self._infos[name] = info
+                self.members[name] = _Member(info.file_size, kind)
+                if kind is None:  # (a link, device or folder entry is never read)
+                    self._infos[name] = info
         # NotImplementedError: zipfile's answer to a compression method it cannot read
         except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
             self.close()

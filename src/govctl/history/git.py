@@ -11,6 +11,10 @@ of a blob over the limit is never asked for — a 1 GiB record compresses to a f
 ``.git``. Such a blob can only be hashed (a referenced file, SPEC §1.3) or copied (audit
 pack evidence), both as a stream.
 
+git itself is taken from an absolute PATH entry only (never the current directory, which
+may hold an unpacked audit pack or a clone), both for GitPython and for the processes
+started here, and runs with that PATH (see :mod:`govctl.model.programs`).
+
 Paths: git reports paths from the top of the work tree; everything here is converted to
 paths relative to the governance root (which may be a folder inside a monorepo), and
 changes outside the root are dropped.
@@ -23,11 +27,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from govctl.errors import GovctlError
 from govctl.model import loader
 from govctl.model.paths import normal_form_problem
+from govctl.model.programs import find_program, program_environment, search_path
 from govctl.model.repository import RECORD_SUFFIXES, Source, SourceFile
 
 NULL_SHA = "0" * 40
@@ -77,6 +83,46 @@ class BlobTooLarge(GovctlError):
     """A blob's content was asked for although it is larger than the size limit."""
 
 
+_GIT_EXECUTABLE = "GIT_PYTHON_GIT_EXECUTABLE"  # GitPython's setting: the git it runs
+
+
+def git_program() -> str:
+    """The git to run: ``$GIT_PYTHON_GIT_EXECUTABLE`` when it is an absolute path, else git
+    from an absolute PATH entry."""
+    configured = os.environ.get(_GIT_EXECUTABLE, "")
+    if os.path.isabs(configured):
+        return configured
+    found = find_program("git")
+    if found is None:
+        raise GovctlError("git is not available (not in a folder on PATH; only absolute PATH "
+                          "entries count); history commands need git installed")
+    return found
+
+
+def _gitpython(program: str) -> ModuleType:
+    """GitPython, running ``program``. Importing it runs git (``git version``), looked up
+    on PATH unless ``$GIT_PYTHON_GIT_EXECUTABLE`` names it: that is set first."""
+    os.environ[_GIT_EXECUTABLE] = program
+    try:
+        import git
+    except ImportError as exc:  # GitPython refuses to import without a git binary
+        raise GovctlError(f"git is not available ({exc}); history commands need git "
+                          "installed") from None
+    if program != git.Git.GIT_PYTHON_GIT_EXECUTABLE:  # imported before, with another git
+        try:
+            git.refresh(program)
+        except (git.GitCommandNotFound, OSError) as exc:
+            raise GovctlError(f"git is not available ({program}: "
+                              f"{' '.join(str(exc).split())[:200]}); history commands need "
+                              "git installed") from None
+    return git
+
+
+def _environment() -> dict[str, str]:
+    """For the git processes started here: no optional locks, C locale, PATH absolute."""
+    return {**program_environment(), "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
+
+
 class GitHistory:
     """An open git repository around a governance root. Use as a context manager.
 
@@ -84,11 +130,8 @@ class GitHistory:
     """
 
     def __init__(self, root: Path, max_file_bytes: int = loader.MAX_FILE_SIZE) -> None:
-        try:
-            import git
-        except ImportError as exc:  # GitPython refuses to import without a git binary
-            raise GovctlError(f"git is not available ({exc}); history commands need git "
-                              "installed") from None
+        self.program = git_program()
+        git = _gitpython(self.program)
         self.root = root.resolve()
         try:
             self.repo = git.Repo(self.root, search_parent_directories=True)
@@ -98,7 +141,8 @@ class GitHistory:
         if self.repo.bare or self.repo.working_tree_dir is None:
             self.repo.close()
             raise GovctlError(f"{root} is in a bare git repository; need a work tree")
-        self.repo.git.update_environment(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", LANG="C")
+        self.repo.git.update_environment(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", LANG="C",
+                                         PATH=search_path())
         self.top = Path(self.repo.working_tree_dir).resolve()
         rel = self.root.relative_to(self.top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"
@@ -124,7 +168,7 @@ class GitHistory:
         import git
 
         try:
-            out = self._git.execute(["git", *args], stdout_as_string=False,
+            out = self._git.execute([self.program, *args], stdout_as_string=False,
                                     strip_newline_in_stdout=False)
         except git.GitCommandError as exc:
             stderr = (exc.stderr or "").strip().splitlines()
@@ -277,8 +321,8 @@ class GitHistory:
         streams large blobs itself): for blobs too large to hold."""
         import subprocess
 
-        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
-        with subprocess.Popen(["git", "cat-file", "blob", sha], cwd=self.top, env=env,
+        with subprocess.Popen([self.program, "cat-file", "blob", sha], cwd=self.top,
+                              env=_environment(),
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL) as proc:
             assert proc.stdout is not None
@@ -293,7 +337,7 @@ class GitHistory:
     def _pipe(self, args: list[str], shas: list[str]) -> _Batch:
         """A ``git cat-file --batch*`` process fed ``shas`` from a thread (git reads
         requests while it writes answers: neither side may block on a full pipe)."""
-        return _Batch(self.top, args, ("\n".join(shas) + "\n").encode())
+        return _Batch(self.top, [self.program, *args], ("\n".join(shas) + "\n").encode())
 
     def _keep(self, sha: str, data: bytes) -> bool:
         if self._blob_bytes + len(data) > BLOB_CACHE_BYTES:
@@ -526,13 +570,13 @@ class _Batch:
     """A ``git cat-file --batch``/``--batch-check`` process answering ``payload``, fed by
     a thread; ``close()`` ends both (also when the reader stopped early)."""
 
-    def __init__(self, top: Path, args: list[str], payload: bytes) -> None:
+    def __init__(self, top: Path, command: list[str], payload: bytes) -> None:
         import subprocess
         import threading
 
-        env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
-        self.proc = subprocess.Popen(["git", *args], cwd=top, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(command, cwd=top, env=_environment(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
         self.stdout = self.proc.stdout
         self.feeder = threading.Thread(target=_feed, args=(self.proc.stdin, payload),
                                        daemon=True)

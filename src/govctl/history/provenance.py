@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from govctl.history.git import Commit, GitHistory
@@ -253,15 +254,16 @@ class ProvenanceIndex:
         return None
 
     def versions(self, approval_id: str) -> list[tuple[Commit, Record]]:
-        """Every version of the approval's decision, oldest first: each commit that added
-        it or changed its ``spec`` (SPEC §4: one timeline row per version, so an approval
-        re-bound in place shows both bindings), with the record as that commit left it.
-        A merge that brought a version from another parent is not a version of its own; a
-        version reached through unreadable file versions is attributed as ``deciding`` does
-        (to the commit that began the stretch)."""
+        """Every version of the approval's decision, oldest first (by commit date): each
+        commit that added it or changed its ``spec`` (SPEC §4: one timeline row per version,
+        so an approval re-bound in place shows both bindings), with the record as that
+        commit left it. A merge that brought a version from another parent is not a version
+        of its own; a version reached through unreadable file versions is attributed, as in
+        ``deciding``, to the commit that began that stretch of them."""
+        commits = self._relevant.get(approval_id, self.commits)
         out: list[tuple[Commit, Record]] = []
         seen: set[str] = set()
-        for commit in self._relevant.get(approval_id, self.commits):
+        for index, commit in enumerate(commits):
             new = self._side(commit, approval_id, new=True)
             if not isinstance(new, Record):
                 continue
@@ -276,12 +278,30 @@ class ProvenanceIndex:
                     self._parent_has(parent, approval_id, target, new.file)
                     for parent in commit.parents[1:]):
                 continue
-            made = commit if old != _UNREADABLE else self.deciding(approval_id, target)
+            made = commit if old != _UNREADABLE else self._stretch_start(
+                commits, index, approval_id, target)
             if made is not None and made.sha not in seen:
                 seen.add(made.sha)
                 out.append((made, new))
-        out.reverse()
+        out.reverse()  # topological order puts a side branch before the merge's first parent
+        out.sort(key=lambda version: _when(version[0]))  # (stable: ties keep that order)
         return out
+
+    def _stretch_start(self, commits: Sequence[Commit], index: int, approval_id: str,
+                       target: str) -> Commit | None:
+        """The commit that began the stretch of unreadable versions ending at
+        ``commits[index]`` (older commits follow it in ``commits``), or None when the stretch
+        began from the same decision (no new version) or its start is not found."""
+        for commit in commits[index + 1:]:
+            if self._side(commit, approval_id, new=True) != _UNREADABLE:
+                continue  # not part of the stretch (another branch, or untouched)
+            old = self._side(commit, approval_id, new=False)
+            if old == _UNREADABLE:
+                continue  # the stretch goes on further back
+            if isinstance(old, Record) and decision_of(old.data) == target:
+                return None
+            return commit
+        return None
 
     def _moved(self, commit: Commit, approval_id: str) -> Record | None:
         """The approval in the commit's parent when it came from a file outside the changes
@@ -385,6 +405,16 @@ def _problem(repo: Repository, approval: Record, decision: Decision, mode: str,
                     "signature by a key in the signing_keys of one of its approvers, as the "
                     "Person records read at HEAD")
     return None
+
+
+def _when(commit: Commit) -> datetime:
+    """When a commit was made (committer date: a rebase keeps the author's) as an instant:
+    the ISO texts carry different offsets."""
+    try:
+        moment = datetime.fromisoformat(commit.committer_date)
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _parses(raw: bytes) -> bool:
