@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,7 +162,11 @@ def history_pack(history: History, tmp_path_factory: pytest.TempPathFactory) -> 
 def example_packs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The example repository packed as the README shows: bare, and with observations."""
     base = tmp_path_factory.mktemp("example")
-    root = EXAMPLE / "governance-repo"
+    # a committed copy: the checkout may not be a git repository (CI packs `git archive`)
+    root = base / "repo"
+    shutil.copytree(EXAMPLE / "governance-repo", root)
+    init_git(root)
+    commit_all(root, "the example records")
     return {
         "bare": pack_of(root, base / "bare", "--all"),
         "observed": pack_of(root, base / "observed", "--all", "--observations",
