@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -105,3 +106,35 @@ def vectors(by_metric: dict[str, Series], by_query: dict[str, Series] | None = N
                                 "data": {"resultType": "vector", "result": result}}).encode()
 
     return answer
+
+
+class MetricsExporter(LoopbackServer):
+    """A /metrics endpoint in the Prometheus text format, on loopback. ``values`` (metric →
+    value) may change while Prometheus scrapes it; ``labels`` gives each metric's labels."""
+
+    def __init__(self, values: dict[str, float], labels: Callable[[str], str]) -> None:
+        self.values = dict(values)
+        exporter = self
+
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:
+                body = "".join(f"# TYPE {metric} gauge\n{metric}{{{labels(metric)}}} {value!r}\n"
+                               for metric, value in dict(exporter.values).items()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._serve(Handler)
+
+
+def stop_process(proc: Any) -> None:
+    """Stop a server the test started (by its PID): politely, then for good."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)

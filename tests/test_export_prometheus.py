@@ -1,7 +1,7 @@
 """Contracts as technical controls (SPEC §3.3, §5): `status`/`explain` reading a Prometheus
 server over its HTTP API (a canned one here), `export prometheus-rules` checked and
-unit-tested with the real promtool, `export alertmanager-routes` checked with the real
-amtool, and one end-to-end run against a real Prometheus scraping a test exporter."""
+unit-tested with the real promtool, and one run against a real Prometheus scraping a test
+exporter (`export alertmanager-routes` and the end-to-end page: test_alerting.py)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ import yaml
 from tests.conftest import require_program
 from tests.factory import DOCS_TEAM, DOCS_USE_CASE
 from tests.http_support import (
-    LoopbackServer,
-    QuietHandler,
+    MetricsExporter,
     Series,
     free_port,
+    stop_process,
     vectors,
 )
 from tests.observation_support import (
@@ -270,8 +270,8 @@ def camel(text: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text))
 
 
-def alert(signal: str, use_case: str = "claims-triage") -> str:
-    return f"Govctl{camel(use_case)}{camel(signal)}Breach"
+def alert(signal: str, use_case: str = "claims-triage", state: str = "Breach") -> str:
+    return f"Govctl{camel(use_case)}{camel(signal)}{state}"
 
 
 def contract_signals(root: Path) -> dict[str, dict[str, Any]]:
@@ -287,8 +287,16 @@ def test_rules_have_one_group_per_use_case_and_one_alert_per_signal(govctl, fact
     rules = export_rules(govctl, root, tmp_path / "rules.yml")
     assert [g["name"] for g in rules["groups"]] == ["govctl-claims-triage", "govctl-doc-summary"]
     group = rules["groups"][0]["rules"]
-    assert [r["alert"] for r in group] == [alert(s) for s in METRICS]
-    by_signal = {r["labels"]["signal"]: r for r in group}
+    # per signal, its breach alert and its missing-data alert (SPEC §5)
+    assert [r["alert"] for r in group] == [alert(s, state=state) for s in METRICS
+                                           for state in ("Breach", "Missing")]
+    by_signal = {r["labels"]["signal"]: r for r in group
+                 if r["labels"]["signal_state"] == "breach"}
+    missing = {r["labels"]["signal"]: r for r in group
+               if r["labels"]["signal_state"] == "missing"}
+    assert missing["latency"]["expr"] == 'absent(p95_latency_ms{use_case="claims-triage"})'
+    assert [missing[s]["for"] for s in METRICS] == ["10m", "2d", "2d", "2h", "2h"]
+    assert {missing[s]["labels"]["severity"] for s in METRICS} == {"ticket"}
     assert by_signal["latency"]["expr"] == '(p95_latency_ms{use_case="claims-triage"}) > 2500'
     assert by_signal["accuracy_proxy"]["expr"] == \
         '(triage_agreement{use_case="claims-triage"}) < 0.9'
@@ -296,7 +304,9 @@ def test_rules_have_one_group_per_use_case_and_one_alert_per_signal(govctl, fact
     assert by_signal["abuse"]["labels"] == {
         "use_case": "claims-triage", "signal": "abuse", "severity": "page",
         "team": "claims-ml", "rotation": "claims-ml-primary", "approval": APPROVAL_ID,
-        "bundle_digest": approved_digest(root)}
+        "bundle_digest": approved_digest(root), "signal_state": "breach"}
+    assert missing["abuse"]["labels"] == {**by_signal["abuse"]["labels"], "severity": "ticket",
+                                          "signal_state": "missing"}
     assert by_signal["drift"]["labels"]["severity"] == "ticket"
     assert set(by_signal["drift"]["annotations"]) == {"summary", "runbook_url"}
     assert by_signal["drift"]["annotations"]["runbook_url"] == "runbooks/triage.md"
@@ -340,7 +350,7 @@ def test_rules_pass_promtool_check_rules(govctl, factory, tmp_path):
     check = subprocess.run([promtool, "check", "rules", str(out)], capture_output=True,
                            text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 10 rules found" in check.stdout + check.stderr
+    assert "SUCCESS: 20 rules found" in check.stdout + check.stderr  # breach + missing
 
 
 # -- promtool test rules, with a unit-test file written from the contract ---------------------
@@ -382,34 +392,52 @@ def minutes(window: str) -> int:
 
 def unit_tests(rules_file: Path, rules: dict[str, Any], contract: dict[str, dict[str, Any]],
                labels: dict[str, str], use_case: str = "claims-triage") -> dict[str, Any]:
-    """A promtool unit-test file: per signal, a breaching series fires after `for:` (and not
-    a minute before), a healthy series and one exactly at each bound never fire."""
+    """A promtool unit-test file: per signal, a breaching series fires its breach alert after
+    `for:` (and not a minute before); a healthy series and one exactly at each bound never
+    fire it; a signal with no series at all fires its missing-data alert after twice its
+    window (and not a minute before), which a healthy series keeps silent."""
     by_alert = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
-    scenarios: dict[str, list[tuple[str, dict[str, Any], float, bool]]] = {}
+    scenarios: dict[str, list[tuple[str, dict[str, Any], float | None, bool]]] = {}
     for name, signal in contract.items():
         for i, value in enumerate(breaching(signal)):
             scenarios.setdefault(f"breach-{i}", []).append((name, signal, value, True))
         scenarios.setdefault("healthy", []).append((name, signal, healthy(signal), False))
         for i, value in enumerate(bounds(signal)):
             scenarios.setdefault(f"bound-{i}", []).append((name, signal, value, False))
+        scenarios.setdefault("no-data", []).append((name, signal, None, False))
     tests = []
-    for cases in scenarios.values():
-        span = max(minutes(s.get("window", "1h")) for _, s, _, _ in cases) + 5
+    for scenario, cases in scenarios.items():
+        longest = max(minutes(s.get("window", "1h")) for _, s, _, _ in cases)
+        span = (2 if scenario in ("healthy", "no-data") else 1) * longest + 5
         series, checks = [], []
         for name, signal, value, fires in cases:
-            query = signal.get("query") or f'{signal["metric"]}{{use_case="{use_case}"}}'
-            series.append({"series": query, "values": f"{value!r}+0x{span}"})
-            rule = by_alert[alert(name, use_case)]
             window = minutes(signal.get("window", "1h"))
-            expected = [{"exp_labels": {**labels, "use_case": use_case, "signal": name,
-                                        "severity": signal["severity"]},
-                         "exp_annotations": {k: expand(v, value)
-                                             for k, v in rule["annotations"].items()}}]
-            checks.append({"alertname": rule["alert"], "eval_time": f"{window - 1}m",
+            expected_labels = {**labels, "use_case": use_case, "signal": name}
+            if value is not None:
+                query = signal.get("query") or f'{signal["metric"]}{{use_case="{use_case}"}}'
+                series.append({"series": query, "values": f"{value!r}+0x{span}"})
+                rule = by_alert[alert(name, use_case)]
+                expected = [{"exp_labels": {**expected_labels, "severity": signal["severity"],
+                                            "signal_state": "breach"},
+                             "exp_annotations": {k: expand(v, value)
+                                                 for k, v in rule["annotations"].items()}}]
+                checks.append({"alertname": rule["alert"], "eval_time": f"{window - 1}m",
+                               "exp_alerts": []})
+                checks.append({"alertname": rule["alert"], "eval_time": f"{window + 1}m",
+                               "exp_alerts": expected if fires else []})
+            missing = by_alert[alert(name, use_case, "Missing")]
+            checks.append({"alertname": missing["alert"], "eval_time": f"{2 * window - 1}m",
                            "exp_alerts": []})
-            checks.append({"alertname": rule["alert"], "eval_time": f"{window + 1}m",
-                           "exp_alerts": expected if fires else []})
-        tests.append({"interval": "1m", "input_series": series, "alert_rule_test": checks})
+            if scenario in ("healthy", "no-data"):
+                checks.append({"alertname": missing["alert"], "eval_time": f"{2 * window + 1}m",
+                               "exp_alerts": [] if value is not None else [{
+                                   "exp_labels": {**expected_labels, "severity": "ticket",
+                                                  "signal_state": "missing"},
+                                   "exp_annotations": {
+                                       k: expand(v, 1.0)  # (no $value in them)
+                                       for k, v in missing["annotations"].items()}}]})
+        tests.append({"name": scenario, "interval": "1m", "input_series": series,
+                      "alert_rule_test": checks})
     return {"rule_files": [rules_file.name], "evaluation_interval": "1m", "tests": tests}
 
 
@@ -436,8 +464,12 @@ def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, fa
     contract = contract_signals(root)
     assert contract["fallback"]["min"] == 0.05 and contract["fallback"]["max"] == 0.3
     document = unit_tests(out, rules, contract, labels)
-    fired = [c for t in document["tests"] for c in t["alert_rule_test"] if c["exp_alerts"]]
-    assert len(fired) == len(contract) + 1  # every signal, and the band twice
+    fired = [c["alertname"] for t in document["tests"] for c in t["alert_rule_test"]
+             if c["exp_alerts"]]
+    # every signal's breach (the band twice) and every signal's missing data
+    assert len([a for a in fired if a.endswith("Breach")]) == len(contract) + 1
+    assert sorted(a for a in fired if a.endswith("Missing")) == sorted(
+        alert(name, state="Missing") for name in contract)
     result = promtool_test(promtool, tmp_path, document)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
@@ -447,6 +479,7 @@ def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, fa
     wrong = json.loads(json.dumps(document))
     wrong["tests"] = wrong["tests"][:1]
     checks = wrong["tests"][0]["alert_rule_test"] = wrong["tests"][0]["alert_rule_test"][:2]
+    assert checks[1]["alertname"].endswith("Breach") and checks[1]["exp_alerts"]
     checks[1]["exp_alerts"][0]["exp_labels"]["rotation"] = "claims-ml-secondary"
     failed = promtool_test(promtool, tmp_path, wrong)
     assert failed.returncode != 0
@@ -487,50 +520,6 @@ def test_template_braces_in_records_do_not_break_the_rules(govctl, factory, tmp_
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# == export alertmanager-routes ================================================================
-
-
-@pytest.mark.external("amtool")
-def test_routes_pass_amtool_and_page_the_rotation(govctl, factory, tmp_path):
-    amtool = require_program("amtool")
-    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
-    factory.files["teams/docs.yaml"] = DOCS_TEAM
-    root = factory.build().root
-    out = tmp_path / "alertmanager.yml"
-    result = govctl("export", "alertmanager-routes", "--root", root, "-o", out)
-    assert result.code == 0, result.stderr
-    check = subprocess.run([amtool, "check-config", str(out)], capture_output=True, text=True,
-                           timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS" in check.stdout
-
-    def route(*labels: str) -> str:
-        proc = subprocess.run([amtool, "config", "routes", "test", f"--config.file={out}",
-                               *labels], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc.stdout.strip()
-
-    assert route("severity=page", "team=claims-ml") == "claims-ml-primary"
-    assert route("severity=page", "team=docs-ml") == "docs-ml-primary"
-    assert route("severity=ticket", "team=claims-ml") != "claims-ml-primary"
-    assert route("severity=page", "team=unknown") != "claims-ml-primary"
-
-
-@pytest.mark.external("amtool")
-def test_teams_sharing_a_rotation_share_one_receiver(govctl, factory, tmp_path):
-    amtool = require_program("amtool")
-    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
-    factory.files["teams/docs.yaml"] = DOCS_TEAM.replace("docs-ml-primary", "claims-ml-primary")
-    root = factory.build().root
-    out = tmp_path / "alertmanager.yml"
-    assert govctl("export", "alertmanager-routes", "--root", root, "-o", out).code == 0
-    receivers = [r["name"] for r in yaml.safe_load(out.read_text())["receivers"]]
-    assert receivers.count("claims-ml-primary") == 1
-    check = subprocess.run([amtool, "check-config", str(out)], capture_output=True, text=True,
-                           timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
-
-
 # == a real Prometheus ========================================================================
 
 EXPORTED = {  # what the test's exporter serves: drift breaches, the rest is healthy
@@ -539,24 +528,9 @@ EXPORTED = {  # what the test's exporter serves: drift breaches, the rest is hea
 SIGNAL_OF = {metric: signal for signal, metric in METRICS.items()}
 
 
-class Exporter(LoopbackServer):
-    """A /metrics endpoint in the Prometheus text format, on loopback."""
-
-    def __init__(self) -> None:
-        body = "".join(
-            f"# TYPE {metric} gauge\n"
-            f'{metric}{{use_case="claims-triage",signal="{SIGNAL_OF[metric]}"}} {value}\n'
-            for metric, value in EXPORTED.items()).encode()
-
-        class Handler(QuietHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._serve(Handler)
+def exporter() -> MetricsExporter:
+    return MetricsExporter({m: float(v) for m, v in EXPORTED.items()},
+                           lambda m: f'use_case="claims-triage",signal="{SIGNAL_OF[m]}"')
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:
@@ -589,7 +563,7 @@ def test_status_against_a_real_prometheus(govctl, root, tmp_path):
     prometheus = require_program("prometheus")
     rules = tmp_path / "rules.yml"
     export_rules(govctl, root, rules)
-    exporter = Exporter()
+    served = exporter()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = tmp_path / "prometheus.yml"
@@ -597,7 +571,7 @@ def test_status_against_a_real_prometheus(govctl, root, tmp_path):
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(rules)],
         "scrape_configs": [{"job_name": "govctl-test",
-                            "static_configs": [{"targets": [exporter.address]}]}],
+                            "static_configs": [{"targets": [served.address]}]}],
     }))
     log = tmp_path / "prometheus.log"
     proc: subprocess.Popen[bytes] | None = None
@@ -616,7 +590,7 @@ def test_status_against_a_real_prometheus(govctl, root, tmp_path):
         with urllib.request.urlopen(f"{url}/api/v1/rules", timeout=5) as response:
             groups = json.loads(response.read())["data"]["groups"]
         assert [g["name"] for g in groups] == ["govctl-claims-triage"]
-        assert len(groups[0]["rules"]) == len(METRICS)
+        assert len(groups[0]["rules"]) == 2 * len(METRICS)  # breach and missing data
 
         now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         payload = status_json(govctl, root, "--prometheus", url, as_of=now)
@@ -639,10 +613,5 @@ def test_status_against_a_real_prometheus(govctl, root, tmp_path):
         assert set(states(earlier).values()) == {"missing"}
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
-        exporter.close()
+            stop_process(proc)
+        served.close()

@@ -62,3 +62,16 @@ def seconds(duration: Any) -> float | None:
         return None
     total = milliseconds(duration)
     return None if total is None else total / 1000
+
+
+def format_duration(total_ms: int) -> str:
+    """``total_ms`` written as Prometheus writes a duration (``7200000`` → ``2h``,
+    ``5400000`` → ``1h30m``): largest unit first, each at most once. ``0`` is ``0s``."""
+    if total_ms <= 0:
+        return "0s"
+    parts = []
+    for unit, unit_ms in UNITS:
+        count, total_ms = divmod(total_ms, unit_ms)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

@@ -79,6 +79,10 @@ RULES: dict[str, Rule] = {
              "Add `oncall.rotation` to the team."),
         Rule("GOV042", WARNING, "no fallback declared for a production use case",
              "Declare `fallback`: what happens when the system is switched off."),
+        Rule("GOV044", ERROR, "a secret written inline in a Team's receiver or "
+             "ticket_receiver (use a *_file field)",
+             "Put the secret in a file Alertmanager reads (routing_key_file, "
+             "credentials_file, api_url_file, …) and name the file instead."),
         Rule("GOV045", ERROR, "a contract that cannot be exported validly: window not a "
              "Prometheus duration (>0, <=1y), metric not a Prometheus metric name, query not "
              "PromQL, or a runbook URL whose scheme is not https/http",

@@ -1,5 +1,6 @@
-"""Contracts compiled into their technical controls (SPEC §5): Prometheus alerting rules
-and an Alertmanager routing tree that pages each team's rotation.
+"""Contracts compiled into their technical controls (SPEC §5): Prometheus alerting rules,
+a breach alert and a missing-data alert per signal (the routing that pages each team is
+``monitoring.alertmanager``).
 
 The rules are written whole or not at all: when a contract they would compile cannot be
 exported validly (GOV045: a window, metric, query or runbook that promtool would reject,
@@ -20,6 +21,7 @@ import yaml
 from govctl.digest.digester import Digester
 from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.model.dates import utc_date
+from govctl.model.durations import format_duration, milliseconds
 from govctl.model.escape import printable
 from govctl.model.exportable import contract_problems, ends_in_comment
 from govctl.model.people import rotation_of
@@ -58,6 +60,10 @@ def alert_name(use_case_id: str, signal: str) -> str:
     return f"Govctl{_camel(use_case_id)}{_camel(signal)}Breach"
 
 
+def missing_alert_name(use_case_id: str, signal: str) -> str:
+    return f"Govctl{_camel(use_case_id)}{_camel(signal)}Missing"
+
+
 def _plain(text: str) -> str:
     """Record text inside a label or annotation, which Prometheus expands as a Go template:
     ours is data. Each ``{{`` becomes the template action ``{{ "{{" }}``, which prints
@@ -76,6 +82,14 @@ def breach_expr(query: str, low: float | None, high: float | None) -> str:
     if low is not None:
         parts.append(f"({query}) < {_number(low)}")
     return " or ".join(parts)
+
+
+def missing_expr(query: str) -> str:
+    """1 while the query returns no series at all (the `for:` makes it "for 2× the
+    window"): `absent` takes any expression, where `absent_over_time` only a selector."""
+    if ends_in_comment(query):
+        query += "\n"
+    return f"absent({query})"
 
 
 def _number(value: float) -> str:
@@ -111,37 +125,48 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
         digest = approval.spec["bundle"]["digest"] if approval is not None else (
             digester.try_bundle(bundle) if bundle is not None else None)
         runbook = _runbook(stick.on_breach, runbook_base)
+        labels = {
+            "use_case": use_case.id,
+            "team": use_case.spec["team"],
+            "rotation": rotation,
+            "approval": approval.id if approval is not None else "none",
+            "bundle_digest": digest or "unknown",
+        }
+        # SPEC §5 lists runbook_url among the annotations: present even when the
+        # contract names no runbook (empty), so routing templates can rely on it
+        runbook_url = _plain(runbook) if runbook else ""
         rules = []
         for name, signal in stick.signals.items():
             query = signal.get("query") or default_query(signal["metric"], use_case.id)
             low, high = signal.get("min"), signal.get("max")
             window = signal.get("window", DEFAULT_WINDOW)
-            summary = (_plain(f"{use_case.id}: {name} ({signal['metric']}) is ")
+            silence = format_duration(2 * (milliseconds(window) or 0))
+            subject = f"{use_case.id}: {name} ({signal['metric']})"
+            summary = (_plain(f"{subject} is ")
                        + "{{ $value }}"  # Prometheus fills in the value
                        + _plain(f", {_bound_text(low, high)} for {window}; on breach: "
                                 f"{stick.on_breach['action']}"))
-            annotations = {"summary": summary}
-            # SPEC §5 lists runbook_url among the annotations: present even when the
-            # contract names no runbook (empty), so routing templates can rely on it
-            annotations["runbook_url"] = _plain(runbook) if runbook else ""
-            rules.append({
-                "alert": alert_name(use_case.id, name),
-                "expr": breach_expr(query, low, high),
-                "for": window,
-                # label values are templates too: a rotation or signal name is data
-                "labels": {key: _plain(value) for key, value in {
-                    "use_case": use_case.id,
-                    "signal": name,
-                    "severity": signal["severity"],
-                    "team": use_case.spec["team"],
-                    "rotation": rotation,
-                    "approval": approval.id if approval is not None else "none",
-                    "bundle_digest": digest or "unknown",
-                }.items()},
-                "annotations": annotations,
-            })
+            rules.append(_rule(
+                alert_name(use_case.id, name), breach_expr(query, low, high), window,
+                {**labels, "signal": name, "severity": signal["severity"],
+                 "signal_state": "breach"}, summary, runbook_url))
+            # the exporter died, the label changed, the job was renamed: without this
+            # alert a signal that stops reporting is silent forever (SPEC §5)
+            rules.append(_rule(
+                missing_alert_name(use_case.id, name), missing_expr(query), silence,
+                {**labels, "signal": name, "severity": "ticket", "signal_state": "missing"},
+                _plain(f"{subject} has returned no data for {silence}: it cannot be "
+                       "judged against its approved threshold"), runbook_url))
         groups.append({"name": f"govctl-{use_case.id}", "rules": rules})
     return {"groups": groups}
+
+
+def _rule(alert: str, expr: str, duration: str, labels: Mapping[str, str], summary: str,
+          runbook_url: str) -> dict[str, Any]:
+    # label values are Go templates too: a rotation or signal name is data
+    return {"alert": alert, "expr": expr, "for": duration,
+            "labels": {key: _plain(value) for key, value in labels.items()},
+            "annotations": {"summary": summary, "runbook_url": runbook_url}}
 
 
 def _refuse_unexportable(sticks: Iterable[Yardstick]) -> None:
@@ -170,29 +195,15 @@ def _runbook(on_breach: Mapping[str, Any], base: str | None) -> str | None:
     return f"{base.rstrip('/')}/{runbook}"
 
 
-def alertmanager_routes(repo: Repository) -> dict[str, Any]:
-    """Page-severity alerts of each team go to a receiver named after its rotation; the
-    receivers are left for the user to fill in (PagerDuty, Opsgenie, …)."""
-    teams: dict[str, str] = {}
-    for use_case in repo.of_kind("UseCase"):
-        team = repo.get("Team", use_case.spec.get("team"))
-        rotation = rotation_of(team)  # (a Team failing its schema may hold anything there)
-        if team is not None and rotation:
-            teams[team.id] = rotation
-    routes = [{"receiver": rotation,
-               "matchers": ['severity="page"', f'team="{team_id}"'],
-               "continue": False}
-              for team_id, rotation in sorted(teams.items())]
-    receivers = [{"name": "govctl-default"}] + [
-        {"name": rotation} for rotation in sorted(set(teams.values()))]
-    return {
-        "route": {"receiver": "govctl-default", "group_by": ["alertname", "use_case"],
-                  "routes": routes},
-        "receivers": receivers,
-    }
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors and aliases: two teams sharing one receiver body get two copies, as a
+    person would write them (and as every YAML reader understands)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def dump(document: dict[str, Any], header: str) -> str:
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100,
-                          default_flow_style=False)
+    body = yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True,
+                     width=100, default_flow_style=False)
     return "".join(f"# {line}\n" for line in header.splitlines()) + body

@@ -18,6 +18,7 @@ from govctl.rules import (  # noqa: F401
     lifecycle,
     operations,
     people,
+    receivers,
     references,
     risk,
 )

@@ -1,0 +1,25 @@
+"""Secrets written inline in a Team's Alertmanager receivers (GOV044, ``model.receivers``):
+the bodies are exported verbatim, so an inline secret would be published with them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from govctl.model.findings import Finding
+from govctl.model.people import oncall_of
+from govctl.model.receivers import inline_secrets, receiver_bodies
+from govctl.rules.registry import Context, check
+
+
+@check("GOV044")
+def inline_receiver_secrets(ctx: Context) -> Iterator[Finding]:
+    for team in ctx.repo.of_kind("Team"):
+        for field, body in receiver_bodies(oncall_of(team)):
+            for secret in inline_secrets(body):
+                yield ctx.finding(
+                    "GOV044", team, ("spec", "oncall", field, *secret.path),
+                    f"Team {team.id!r} oncall.{field}{_dotted(secret.path)}: {secret.reason}")
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
