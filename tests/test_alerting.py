@@ -15,12 +15,16 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from govctl.model import schemas
 from tests.conftest import require_program
@@ -41,6 +45,7 @@ from tests.observation_support import (
     status_json,
     write_observations,
 )
+from tests.promtool_support import go_float, minutes
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "governance-repo"
 CONTRACT_FILE = "thresholds/triage.yaml"
@@ -161,6 +166,35 @@ def test_secrets_in_files_are_clean(govctl, factory, body):
     factory.files["teams/claims.yaml"] = team(receivers=f"    receiver: {{{body}}}\n")
     root = factory.build().root
     assert [f for f in validate_json(govctl, root) if f["rule"] in ("GOV044", "GOV010")] == []
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+    | st.text(max_size=40) | st.sampled_from(["https://u:p@h/x", "http://h/?token=t",
+                                             "https://h/?a=&key=", "http://[::1", "ftp://x"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["routing_key", "url", "credentials", "api_key_file", "x", "password"])
+        | st.text(max_size=10), inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSONISH)
+def test_secret_search_takes_any_shape(body):
+    from govctl.model.receivers import inline_secrets
+
+    for secret in inline_secrets(body):
+        assert secret.reason and "p@" not in secret.reason and "token=t" not in secret.reason
+
+
+def test_a_receiver_of_the_wrong_shape_is_a_schema_error_not_a_crash(govctl, factory, tmp_path):
+    factory.files["teams/claims.yaml"] = team(receivers="    receiver: [routing_key: x]\n")
+    root = factory.build().root
+    rules = {f["rule"] for f in validate_json(govctl, root)}
+    assert "GOV010" in rules
+    refused = govctl("export", "alertmanager-routes", "--root", root, "-o", tmp_path / "a.yml")
+    assert refused.code == 1 and "fails its schema" in refused.stderr
+    assert not (tmp_path / "a.yml").exists()
 
 
 # == the receiver schema accepts what Alertmanager 0.25 accepts ===============================
@@ -399,12 +433,6 @@ def merge_into(config: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 # == status and the exported rules agree on the same series ===================================
 
 
-def go_value(value: float) -> str:
-    """Prometheus's {{ $value }}: Go's shortest float64 form (no ``.0`` on integers)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
 def around(signal: dict[str, Any]) -> list[float]:
     """Values on both sides of each bound and exactly at it: where disagreement would hide."""
     values = []
@@ -414,10 +442,6 @@ def around(signal: dict[str, Any]) -> list[float]:
             values += [b, math.nextafter(b, outward), math.nextafter(b, -outward),
                        b * 3 if outward > 0 else b / 3]
     return values
-
-
-def minutes(window: str) -> int:
-    return int(window[:-1]) * {"m": 1, "h": 60, "d": 1440}[window[-1]]
 
 
 @pytest.mark.external("promtool")
@@ -458,7 +482,7 @@ def test_status_and_the_exported_rules_agree(govctl, factory, tmp_path):
                                    "exp_labels": {**rule["labels"],
                                                   "use_case": "claims-triage"},
                                    "exp_annotations": {
-                                       k: v.replace("{{ $value }}", go_value(value))
+                                       k: v.replace("{{ $value }}", go_float(value))
                                        for k, v in rule["annotations"].items()},
                                }] if fires else []})
                 compared += 1
@@ -607,6 +631,19 @@ def test_a_breach_pages_the_team_end_to_end(govctl, factory, tmp_path):
                     "GovctlClaimsTriageFallbackBreach"} & set(ticket)
         # nothing of ours reached their receivers
         assert hook.firing("/platform") == {} and hook.firing("/platform-pager") == {}
+
+        # `govctl status --prometheus` reads the same series the rules judged, and agrees
+        prom = f"http://127.0.0.1:{prom_port}"
+        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        verdicts = states(status_json(govctl, root, "--prometheus", prom, as_of=now))
+        with urllib.request.urlopen(f"{prom}/api/v1/alerts", timeout=5) as response:
+            alerts = json.loads(response.read())["data"]["alerts"]
+        firing = {(a["labels"]["signal"], a["labels"]["signal_state"]) for a in alerts
+                  if a["state"] == "firing"}
+        assert verdicts == {"latency": "breach", "accuracy_proxy": "ok", "drift": "breach",
+                            "abuse": "missing", "fallback": "ok"}
+        assert firing == {(signal, state) for signal, state in verdicts.items()
+                          if state != "ok"}
     finally:
         for proc in reversed(procs):
             stop_process(proc)

@@ -6,7 +6,6 @@ exporter (`export alertmanager-routes` and the end-to-end page: test_alerting.py
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import threading
@@ -39,6 +38,7 @@ from tests.observation_support import (
     states,
     status_json,
 )
+from tests.promtool_support import alert, promtool_test, unit_tests
 
 APPROVAL_FILE = "approvals/claims-triage-2026-10-01.yaml"
 APPROVAL_ID = "claims-triage-2026-10-01"
@@ -266,14 +266,6 @@ def export_rules(govctl: Any, root: Path, out: Path, *args: object) -> dict[str,
     return document
 
 
-def camel(text: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text))
-
-
-def alert(signal: str, use_case: str = "claims-triage", state: str = "Breach") -> str:
-    return f"Govctl{camel(use_case)}{camel(signal)}{state}"
-
-
 def contract_signals(root: Path) -> dict[str, dict[str, Any]]:
     spec = yaml.safe_load((root / CONTRACT_FILE).read_text())["spec"]
     return dict(spec["signals"])
@@ -356,99 +348,6 @@ def test_rules_pass_promtool_check_rules(govctl, factory, tmp_path):
 # -- promtool test rules, with a unit-test file written from the contract ---------------------
 
 
-def go_float(value: float) -> str:
-    """Go's %v of a float64 (what {{ $value }} prints), for values of a few digits."""
-    return format(value, "g")
-
-
-def expand(template: str, value: float) -> str:
-    """What Prometheus' template expansion makes of our annotation for ``value``."""
-    return template.replace("{{ $value }}", go_float(value)).replace('{{ "{{" }}', "{{")
-
-
-def breaching(signal: dict[str, Any]) -> list[float]:
-    out = []
-    if "max" in signal:
-        out.append(signal["max"] * 2 if signal["max"] else 1.0)
-    if "min" in signal:
-        out.append(signal["min"] / 2 if signal["min"] > 0 else signal["min"] - 1)
-    return out
-
-
-def healthy(signal: dict[str, Any]) -> float:
-    if "min" in signal and "max" in signal:
-        return (signal["min"] + signal["max"]) / 2
-    return signal["max"] / 2 if "max" in signal else signal["min"] * 1.05
-
-
-def bounds(signal: dict[str, Any]) -> list[float]:
-    return [signal[k] for k in ("min", "max") if k in signal]
-
-
-def minutes(window: str) -> int:
-    units = {"m": 1, "h": 60, "d": 1440}
-    return int(window[:-1]) * units[window[-1]]
-
-
-def unit_tests(rules_file: Path, rules: dict[str, Any], contract: dict[str, dict[str, Any]],
-               labels: dict[str, str], use_case: str = "claims-triage") -> dict[str, Any]:
-    """A promtool unit-test file: per signal, a breaching series fires its breach alert after
-    `for:` (and not a minute before); a healthy series and one exactly at each bound never
-    fire it; a signal with no series at all fires its missing-data alert after twice its
-    window (and not a minute before), which a healthy series keeps silent."""
-    by_alert = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
-    scenarios: dict[str, list[tuple[str, dict[str, Any], float | None, bool]]] = {}
-    for name, signal in contract.items():
-        for i, value in enumerate(breaching(signal)):
-            scenarios.setdefault(f"breach-{i}", []).append((name, signal, value, True))
-        scenarios.setdefault("healthy", []).append((name, signal, healthy(signal), False))
-        for i, value in enumerate(bounds(signal)):
-            scenarios.setdefault(f"bound-{i}", []).append((name, signal, value, False))
-        scenarios.setdefault("no-data", []).append((name, signal, None, False))
-    tests = []
-    for scenario, cases in scenarios.items():
-        longest = max(minutes(s.get("window", "1h")) for _, s, _, _ in cases)
-        span = (2 if scenario in ("healthy", "no-data") else 1) * longest + 5
-        series, checks = [], []
-        for name, signal, value, fires in cases:
-            window = minutes(signal.get("window", "1h"))
-            expected_labels = {**labels, "use_case": use_case, "signal": name}
-            if value is not None:
-                query = signal.get("query") or f'{signal["metric"]}{{use_case="{use_case}"}}'
-                series.append({"series": query, "values": f"{value!r}+0x{span}"})
-                rule = by_alert[alert(name, use_case)]
-                expected = [{"exp_labels": {**expected_labels, "severity": signal["severity"],
-                                            "signal_state": "breach"},
-                             "exp_annotations": {k: expand(v, value)
-                                                 for k, v in rule["annotations"].items()}}]
-                checks.append({"alertname": rule["alert"], "eval_time": f"{window - 1}m",
-                               "exp_alerts": []})
-                checks.append({"alertname": rule["alert"], "eval_time": f"{window + 1}m",
-                               "exp_alerts": expected if fires else []})
-            missing = by_alert[alert(name, use_case, "Missing")]
-            checks.append({"alertname": missing["alert"], "eval_time": f"{2 * window - 1}m",
-                           "exp_alerts": []})
-            if scenario in ("healthy", "no-data"):
-                checks.append({"alertname": missing["alert"], "eval_time": f"{2 * window + 1}m",
-                               "exp_alerts": [] if value is not None else [{
-                                   "exp_labels": {**expected_labels, "severity": "ticket",
-                                                  "signal_state": "missing"},
-                                   "exp_annotations": {
-                                       k: expand(v, 1.0)  # (no $value in them)
-                                       for k, v in missing["annotations"].items()}}]})
-        tests.append({"name": scenario, "interval": "1m", "input_series": series,
-                      "alert_rule_test": checks})
-    return {"rule_files": [rules_file.name], "evaluation_interval": "1m", "tests": tests}
-
-
-def promtool_test(promtool: str, folder: Path, document: dict[str, Any]
-                  ) -> subprocess.CompletedProcess[str]:
-    test_file = folder / "rules_test.yml"
-    test_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    return subprocess.run([promtool, "test", "rules", test_file.name], cwd=folder,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.external("promtool")
 def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, factory,
                                                                       tmp_path):
@@ -463,7 +362,7 @@ def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, fa
               "bundle_digest": approved_digest(root)}
     contract = contract_signals(root)
     assert contract["fallback"]["min"] == 0.05 and contract["fallback"]["max"] == 0.3
-    document = unit_tests(out, rules, contract, labels)
+    document = unit_tests(out, rules, contract, labels, step=5)  # (every window: 5m × n)
     fired = [c["alertname"] for t in document["tests"] for c in t["alert_rule_test"]
              if c["exp_alerts"]]
     # every signal's breach (the band twice) and every signal's missing data
@@ -477,7 +376,7 @@ def test_promtool_unit_tests_fire_on_breach_and_stay_silent_otherwise(govctl, fa
     # the unit tests have teeth: one wrong expectation fails them (only the first alert's
     # checks, which end a few minutes in, to keep this quick)
     wrong = json.loads(json.dumps(document))
-    wrong["tests"] = wrong["tests"][:1]
+    wrong["tests"] = [t for t in wrong["tests"] if t["name"] == "breach-0"]
     checks = wrong["tests"][0]["alert_rule_test"] = wrong["tests"][0]["alert_rule_test"][:2]
     assert checks[1]["alertname"].endswith("Breach") and checks[1]["exp_alerts"]
     checks[1]["exp_alerts"][0]["exp_labels"]["rotation"] = "claims-ml-secondary"

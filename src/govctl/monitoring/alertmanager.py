@@ -33,7 +33,7 @@ from typing import Any
 from govctl.errors import EXIT_FINDINGS, GovctlError
 from govctl.model.escape import printable
 from govctl.model.people import oncall_of, rotation_of
-from govctl.model.receivers import inline_secrets, receiver_bodies
+from govctl.model.receivers import RECEIVER_FIELDS, inline_secrets, receiver_bodies
 from govctl.model.records import Record
 from govctl.model.repository import Repository
 
@@ -108,9 +108,10 @@ def alertmanager_config(repo: Repository, routes_only: bool = False) -> Alertman
 def _refuse_unexportable(teams: Iterable[Record]) -> None:
     problems = []
     for team in teams:
-        bodies = list(receiver_bodies(oncall_of(team)))
-        if not bodies:
+        oncall = oncall_of(team)
+        if not any(field in oncall for field in RECEIVER_FIELDS):
             continue
+        bodies = list(receiver_bodies(oncall))
         where = f"Team {printable(team.id)!r} ({printable(team.file)}:{team.line})"
         if not team.valid:
             problems.append(f"{where} fails its schema (GOV010): its receivers may not be "
