@@ -37,6 +37,8 @@ spec:
   eval_max_age_days: 180
   deprecation_notice_days: 90
   approvals: {provenance: author}
+  # no tabletop drill required here (GOV043): tests/test_drills_and_coverage.py asks for one
+  exercises: {tiers: []}
 """,
     "people.yaml": """\
 apiVersion: govctl/v1

@@ -66,6 +66,11 @@ def hostile_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo.write("notes/x\n::error file=a::ok\x1b]0;t\x07.yaml",
                "apiVersion: govctl/v1\nkind: Model\nmetadata: {id: hostile-name}\n"
                f"spec: {{provider: {h}}}\n")
+    repo.write("exercises/hostile.yaml",
+               "apiVersion: govctl/v1\nkind: Exercise\nmetadata: {id: hostile-drill}\n"
+               f"spec: {{use_case: claims-triage, date: 2026-11-01, scenario: {h}, "
+               f"participants: [alice], gaps: [{{step: offline, summary: {h}, owner: alice, "
+               "due: 2026-11-02, status: open}]}\n")
     commit_all(root, f"edit {HOSTILE}", author=f"Mallory {HOSTILE[:40]}")
     # the working tree then loosens a control and edits text again (diff's input)
     repo.edit("thresholds/triage.yaml", "drift: {metric: psi, max: 0.2,",
@@ -206,6 +211,32 @@ def test_export(hostile_repo: Path, target: str) -> None:
     result = run(hostile_repo, "export", target)
     assert result.code in (0, 1), result.stderr
     assert_safe_text(result.stdout + result.stderr, f"export {target}")
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_drill(hostile_repo: Path, fmt: str) -> None:
+    result = run(hostile_repo, "drill", "claims-triage", "--format", fmt, "--as-of", AS_OF,
+                 "--scenario", HOSTILE, "--detected", "2026-11-27T01:00:00Z")
+    assert result.code == 0, result.stderr
+    if fmt == "md":
+        assert_safe_markdown(result.stdout, "drill --format md")
+    else:
+        assert_safe_text(result.stdout, f"drill --format {fmt}")
+    if fmt == "html":
+        assert "<img" not in result.stdout and "<script" not in result.stdout
+    if fmt == "json":
+        assert json.loads(result.stdout)["scenario"] == HOSTILE  # data, exactly as given
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
+def test_coverage(hostile_repo: Path, observations: Path, fmt: str) -> None:
+    result = run(hostile_repo, "coverage", "--format", fmt, "--as-of", AS_OF,
+                 "--observations", observations)
+    assert result.code in (0, 1), result.stderr
+    if fmt == "markdown":
+        assert_safe_markdown(result.stdout, "coverage --format markdown")
+    else:
+        assert_safe_text(result.stdout + result.stderr, f"coverage --format {fmt}")
 
 
 def test_errors_are_one_safe_line(hostile_repo: Path) -> None:

@@ -36,6 +36,13 @@ def _baselines() -> dict[str, dict[str, Any]]:
         assert result.problems == (), (rel, result.problems)
         for doc in result.documents:
             found.setdefault(doc.data["kind"], doc.data)
+    # (the factory holds no Exercise: its Policy asks for none)
+    found["Exercise"] = {
+        "apiVersion": "govctl/v1", "kind": "Exercise", "metadata": {"id": "drill-1"},
+        "spec": {"use_case": "claims-triage", "date": "2026-10-20",
+                 "scenario": "The model fails.", "participants": ["alice"],
+                 "gaps": [{"step": "rollback", "summary": "No earlier bundle",
+                           "owner": "alice", "due": "2026-12-01", "status": "open"}]}}
     return found
 
 
@@ -196,6 +203,15 @@ PASSING: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("Incident", setting("spec", "actions", [{"at": "2026-10-15T09:00:00Z",
                                               "action": "rolled back", "by": "alice"}])),
     ("Incident", setting("spec", "bundle_digest", DIGEST)),
+    ("Exercise", setting("spec", "gaps", [])),
+    ("Exercise", setting("spec", "gaps", [{"step": "disclosure", "summary": "x",
+                                           "status": "closed"}])),
+    ("UseCase", setting("spec", "response", {"offline_authority": ["alice"],
+                                             "customer_comms": "alice",
+                                             "logging": {"digest_logged": True,
+                                                         "retention_days": 183}})),
+    ("Policy", setting("spec", "exercises", {"every_days": 90, "tiers": ["high", "limited"]})),
+    ("Policy", setting("spec", "coverage", {"min": 1})),
     ("Model", setting("metadata", "labels", {"team": "ml", "tier": "gold"})),
     ("Model", setting("metadata", "title", "Chat model")),
     ("Model", setting("metadata", "id", "a" * 128)),
@@ -370,6 +386,15 @@ FAILING: list[tuple[str, Edit, tuple[Any, ...], bool, tuple[str, ...]]] = [
      ("spec", "actions", 0, "at"), False, ("RFC 3339",)),
     ("Incident", setting("spec", "bundle_digest", "sha256:123"), ("spec", "bundle_digest"),
      False, ("64 lowercase hexadecimal",)),
+    ("Exercise", setting("spec", "gaps", [{"step": "rolback", "summary": "x",
+                                           "status": "open"}]),
+     ("spec", "gaps", 0, "step"), False, ("rolback",)),
+    ("Exercise", setting("spec", "participants", []), ("spec", "participants"), False, ()),
+    ("Exercise", setting("spec", "date", "2026-13-01"), ("spec", "date"), False, ()),
+    ("Policy", setting("spec", "coverage", {"min": 1.5}), ("spec", "coverage", "min"), False,
+     ()),
+    ("Policy", setting("spec", "exercises", {"tiers": ["hihg"]}),
+     ("spec", "exercises", "tiers", 0), False, ()),
     # metadata and the top level, on any kind
     ("Model", setting("metadata", "id", "Chat_2026"), ("metadata", "id"), False,
      ("'Chat_2026'", "record id")),

@@ -22,6 +22,10 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "templates.md"
 SAME_SHAPE = {
     "card.bundle": "card.bundles[]",
     "card.open_incidents[]": "card.incidents[]",
+    "card.last_exercise": "card.exercises[]",
+    "card.exercises[].open_gaps[]": "card.exercises[].gaps[]",
+    "card.exercises[].participants[]": "card.use_case.owner",
+    "card.exercises[].gaps[].owner": "card.use_case.owner",
     "card.use_case.team.members[]": "card.use_case.owner",
     "card.use_case.team.oncall.escalation[]": "card.use_case.owner",
     "pack.use_cases[].approval_timeline[].approvers[]": "card.approval.approvers[]",
@@ -111,6 +115,13 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     incident.write_text(incident.read_text() + "  actions:\n"
                         "    - {at: 2026-11-10T09:00:00Z, action: switched to fallback, "
                         "by: alice}\n  root_cause: A new region in the traffic.\n")
+    (root / "exercises").mkdir(exist_ok=True)
+    (root / "exercises/drill.yaml").write_text(
+        "apiVersion: govctl/v1\nkind: Exercise\nmetadata: {id: drill-2026-11-12}\nspec:\n"
+        f"  use_case: {USE_CASE}\n  date: 2026-11-12\n  scenario: The model fails.\n"
+        "  participants: [alice]\n  gaps:\n"
+        "    - {step: rollback, summary: No earlier bundle, owner: alice, due: 2026-11-20, "
+        "status: open}\n    - {step: customer, summary: Nobody writes, status: closed}\n")
     commit(root, DAVE, "2026-11-20T10:00:00Z", "model details, incident actions")
 
     # a loosening in the working tree, not re-approved: the card shows it as proposed

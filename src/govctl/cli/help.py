@@ -16,10 +16,13 @@ COMMANDS = (
     ("history", "Timeline of every commit touching a use case or anything it depends on."),
     ("trace", "Which bundle, use case and approvals a digest belongs to, searching history."),
     ("card", "A living model card (Mitchell et al.) regenerated from the records."),
+    ("drill", "A tabletop drill sheet: seven steps of a model failure, filled or marked as "
+              "gaps."),
     ("audit-pack", "A tamper-evident audit pack: the three answers, timelines, evidence, "
                    "mapping."),
     ("verify", "Check an audit pack against its manifest (and the repository, when at hand)."),
     ("status", "Every use case: verdict, approval, owner, on-call, each signal vs its threshold."),
+    ("coverage", "Governance coverage of in-flight use cases against Policy coverage.min."),
     ("explain", "The three answers: who approved it, how it performs, who is on the hook."),
     ("schema", "Print the JSON Schema (2020-12) of a record kind."),
     ("export", "Compile contracts into monitoring configuration."),

@@ -9,9 +9,11 @@ import typer
 
 from govctl.cli.options import (
     AsOfOption,
+    ForceOption,
     MaxObservationsBytesOption,
     ObservationsFormatOption,
     ObservationsOption,
+    OutputOption,
     PrometheusOption,
     PrometheusTimeoutOption,
     RootOption,
@@ -25,10 +27,6 @@ from govctl.cli.output import print_lines, say, stdout_console, write
 from govctl.cli.render_cmds import outside_root
 from govctl.errors import EXIT_FINDINGS, EXIT_OK
 from govctl.monitoring.limits import MAX_OBSERVATION_BYTES, PROMETHEUS_TIMEOUT
-
-OutputOption = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Write to FILE (outside the governance root).", show_default=False)]
-ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing FILE.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -78,6 +76,47 @@ def register(app: typer.Typer) -> None:
             else:
                 print_lines(status_report.render_lines(report))
         return EXIT_FINDINGS if any(report.trips(g) for g in chosen) else EXIT_OK
+
+    @app.command("coverage")
+    def coverage(
+        observations: ObservationsOption = None,
+        observations_format: ObservationsFormatOption = None,
+        max_observations_bytes: MaxObservationsBytesOption = MAX_OBSERVATION_BYTES,
+        prometheus: PrometheusOption = None,
+        prometheus_timeout: PrometheusTimeoutOption = PROMETHEUS_TIMEOUT,
+        output_format: Annotated[str, typer.Option(
+            "--format", "-f", help="text | json | markdown.")] = "text",
+        root: RootOption = None,
+        as_of: AsOfOption = None,
+    ) -> int:
+        """Governance coverage of in-flight use cases against Policy coverage.min.
+
+        Each control present, missing or not applicable per use case, and the covered
+        share (exit 1 below the minimum)."""
+        from govctl.monitoring.coverage import coverage_of
+
+        fmt = choice(output_format, ("text", "json", "markdown"), "--format")
+        source = source_of(observations, observations_format, max_observations_bytes,
+                           prometheus, prometheus_timeout)
+        report = coverage_of(root_of(root), as_of_of(as_of), source)
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            write(dumps(report.json()))
+        elif fmt == "markdown":
+            from govctl.report.coverage import render_markdown
+
+            write(render_markdown(report))
+        else:
+            from govctl.report import coverage as coverage_report
+
+            console = stdout_console()
+            if console.is_terminal:
+                console.print(coverage_report.render_table(report))
+                print_lines(coverage_report.render_notes(report))
+            else:
+                print_lines(coverage_report.render_lines(report))
+        return EXIT_FINDINGS if report.below_minimum else EXIT_OK
 
     @app.command("explain")
     def explain(

@@ -87,3 +87,9 @@ def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 def gates(values: list[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
     """``--fail-on`` given any number of times: each value checked, all of them apply."""
     return tuple(choice(v, allowed, "--fail-on") for v in values or ())
+
+
+OutputOption = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write to FILE (outside the governance root) instead of stdout.",
+    show_default=False)]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing FILE.")]

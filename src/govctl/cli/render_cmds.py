@@ -9,9 +9,11 @@ import typer
 
 from govctl.cli.options import (
     AsOfOption,
+    ForceOption,
     MaxObservationsBytesOption,
     ObservationsFormatOption,
     ObservationsOption,
+    OutputOption,
     RootOption,
     as_of_of,
     choice,
@@ -19,7 +21,7 @@ from govctl.cli.options import (
     source_of,
 )
 from govctl.cli.output import say, write
-from govctl.errors import EXIT_OK, GovctlError
+from govctl.errors import EXIT_FINDINGS, EXIT_OK, GovctlError
 from govctl.monitoring.limits import MAX_OBSERVATION_BYTES
 
 if TYPE_CHECKING:  # imported by the command that runs, not at start-up
@@ -44,17 +46,26 @@ def outside_root(target: Path, root: Path, what: str, force: bool = False) -> Pa
     return claim_output(target, force)
 
 
+def emit(text: str, target: Path | None, output: Path | None, force: bool) -> None:
+    """A document to stdout, or atomically to ``target`` (already claimed by
+    :func:`outside_root`), saying so on stderr."""
+    if target is None:
+        write(text)
+        return
+    from govctl.model.atomic import write_atomic
+
+    write_atomic(target, text.encode("utf-8"), overwrite=force)
+    say(f"wrote {output}", err=True)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("card")
     def card(
         use_case: Annotated[str, typer.Argument(help="The UseCase's id.", show_default=False)],
         output_format: Annotated[str, typer.Option("--format", "-f",
                                                    help="md | html.")] = "md",
-        output: Annotated[Path | None, typer.Option(
-            "--output", "-o", help="Write to FILE (outside the governance root) instead of "
-            "stdout.", show_default=False)] = None,
-        force: Annotated[bool, typer.Option("--force",
-                                            help="Replace an existing FILE.")] = False,
+        output: OutputOption = None,
+        force: ForceOption = False,
         at: Annotated[str | None, typer.Option(
             "--at", help="Render the records as committed at this git revision.",
             show_default=False)] = None,
@@ -74,14 +85,50 @@ def register(app: typer.Typer) -> None:
         source = source_of(observations, observations_format, max_observations_bytes)
         text = render_card(governance_root, CardRequest(use_case, fmt, at, source, template),
                            as_of_of(as_of))
-        if target is None:
-            write(text)
-            return EXIT_OK
-        from govctl.model.atomic import write_atomic
-
-        write_atomic(target, text.encode("utf-8"), overwrite=force)
-        say(f"wrote {output}", err=True)
+        emit(text, target, output, force)
         return EXIT_OK
+
+    @app.command("drill")
+    def drill(
+        use_case: Annotated[str, typer.Argument(help="The UseCase's id.", show_default=False)],
+        scenario: Annotated[str | None, typer.Option(
+            "--scenario", help="What goes wrong, in words — or a built-in scenario: "
+            "pii-leak, protected-class, amplification.", show_default=False)] = None,
+        detected: Annotated[str | None, typer.Option(
+            "--detected", help="When the failure was detected (RFC 3339): the Art. 73 "
+            "clocks run from it.", show_default=False)] = None,
+        output_format: Annotated[str, typer.Option("--format", "-f",
+                                                   help="md | html | json.")] = "md",
+        output: OutputOption = None,
+        force: ForceOption = False,
+        fail_on: Annotated[list[str] | None, typer.Option(
+            "--fail-on", help="Exit 1 on gap: any step not ready.", show_default=False)] = None,
+        template: TemplateOption = None,
+        root: RootOption = None,
+        as_of: AsOfOption = None,
+    ) -> int:
+        """A tabletop drill sheet: seven steps of a model failure, filled or marked as gaps.
+
+        Each step is filled from the records, the approved contract and git history, or
+        marked as a gap with the record field that closes it (exit 0: gaps are the point
+        of a drill, unless --fail-on gap)."""
+        from govctl.cli.options import gates
+        from govctl.documents.drill import FORMATS, build_drill, parse_detected, render_drill
+
+        fmt = choice(output_format, FORMATS, "--format")
+        chosen = gates(fail_on, ("gap",))
+        governance_root = root_of(root)
+        target = outside_root(output, governance_root, "-o", force) if output else None
+        sheet = build_drill(governance_root, use_case, as_of_of(as_of), scenario,
+                            parse_detected(detected))
+        if fmt == "json":
+            from govctl.report.json import dumps
+
+            text = dumps(sheet.json())
+        else:
+            text = render_drill(sheet, fmt, template)
+        emit(text, target, output, force)
+        return EXIT_FINDINGS if "gap" in chosen and sheet.gaps else EXIT_OK
 
     @app.command("audit-pack")
     def audit_pack(

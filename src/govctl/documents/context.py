@@ -13,6 +13,7 @@ from typing import Any
 from govctl import __version__
 from govctl.digest.digester import Digester
 from govctl.history.signatures import Signature, signed_by_approver
+from govctl.model.dates import utc_date
 from govctl.model.findings import Finding
 from govctl.model.graph import bundle_closure, use_case_closure
 from govctl.model.people import person, team
@@ -259,6 +260,24 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
             "actions": [_keys(x, ACTION_KEYS) for x in i.get("actions") or []],
         })
 
+    today = utc_date(as_of)
+    exercises = []
+    for exercise in sorted((x for x in repo.of_kind("Exercise")
+                            if x.spec["use_case"] == use_case.id),
+                           key=lambda r: (r.spec["date"], r.id), reverse=True):
+        x = exercise.spec
+        gaps = [{"step": g["step"], "summary": g["summary"], "status": g["status"],
+                 "owner": person(repo, g["owner"]) if g.get("owner") else None,
+                 "due": g.get("due"),
+                 "overdue": g["status"] == "open" and g.get("due") is not None
+                 and g["due"] < today.isoformat()}
+                for g in x.get("gaps") or []]
+        exercises.append({"id": exercise.id, "date": x["date"], "scenario": x["scenario"],
+                          "participants": [person(repo, p) for p in x["participants"]],
+                          "held": x["date"] <= today.isoformat(), "gaps": gaps,
+                          "open_gaps": [g for g in gaps if g["status"] == "open"]})
+    held = [x for x in exercises if x["held"]]
+
     history = [{"id": a.id, "decision": a.spec["decision"], "date": a.spec["date"],
                 "current": state.approval is not None and a.id == state.approval.id}
                for a in sorted(approvals_of(repo, use_case.id),
@@ -267,7 +286,7 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
     # Incident naming the use case — valid or not, since an invalid record is left out of
     # the lists above and would otherwise vanish without a word — and file-level problems
     # (a YAML syntax error has no record: it may be an incident of this use case)
-    naming = {r.ref for kind in ("Approval", "Incident")
+    naming = {r.ref for kind in ("Approval", "Incident", "Exercise")
               for r in repo.of_kind(kind, valid_only=False)
               if r.spec.get("use_case") == use_case.id}
     related = [finding(f) for f in findings
@@ -317,5 +336,8 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
         "quantitative": quantitative,
         "incidents": incidents,
         "open_incidents": [i for i in incidents if i["status"] != "resolved"],
+        # tabletop drills, latest first; the last one held on or before as_of
+        "exercises": exercises,
+        "last_exercise": held[0] if held else None,
         "findings": related,
     }

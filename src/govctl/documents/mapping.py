@@ -62,8 +62,8 @@ class Own:
 
 def own_records(repo: Repository, use_case_id: str) -> tuple[Own, ...]:
     """The records of ``repo`` (as committed at an approval commit) that are the use case's
-    evidence: its dependency closure there, its approvals, incidents and exercises (no
-    Exercise kind exists yet, SPEC §1.2: they count once it does), and the Policy. Another
+    evidence: its dependency closure there, its approvals, incidents and tabletop
+    exercises, and the Policy. Another
     record sharing a file with them — a Model no bundle of it names, another use case's
     approval — is not; nothing is when the use case is not in ``repo``."""
     use_case = repo.get("UseCase", use_case_id)

@@ -79,6 +79,11 @@ RULES: dict[str, Rule] = {
              "Add `oncall.rotation` to the team."),
         Rule("GOV042", WARNING, "no fallback declared for a production use case",
              "Declare `fallback`: what happens when the system is switched off."),
+        Rule("GOV043", WARNING, "no tabletop Exercise within exercises.every_days for a "
+             "production use case of a listed tier, or an Exercise gap still open past its "
+             "due date",
+             "Run `govctl drill USE_CASE`, hold the exercise and commit an Exercise record; "
+             "close its gaps or agree new dates."),
         Rule("GOV044", ERROR, "a secret written inline in a Team's receiver or "
              "ticket_receiver (use a *_file field)",
              "Put the secret in a file Alertmanager reads (routing_key_file, "

@@ -47,6 +47,10 @@ class Policy:
     independence: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     rules: Mapping[str, str] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
+    # a production use case of these tiers needs an Exercise this recent (GOV043)
+    exercise_every_days: int = 365
+    exercise_tiers: tuple[str, ...] = ("high",)
+    coverage_min: float = 0.8  # `govctl coverage` exits 1 below it
 
 
 def _requirements(items: Any) -> tuple[RoleRequirement, ...]:
@@ -85,4 +89,8 @@ def read_policy(record: Record | None) -> Policy:
                       in (spec.get("independence") or {}).items()},
         rules=dict(spec.get("rules") or {}),
         exclude=tuple(spec.get("exclude") or ()),
+        # each field defaults on its own (SPEC §1.2)
+        exercise_every_days=(spec.get("exercises") or {}).get("every_days", 365),
+        exercise_tiers=tuple((spec.get("exercises") or {}).get("tiers", ("high",))),
+        coverage_min=float((spec.get("coverage") or {}).get("min", 0.8)),
     )

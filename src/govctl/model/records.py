@@ -11,7 +11,7 @@ SUPPORTED_API_VERSIONS = (API_VERSION,)
 
 KINDS = (
     "Policy", "Person", "Team", "UseCase", "Bundle", "Model", "EvalSet",
-    "ThresholdContract", "Approval", "Incident",
+    "ThresholdContract", "Approval", "Incident", "Exercise",
 )
 
 TIERS = ("prohibited", "high", "limited", "minimal")  # strictest first
@@ -97,6 +97,10 @@ def references(record: Record) -> Iterator[Reference]:
         yield from _one(spec, base, "Team", "team")
         yield from _one(spec, base, "Bundle", "bundle")
         yield from _one(spec, base, "ThresholdContract", "thresholds")
+        yield from _ids(_get(spec, "response", "offline_authority"),
+                        (*base, "response", "offline_authority"), "Person")
+        yield from _one(spec, base, "Person", "response", "customer_comms")
+        yield from _one(spec, base, "Person", "response", "regulator_contact")
     elif kind == "Team":
         yield from _ids(spec.get("members"), (*base, "members"), "Person")
         yield from _ids(_get(spec, "oncall", "escalation"), (*base, "oncall", "escalation"),
@@ -116,6 +120,13 @@ def references(record: Record) -> Iterator[Reference]:
         yield from _one(spec, base, "Approval", "supersedes")
     elif kind == "Incident":
         yield from _one(spec, base, "UseCase", "use_case")
+    elif kind == "Exercise":
+        yield from _one(spec, base, "UseCase", "use_case")
+        yield from _ids(spec.get("participants"), (*base, "participants"), "Person")
+        gaps = spec.get("gaps")
+        for i, gap in enumerate(gaps if isinstance(gaps, list) else ()):
+            yield from _one(gap if isinstance(gap, Mapping) else {}, (*base, "gaps", i),
+                            "Person", "owner")
 
 
 def is_url(text: str) -> bool:

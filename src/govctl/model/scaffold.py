@@ -48,6 +48,11 @@ spec:
   eval_max_age_days: 180
   deprecation_notice_days: 90
   approvals: {provenance: author}
+  # a tabletop drill (govctl drill, then an Exercise record) a year for production use
+  # cases of these tiers (GOV043); the share of in-flight use cases that must be fully
+  # covered (govctl coverage)
+  exercises: {every_days: 365, tiers: [high]}
+  coverage: {min: 0.8}
 """,
     "people.yaml": """\
 apiVersion: govctl/v1
@@ -122,12 +127,17 @@ spec:
   owner: owner
   team: ml-platform
   status: intake
-  risk: {tier: limited}
+  risk: {tier: limited, exposure_usd: 50000}
   population: Customers asking support questions
   intended_use: Answer customer support questions from the help centre.
   bundle: assistant
   thresholds: assistant-contract
   fallback: Questions go to the human support queue.
+  # who acts in an incident (govctl drill, govctl coverage)
+  response:
+    offline_authority: [owner]
+    customer_comms: owner
+    logging: {digest_logged: true, retention_days: 365}
 """,
 }
 

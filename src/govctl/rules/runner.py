@@ -13,6 +13,7 @@ from govctl.model.repository import Repository
 # the rule families register their checks on import; this is the one place that lists them
 from govctl.rules import (  # noqa: F401
     approvals,
+    exercises,
     exportable,
     incidents,
     lifecycle,
