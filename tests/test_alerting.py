@@ -133,6 +133,10 @@ def export_routes(govctl: Any, root: Path, out: Path, *args: str) -> dict[str, A
     ("webhook_configs: [{url: 'https://h.acme.test/x?channel=ops&token=abc'}]", "url"),
     ("slack_configs: [{api_url: 'https://hooks.acme.test/x?sig=abc', channel: ops}]",
      "api_url"),
+    # a Slack webhook URL is the credential itself, token in the path
+    ("slack_configs: [{api_url: 'https://hooks.example.test/services/T0/B0/xyz', "
+     "channel: ops}]", "api_url"),
+    ("webhook_configs: [{url: 'https://hooks.slack.com/services/T0/B0/xyz'}]", "url"),
 ])
 def test_an_inline_secret_is_gov044_at_its_line(govctl, factory, body, key):
     factory.files["teams/claims.yaml"] = team(receivers=f"    ticket_receiver: {{{body}}}\n")
@@ -185,6 +189,22 @@ def test_secret_search_takes_any_shape(body):
 
     for secret in inline_secrets(body):
         assert secret.reason and "p@" not in secret.reason and "token=t" not in secret.reason
+
+
+def test_a_secret_in_a_team_that_fails_its_schema_is_still_named(govctl, factory):
+    factory.files["teams/claims.yaml"] = team(receivers="    colour: red\n    receiver: "
+                                                       "{pagerduty_configs: [{routing_key: R0}]}\n")
+    root = factory.build().root
+    rules = [f["rule"] for f in validate_json(govctl, root)]
+    assert "GOV010" in rules and "GOV044" in rules
+
+
+def test_a_use_case_whose_team_does_not_exist_is_said(govctl, factory, tmp_path):
+    root = factory.build().root
+    factory.edit("use-cases/triage.yaml", "team: claims-ml", "team: claims-m1")
+    result = govctl("export", "alertmanager-routes", "--root", root, "-o", tmp_path / "a.yml")
+    assert result.code == 0
+    assert "warning: no Team record 'claims-m1'" in result.stderr
 
 
 def test_a_receiver_of_the_wrong_shape_is_a_schema_error_not_a_crash(govctl, factory, tmp_path):

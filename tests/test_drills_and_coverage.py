@@ -37,6 +37,11 @@ RESPONSE = """\
     regulator_contact: bob
     logging: {digest_logged: true, retention_days: 400}
 """
+RECEIVER = """\
+    receiver:
+      webhook_configs:
+        - url: https://hooks.acme.test/claims-ml/page
+"""
 STEPS = ["detection", "escalation", "offline", "customer", "rollback", "reconstruction",
          "disclosure"]
 
@@ -49,6 +54,18 @@ def drilled(factory: RepoFactory) -> RepoFactory:
     assert NO_DRILLS in policy
     factory.files["governance.yaml"] = policy.replace(NO_DRILLS, "")
     factory.files[EXERCISE] = EXERCISE_TEXT
+    return factory
+
+
+def wired(factory: RepoFactory) -> RepoFactory:
+    """The factory's team with an Alertmanager receiver: its pages reach someone."""
+    team = str(factory.files["teams/claims.yaml"])
+    factory.files["teams/claims.yaml"] = team.replace(
+        "  oncall: {rotation: claims-ml-primary, pager: pagerduty:claims-ml, "
+        "escalation: [alice]}\n",
+        "  oncall:\n    rotation: claims-ml-primary\n    pager: pagerduty:claims-ml\n"
+        "    escalation: [alice]\n" + RECEIVER)
+    assert factory.files["teams/claims.yaml"] != team
     return factory
 
 
@@ -205,6 +222,15 @@ def test_a_stale_approval_or_a_missing_drill_uncovers(govctl, drilled):
     assert controls(coverage(govctl, root, code=1))["exercise"] is False
 
 
+def test_a_response_naming_nobody_real_is_missing_and_an_error(govctl, drilled):
+    root = drilled.build().root
+    with_response(drilled, RESPONSE.replace("customer_comms: alice", "customer_comms: ghost"))
+    payload = coverage(govctl, root, code=1)
+    (entry,) = payload["use_cases"]
+    assert entry["controls"]["response"] is False and entry["covered"] is False
+    assert "GOV020" in entry["problem"] and "ghost" in entry["problem"]
+
+
 def test_a_record_with_errors_counts_in_flight_and_uncovered(govctl, drilled):
     root = drilled.build().root
     with_response(drilled)
@@ -265,7 +291,7 @@ def test_coverage_text_and_markdown_say_it_in_words(govctl, drilled):
 
 
 def test_every_step_has_a_gap_case_and_names_what_closes_it(govctl, factory):
-    committed(factory)
+    committed(wired(factory))
     root = factory.root
     payload = drill(govctl, root)
     ready = {s["step"]: s["ready"] for s in payload["steps"]}
@@ -288,6 +314,15 @@ def test_every_step_has_a_gap_case_and_names_what_closes_it(govctl, factory):
         "drift reports no data for 2d → opens a ticket"
     escalation = facts(step(payload, "escalation"))
     assert escalation["rotation"] == "claims-ml-primary"
+    # named, but nobody by that name: not ready
+    factory.edit(USE_CASE, "customer_comms: alice", "customer_comms: alicia")
+    factory.edit(USE_CASE, "offline_authority: [alice, bob]", "offline_authority: [alice, bop]")
+    payload = drill(govctl, root)
+    assert "no Person record for alicia" in step(payload, "customer")["gap"]
+    assert "bop" in step(payload, "offline")["gap"]
+    factory.edit(USE_CASE, "customer_comms: alicia", "customer_comms: alice")
+    factory.edit(USE_CASE, "offline_authority: [alice, bop]", "offline_authority: [alice, bob]")
+    payload = drill(govctl, root)
     assert escalation["escalation 1"] == "Alice Owner (alice, alice@acme.test)"
     offline = facts(step(payload, "offline"))
     assert offline["may take it offline"].startswith("Alice Owner (alice")
@@ -309,13 +344,35 @@ def test_detection_without_a_page_signal_and_escalation_without_a_chain(govctl, 
     assert "oncall.escalation" in step(payload, "escalation")["gap"]
 
 
+def test_alerts_that_reach_nobody_are_a_detection_gap(govctl, factory):
+    factory.files["use-cases/docs.yaml"] = DOCS_USE_CASE
+    factory.files["teams/docs.yaml"] = DOCS_TEAM
+    committed(factory)  # the factory's team has no receiver
+    root = factory.root
+    detection = step(drill(govctl, root), "detection")
+    assert "notify no one" in detection["gap"] and "oncall.receiver" in detection["gap"]
+    committed(wired(factory))
+    assert step(drill(govctl, root), "detection")["ready"] is True
+    # another use case's contract (the working tree's: doc-summary is not approved) makes
+    # the rules file unexportable as a whole: no alert fires for anyone
+    factory.edit("thresholds/triage.yaml", "window: 5m", "window: 1h1h")
+    detection = step(drill(govctl, root), "detection")
+    assert "cannot be exported at all" in detection["gap"] and "GOV045" in detection["gap"]
+
+
 def test_the_runbook_must_exist_and_retention_must_suit_a_high_tier(govctl, factory):
     committed(factory)
     root = factory.root
     with_response(factory, RESPONSE.replace("retention_days: 400", "retention_days: 90"))
     (root / "runbooks/triage.md").unlink()
     payload = drill(govctl, root)
-    assert "runbooks/triage.md is not there" in step(payload, "offline")["gap"]
+    assert "runbooks/triage.md" in step(payload, "offline")["gap"]
+    factory.write("runbooks/triage.md", "# back\n")
+    factory.edit("thresholds/triage.yaml", "runbook: runbooks/triage.md",
+                 "runbook: ../../outside.md")
+    (root.parent.parent / "outside.md").write_text("# not ours\n")
+    payload = drill(govctl, root)  # the approved contract still names the file: ready
+    assert step(payload, "offline")["ready"] is True
     assert "at least 183 days" in step(payload, "reconstruction")["gap"]
 
 
@@ -340,7 +397,7 @@ def test_the_rollback_target_is_found_in_history(govctl, factory):
     assert shown["commit"].startswith(sha1)  # the commit that made that decision, in full
     assert shown["approval"] == "claims-triage-2026-10-01 (approved, 2026-10-01)"
     assert shown["model chat-2026-03"] == "supported"
-    assert shown["check it out"].startswith(f"git checkout {sha1} -- ")
+    assert shown["check it out"].startswith(f"git -C {root} checkout {sha1} -- ")
     assert "bundles/triage.yaml" in shown["check it out"]
     assert "prompts/triage.md" in shown["check it out"]
     assert shown["confirm"] == f"govctl trace {old_digest}"
@@ -352,6 +409,13 @@ def test_the_rollback_target_is_found_in_history(govctl, factory):
     assert rollback["ready"] is False
     assert "model chat-2026-03 retired on 2026-11-25" in rollback["gap"]
     assert facts(rollback)["model chat-2026-03"] == "retired on 2026-11-25"
+    # an approval revoked since (its decision now rejected) vouches for none of its versions
+    factory.edit(MODEL, ', retirement: "2026-11-25"', "")
+    factory.edit("approvals/claims-triage-2026-10-01.yaml", "decision: approved",
+                 "decision: rejected")
+    commit(root, BOB, "2026-11-22T10:00:00Z", "revoke the first approval")
+    rollback = step(drill(govctl, root), "rollback")
+    assert rollback["ready"] is False and "nothing approved to roll back to" in rollback["gap"]
 
 
 def test_without_git_the_rollback_target_is_unknown_never_none(govctl, factory):
@@ -388,7 +452,7 @@ def test_fail_on_gap_is_the_only_way_to_exit_1(govctl, factory):
 
 
 def test_markdown_lists_the_gaps_first_with_what_closes_them(govctl, factory):
-    committed(factory)
+    committed(wired(factory))
     result = govctl("drill", "claims-triage", "--root", factory.root, "--as-of", AS_OF,
                     "--scenario", "pii-leak")
     assert result.code == 0
@@ -416,7 +480,7 @@ class Outline(html.parser.HTMLParser):
 
 
 def test_html_sheet_has_gaps_first_and_every_step(govctl, factory, tmp_path):
-    committed(factory)
+    committed(wired(factory))
     out = tmp_path / "drill.html"
     result = govctl("drill", "claims-triage", "--root", factory.root, "--as-of", AS_OF,
                     "--format", "html", "-o", out)

@@ -127,9 +127,9 @@ def build_drill(root: Path, use_case_id: str, as_of: datetime, scenario: str | N
     response = _mapping(spec.get("response"))
     high = spec["risk"]["tier"] == "high"
     steps = (
-        _detection(use_case, entry),
+        _detection(repo, policy, use_case, entry, as_of, root),
         _escalation(repo, entry.team),
-        _offline(repo, root, response, entry),
+        _offline(repo, response, entry),
         _customer(repo, response),
         _rollback(root, repo, use_case, entry, utc_date(as_of)),
         _reconstruction(root, response, entry, high),
@@ -142,7 +142,8 @@ def build_drill(root: Path, use_case_id: str, as_of: datetime, scenario: str | N
 # -- the seven steps ----------------------------------------------------------------------------
 
 
-def _detection(use_case: Record, entry: UseCaseStatus) -> Step:
+def _detection(repo: Repository, policy: Any, use_case: Record, entry: UseCaseStatus,
+               as_of: datetime, root: Path) -> Step:
     stick = entry.yardstick
     rotation = rotation_of(entry.team) or "no rotation"
     facts = [Fact("thresholds", f"the {stick.basis} contract"
@@ -168,7 +169,41 @@ def _detection(use_case: Record, entry: UseCaseStatus) -> Step:
         return Step("detection", tuple(facts), "no signal of severity page: nothing wakes "
                     "anyone; every alert is a ticket",
                     "ThresholdContract signals.<signal>.severity: page")
+    unwired = _unwired(repo, policy, use_case, entry, as_of, root)
+    if unwired is not None:
+        return Step("detection", tuple(facts), *unwired)
     return Step("detection", tuple(facts))
+
+
+def _unwired(repo: Repository, policy: Any, use_case: Record, entry: UseCaseStatus,
+             as_of: datetime, root: Path) -> tuple[str, str] | None:
+    """Why the alerts above would not reach anyone, as the exports would be made today:
+    the rules file refused as a whole (GOV045, any use case's), the routes refused
+    (GOV044, a Team failing its schema), or this team's alerts routed to no receiver."""
+    from govctl.monitoring.alertmanager import UnexportableReceivers, alertmanager_config
+    from govctl.monitoring.export import UnexportableContracts, prometheus_rules
+
+    try:
+        prometheus_rules(repo, policy, as_of, None, root)
+    except UnexportableContracts as refused:
+        return (f"the alert rules cannot be exported at all ({len(refused.problems)} "
+                "GOV045 problem(s)): no alert fires for any use case until they are fixed",
+                "the ThresholdContract fields `govctl validate` names (GOV045)")
+    try:
+        routes = alertmanager_config(repo)
+    except UnexportableReceivers:
+        return ("the Alertmanager routes cannot be exported (a Team's receivers fail the "
+                "schema or hold a secret inline): no page is delivered",
+                "the Team records `govctl validate` names (GOV010, GOV044)")
+    wired = {t.team: t for t in routes.teams}.get(str(use_case.spec.get("team")))
+    if wired is None:
+        return ("the alerts are routed to no team (no Team record with an on-call "
+                "rotation): they reach the default receiver, which notifies no one",
+                "UseCase team and Team oncall.rotation")
+    if wired.page_body is None:
+        return (f"the alerts fire but notify no one: Team {wired.team!r} has no "
+                "oncall.receiver", "Team oncall.receiver")
+    return None
 
 
 def _escalation(repo: Repository, team: Record | None) -> Step:
@@ -191,11 +226,14 @@ def _escalation(repo: Repository, team: Record | None) -> Step:
     if not chain:
         return Step("escalation", tuple(facts), "no escalation chain: when the rotation "
                     "does not answer, nobody is next", "Team oncall.escalation")
+    if _unknown(repo, chain):
+        return Step("escalation", tuple(facts), "the escalation chain names no Person "
+                    f"record for {', '.join(_unknown(repo, chain))}",
+                    "Team oncall.escalation (and the Person records)")
     return Step("escalation", tuple(facts))
 
 
-def _offline(repo: Repository, root: Path, response: Mapping[str, Any],
-             entry: UseCaseStatus) -> Step:
+def _offline(repo: Repository, response: Mapping[str, Any], entry: UseCaseStatus) -> Step:
     authority = _strings(response.get("offline_authority"))
     on_breach = entry.yardstick.on_breach or {}
     runbook = on_breach.get("runbook")
@@ -209,12 +247,20 @@ def _offline(repo: Repository, root: Path, response: Mapping[str, Any],
     if not authority:
         return Step("offline", tuple(facts), "nobody is named who may take it offline",
                     "UseCase response.offline_authority")
+    if _unknown(repo, authority):
+        return Step("offline", tuple(facts), "who may take it offline names no Person "
+                    f"record for {', '.join(_unknown(repo, authority))}",
+                    "UseCase response.offline_authority (and the Person records)")
     if not isinstance(runbook, str) or not runbook.strip():
         return Step("offline", tuple(facts), "no runbook says how to take it offline",
                     "ThresholdContract on_breach.runbook")
-    if not is_url(runbook) and not (root / runbook).is_file():
-        return Step("offline", tuple(facts), f"the runbook file {runbook} is not there",
-                    "ThresholdContract on_breach.runbook (a file in the repository)")
+    if not is_url(runbook):
+        # the GOV022 check: inside the root, a regular file, readable
+        _, problem = repo.source.referenced_digest(runbook)
+        if problem is not None:
+            return Step("offline", tuple(facts), f"the runbook file cannot be used: "
+                        f"{problem}", "ThresholdContract on_breach.runbook (a file in the "
+                        "repository)")
     return Step("offline", tuple(facts))
 
 
@@ -223,7 +269,11 @@ def _customer(repo: Repository, response: Mapping[str, Any]) -> Step:
     if not isinstance(who, str) or not who:
         return Step("customer", (Fact("tells customers", "nobody named"),),
                     "nobody is named to tell customers", "UseCase response.customer_comms")
-    return Step("customer", (Fact("tells customers", _person(repo, who)),))
+    facts = (Fact("tells customers", _person(repo, who)),)
+    if _unknown(repo, [who]):
+        return Step("customer", facts, f"no Person record for {who}",
+                    "UseCase response.customer_comms (and the Person record)")
+    return Step("customer", facts)
 
 
 def _rollback(root: Path, repo: Repository, use_case: Record, entry: UseCaseStatus,
@@ -237,9 +287,11 @@ def _rollback(root: Path, repo: Repository, use_case: Record, entry: UseCaseStat
     except RollbackUnknown as unknown:
         return Step("rollback", tuple(facts), str(unknown), unknown.closes)
     if target is None:
-        return Step("rollback", tuple(facts), "no earlier approved or conditional approval "
-                    "bound to another bundle digest: there is nothing approved to roll back "
-                    "to", "an earlier Approval (approved or conditional) of another bundle")
+        return Step("rollback", tuple(facts), "no approval in the records, in any version "
+                    "in git history, was approved or conditional for another bundle digest: "
+                    "there is nothing approved to roll back to (approval files deleted "
+                    "from the repository are not searched)",
+                    "an earlier Approval (approved or conditional) of another bundle")
     facts += [Fact("rollback digest", target.digest),
               Fact("approval", f"{target.approval_id} ({target.decision}, "
                                f"{target.approval_date})"),
@@ -296,6 +348,9 @@ def _disclosure(repo: Repository, response: Mapping[str, Any], detected: datetim
     if high and not (isinstance(contact, str) and contact):
         return Step("disclosure", tuple(facts), "nobody is named to notify the regulator of "
                     "a high-tier system", "UseCase response.regulator_contact")
+    if isinstance(contact, str) and contact and _unknown(repo, [contact]):
+        return Step("disclosure", tuple(facts), f"no Person record for {contact}",
+                    "UseCase response.regulator_contact (and the Person record)")
     return Step("disclosure", tuple(facts))
 
 
@@ -315,6 +370,11 @@ def _person(repo: Repository, person_id: Any) -> str:
     if not isinstance(name, str):
         return f"{person_id} (no Person record)"
     return f"{name} ({person_id}" + (f", {email})" if isinstance(email, str) else ")")
+
+
+def _unknown(repo: Repository, person_ids: Iterable[str]) -> list[str]:
+    """The ids that are not a Person record: a name nobody can reach."""
+    return [p for p in person_ids if repo.get("Person", p) is None]
 
 
 def _team_name(team: Record) -> str:

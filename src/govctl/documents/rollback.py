@@ -53,7 +53,10 @@ def rollback_target(root: Path, repo: Repository, use_case: Record, current: str
     from govctl.history.git import GitHistory
     from govctl.history.provenance import ProvenanceIndex, Widen
 
-    approvals = [a for a in repo.of_kind("Approval") if a.spec.get("use_case") == use_case.id]
+    # an approval whose decision today is not approved/conditional (rejected since, say)
+    # vouches for none of its versions
+    approvals = [a for a in repo.of_kind("Approval") if a.spec.get("use_case") == use_case.id
+                 and a.spec.get("decision") in DECISIONS]
     if not approvals:
         return None  # never approved: there is no approved bundle to go back to
     try:
@@ -81,7 +84,7 @@ def rollback_target(root: Path, repo: Repository, use_case: Record, current: str
             bundle = _mapping(record.spec.get("bundle"))
             digest = bundle.get("digest")
             if (record.spec.get("decision") in DECISIONS and isinstance(digest, str)
-                    and digest != current):
+                    and digest != current and record.spec.get("use_case") == use_case.id):
                 candidates.append((commit.committer_date, commit, record))
         if not candidates:
             return None
@@ -91,8 +94,11 @@ def rollback_target(root: Path, repo: Repository, use_case: Record, current: str
         bundle = then.get("Bundle", bundle_id)
         files = _bundle_files(then, bundle) if bundle is not None else []
         paths = " ".join(shlex.quote(history.to_git(f)) for f in files)
-        checkout = (f"git checkout {commit.sha} -- {paths}" if paths else
-                    f"git show {commit.sha} --stat  # the bundle record is not in that commit")
+        # (paths from the top of the git work tree, wherever the command is run from)
+        top = shlex.quote(str(history.top))
+        checkout = (f"git -C {top} checkout {commit.sha} -- {paths}" if paths else
+                    f"git -C {top} show --stat {commit.sha}  # the bundle record is not "
+                    "in that commit")
     models = []
     retired = []
     for model_id in _models(then, bundle):

@@ -5,8 +5,10 @@ The bodies are exported verbatim into the Alertmanager configuration (``monitori
 status page: a secret written there is a secret published. So secrets go only through
 ``*_file`` fields, and :func:`inline_secrets` finds every place one is written inline
 (GOV044): a value under a key named ``*_key``, ``*_secret``, ``*_token``, ``*password`` or
-``credentials``, and a URL carrying userinfo (``https://user:pw@host``) or a token-like
-parameter in its query (``?token=…``, ``&api_key=…``). An empty value is not a secret.
+``credentials``, a URL carrying userinfo (``https://user:pw@host``) or a token-like
+parameter in its query (``?token=…``, ``&api_key=…``), and a Slack ``api_url`` written
+inline (a Slack incoming-webhook URL is the credential itself, its token in the path; so
+is any ``hooks.slack.com`` URL). An empty value is not a secret.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _SECRET_KEY = re.compile(r".*(_key|_secret|_token|password)|credentials", re.IGN
 _SECRET_PARAMETER = re.compile(
     r".*(token|key|secret|password|passwd|sig|auth|credential).*",
     re.IGNORECASE)
+_WEBHOOK_HOSTS = frozenset({"hooks.slack.com"})  # URLs that are credentials in themselves
 _URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 _MAX_DEPTH = 16  # deeper than any receiver body the schema accepts
 
@@ -49,8 +52,8 @@ def inline_secrets(body: Any, path: tuple[str | int, ...] = ()) -> Iterator[Inli
     if isinstance(body, Mapping):
         for key, value in body.items():
             here = (*path, str(key))
-            if (isinstance(key, str) and _SECRET_KEY.fullmatch(key)
-                    and _written(value)):
+            if (isinstance(key, str) and (_SECRET_KEY.fullmatch(key) or (
+                    key == "api_url" and "slack_configs" in path)) and _written(value)):
                 yield InlineSecret(here, f"`{key}` holds a secret inline; "
                                          f"use `{_file_field(key)}` (a file Alertmanager "
                                          "reads) instead")
@@ -77,6 +80,7 @@ def _file_field(key: str) -> str:
     return "credentials_file" if key.lower() == "credentials" else f"{key}_file"
 
 
+
 def url_secret(text: str) -> str | None:
     """Why the URL ``text`` carries a secret, None when it does not (or is not a URL)."""
     if not _URL.match(text):
@@ -89,6 +93,9 @@ def url_secret(text: str) -> str | None:
         return None
     if userinfo:
         return "a URL with credentials in it (user:password@host); use a `*_file` field"
+    if (parts.hostname or "").lower() in _WEBHOOK_HOSTS:
+        return ("a webhook URL whose path is its credential; put it in a `*_file` field "
+                "(api_url_file)")
     names = [name for name, value in parameters
              if value.strip() and _SECRET_PARAMETER.fullmatch(name)]
     if names:

@@ -128,6 +128,7 @@ def _owning_teams(repo: Repository) -> tuple[list[tuple[Record, str]], list[str]
     """The teams that own a use case in service (retired ones have no alerts), with their
     rotation, sorted by id; and a sentence for each one that has no rotation."""
     owners: dict[str, Record] = {}
+    missing: set[str] = set()
     gaps: list[str] = []
     for use_case in repo.of_kind("UseCase"):
         if use_case.spec.get("status") == "retired":
@@ -136,6 +137,10 @@ def _owning_teams(repo: Repository) -> tuple[list[tuple[Record, str]], list[str]
         team = repo.get("Team", team_id)
         if team is not None:
             owners[team.id] = team
+        elif isinstance(team_id, str):
+            missing.add(team_id)
+    gaps += [f"no Team record {printable(team_id)!r}, which a use case names: its alerts go "
+             "to the default receiver" for team_id in sorted(missing)]
     teams = []
     for team_id, team in sorted(owners.items()):
         rotation = rotation_of(team)  # (a Team failing its schema may hold anything there)

@@ -10,12 +10,13 @@ as `status` judges them (the approved yardstick, SPEC §3.3), so the two never d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from govctl.model.dates import utc_date
+from govctl.model.findings import ERROR
 from govctl.model.people import rotation_of
 from govctl.model.policy import Policy, read_policy
 from govctl.model.records import Record
@@ -23,6 +24,7 @@ from govctl.model.repository import Repository, WorktreeSource, load_repository
 from govctl.monitoring.sources import ObservationSource
 from govctl.monitoring.status import UseCaseStatus, build_status, required_unobserved
 from govctl.rules.exercises import exercise_due, exercises_of, needs_exercise, overdue_gaps
+from govctl.rules.runner import check_repository
 
 IN_FLIGHT = ("intake", "approved", "production")
 CONTROLS = ("classified", "approved", "contract", "oncall", "fallback", "response",
@@ -101,6 +103,13 @@ def coverage_of(root: Path, as_of: datetime, source: ObservationSource) -> Cover
     flying = [u for u in records if not u.valid or u.spec.get("status") in IN_FLIGHT]
     valid = [u for u in flying if u.valid]
     report = build_status(repo, policy, source, as_of, valid, root)
+    # a record with errors is uncovered whatever it says (a GOV020 person who does not
+    # exist, a production use case with no approval): the rules are validate's, run here
+    _, findings = check_repository(repo, as_of)
+    errors: dict[str, str] = {}
+    for finding in findings:
+        if finding.severity == ERROR and finding.record is not None:
+            errors.setdefault(finding.record, f"{finding.rule}: {finding.message}")
     statuses = {entry.use_case.id: entry for entry in report.use_cases}
     entries = []
     for use_case in flying:
@@ -111,8 +120,12 @@ def coverage_of(root: Path, as_of: datetime, source: ObservationSource) -> Cover
                 {name: False for name in CONTROLS},
                 "the UseCase record has errors (run govctl validate)"))
             continue
-        entries.append(_controls(repo, policy, use_case, statuses[use_case.id], as_of,
-                                 report.observed))
+        entry = _controls(repo, policy, use_case, statuses[use_case.id], as_of,
+                          report.observed)
+        if use_case.ref in errors:
+            entry = replace(entry, problem="the UseCase record has errors (run govctl "
+                                           f"validate): {errors[use_case.ref]}")
+        entries.append(entry)
     return CoverageReport(as_of, policy.coverage_min, tuple(entries), report.observed)
 
 
@@ -136,13 +149,19 @@ def _controls(repo: Repository, policy: Policy, use_case: Record, status: UseCas
         and not status.required_absent,
         "oncall": rotation_of(repo.get("Team", spec.get("team"))) is not None,
         "fallback": isinstance(spec.get("fallback"), str) and bool(spec["fallback"].strip()),
-        "response": bool(response.get("offline_authority"))
-        and bool(response.get("customer_comms")),
+        "response": _people(repo, response.get("offline_authority"))
+        and _people(repo, [response.get("customer_comms")]),
         "exercise": exercise,
         "observed": (not required_unobserved(status.signals, status.required)
                      if observed else None),
     }
     return UseCaseCoverage(use_case.id, spec.get("status"), risk.get("tier"), controls)
+
+
+def _people(repo: Repository, ids: Any) -> bool:
+    """At least one id, and every one a Person record: a name nobody can reach is none."""
+    return isinstance(ids, list) and bool(ids) and all(
+        isinstance(i, str) and repo.get("Person", i) is not None for i in ids)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
