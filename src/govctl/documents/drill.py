@@ -18,11 +18,16 @@ from typing import Any
 from govctl.errors import GovctlError
 from govctl.model.dates import parse_date, parse_timestamp, utc_date
 from govctl.model.durations import format_duration, milliseconds
-from govctl.model.people import oncall_of, rotation_of
+from govctl.model.people import oncall_of, rotation_of, strings
 from govctl.model.policy import read_policy
-from govctl.model.records import Record, is_url
+from govctl.model.records import Record, as_mapping, is_url
 from govctl.model.repository import Repository, WorktreeSource, load_repository
-from govctl.monitoring.export import DEFAULT_WINDOW, alert_name, missing_alert_name
+from govctl.monitoring.export import (
+    DEFAULT_WINDOW,
+    alert_name,
+    bound_text,
+    missing_alert_name,
+)
 from govctl.monitoring.sources import ObservationSource
 from govctl.monitoring.status import UseCaseStatus, build_status
 from govctl.rules.incidents import REPORTING_DAYS
@@ -124,7 +129,7 @@ def build_drill(root: Path, use_case_id: str, as_of: datetime, scenario: str | N
     status = build_status(repo, policy, ObservationSource(), as_of, [use_case], root)
     entry = status.use_cases[0]
     spec = use_case.spec
-    response = _mapping(spec.get("response"))
+    response = as_mapping(spec.get("response"))
     high = spec["risk"]["tier"] == "high"
     steps = (
         _detection(repo, policy, use_case, entry, as_of, root),
@@ -151,7 +156,7 @@ def _detection(repo: Repository, policy: Any, use_case: Record, entry: UseCaseSt
     pages = []
     for name, signal in stick.signals.items():
         window = signal.get("window", DEFAULT_WINDOW)
-        bound = _bound(signal.get("min"), signal.get("max"))
+        bound = bound_text(signal.get("min"), signal.get("max"))
         severity = signal.get("severity")
         whom = f"pages {rotation}" if severity == "page" else f"opens a ticket for {rotation}"
         facts.append(Fact(alert_name(use_case.id, name),
@@ -212,7 +217,7 @@ def _escalation(repo: Repository, team: Record | None) -> Step:
                     "UseCase team (and the Team record)")
     oncall = oncall_of(team)
     rotation = rotation_of(team)
-    chain = _strings(oncall.get("escalation"))
+    chain = strings(oncall.get("escalation"))
     facts = [Fact("team", _team_name(team)),
              Fact("rotation", rotation or "none"),
              Fact("pager", str(oncall.get("pager") or "not named")),
@@ -234,7 +239,7 @@ def _escalation(repo: Repository, team: Record | None) -> Step:
 
 
 def _offline(repo: Repository, response: Mapping[str, Any], entry: UseCaseStatus) -> Step:
-    authority = _strings(response.get("offline_authority"))
+    authority = strings(response.get("offline_authority"))
     on_breach = entry.yardstick.on_breach or {}
     runbook = on_breach.get("runbook")
     facts = [Fact("may take it offline", ", ".join(_person(repo, p) for p in authority)
@@ -309,7 +314,7 @@ def _rollback(root: Path, repo: Repository, use_case: Record, entry: UseCaseStat
 
 def _reconstruction(root: Path, response: Mapping[str, Any], entry: UseCaseStatus,
                     high: bool) -> Step:
-    logging = _mapping(response.get("logging"))
+    logging = as_mapping(response.get("logging"))
     logged = logging.get("digest_logged") is True
     retention = logging.get("retention_days")
     digest = entry.approval.bound_digest
@@ -357,12 +362,6 @@ def _disclosure(repo: Repository, response: Mapping[str, Any], detected: datetim
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _bound(low: Any, high: Any) -> str:
-    if low is not None and high is not None:
-        return f"outside [{low}, {high}]"
-    return f"above {high}" if high is not None else f"below {low}"
-
-
 def _person(repo: Repository, person_id: Any) -> str:
     record = repo.get("Person", person_id)
     name = record.spec.get("name") if record is not None else None
@@ -379,14 +378,6 @@ def _unknown(repo: Repository, person_ids: Iterable[str]) -> list[str]:
 
 def _team_name(team: Record) -> str:
     return f"{team.title} ({team.id})" if team.title else team.id
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _iso(moment: datetime) -> str:

@@ -10,16 +10,14 @@ versions, the answer is "cannot know" (:class:`RollbackUnknown`), never "none ne
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from govctl.errors import GovctlError
 from govctl.model.dates import parse_date
 from govctl.model.graph import bundle_closure
-from govctl.model.records import Record, file_references
+from govctl.model.records import Record, as_mapping, file_references
 from govctl.model.repository import Repository, load_repository
 
 DECISIONS = ("approved", "conditional")
@@ -51,7 +49,7 @@ class RollbackTarget:
 def rollback_target(root: Path, repo: Repository, use_case: Record, current: str | None,
                     today: date) -> RollbackTarget | None:
     from govctl.history.git import GitHistory
-    from govctl.history.provenance import ProvenanceIndex, Widen
+    from govctl.history.provenance import ProvenanceIndex, Widen, commit_instant
 
     # an approval whose decision today is not approved/conditional (rejected since, say)
     # vouches for none of its versions
@@ -81,16 +79,16 @@ def rollback_target(root: Path, repo: Repository, use_case: Record, current: str
             versions = [v for a in approvals for v in index.versions(a.id)]
         candidates = []
         for commit, record in versions:
-            bundle = _mapping(record.spec.get("bundle"))
+            bundle = as_mapping(record.spec.get("bundle"))
             digest = bundle.get("digest")
             if (record.spec.get("decision") in DECISIONS and isinstance(digest, str)
                     and digest != current and record.spec.get("use_case") == use_case.id):
-                candidates.append((commit.committer_date, commit, record))
+                candidates.append((commit, record))
         if not candidates:
             return None
-        _, commit, record = max(candidates, key=lambda c: _instant(c[1]))
+        commit, record = max(candidates, key=lambda c: commit_instant(c[0]))
         then = load_repository(history.tree_source(commit.sha))
-        bundle_id = str(_mapping(record.spec.get("bundle")).get("id"))
+        bundle_id = str(as_mapping(record.spec.get("bundle")).get("id"))
         bundle = then.get("Bundle", bundle_id)
         files = _bundle_files(then, bundle) if bundle is not None else []
         paths = " ".join(shlex.quote(history.to_git(f)) for f in files)
@@ -107,16 +105,10 @@ def rollback_target(root: Path, repo: Repository, use_case: Record, current: str
         if reason:
             retired.append(reason)
     return RollbackTarget(
-        str(_mapping(record.spec.get("bundle")).get("digest")), record.id,
+        str(as_mapping(record.spec.get("bundle")).get("digest")), record.id,
         str(record.spec.get("decision")), str(record.spec.get("date")), commit.sha,
         commit.committer_date, f"{commit.author} <{commit.email}>", bundle_id,
         tuple(models), tuple(retired), checkout)
-
-
-def _instant(commit: Any) -> Any:
-    from govctl.history.provenance import _when
-
-    return _when(commit)
 
 
 def _bundle_files(repo: Repository, bundle: Record) -> list[str]:
@@ -153,7 +145,7 @@ def _model_state(repo: Repository, model_id: str, today: date) -> tuple[str, str
     model = repo.get("Model", model_id)
     if model is None:
         return "no Model record today", f"model {model_id} has no record today"
-    lifecycle = _mapping(model.spec.get("lifecycle"))
+    lifecycle = as_mapping(model.spec.get("lifecycle"))
     retirement = parse_date(lifecycle.get("retirement"))
     if retirement is not None and today >= retirement:
         return (f"retired on {retirement.isoformat()}",
@@ -164,7 +156,3 @@ def _model_state(repo: Repository, model_id: str, today: date) -> tuple[str, str
     if deprecation is not None and today >= deprecation:
         return f"deprecated since {deprecation.isoformat()}", None
     return "supported", None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

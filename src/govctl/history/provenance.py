@@ -284,7 +284,7 @@ class ProvenanceIndex:
                 seen.add(made.sha)
                 out.append((made, new))
         out.reverse()  # topological order puts a side branch before the merge's first parent
-        out.sort(key=lambda version: _when(version[0]))  # (stable: ties keep that order)
+        out.sort(key=lambda version: commit_instant(version[0]))  # (stable: ties keep that order)
         return out
 
     def _stretch_start(self, commits: Sequence[Commit], index: int, approval_id: str,
@@ -407,7 +407,7 @@ def _problem(repo: Repository, approval: Record, decision: Decision, mode: str,
     return None
 
 
-def _when(commit: Commit) -> datetime:
+def commit_instant(commit: Commit) -> datetime:
     """When a commit was made (committer date: a rebase keeps the author's) as an instant:
     the ISO texts carry different offsets."""
     try:

@@ -24,10 +24,10 @@ def person(repo: Repository, person_id: Any) -> dict[str, Any]:
     name, email = spec.get("name"), spec.get("email")
     return {"id": record.id, "name": name if isinstance(name, str) and name else record.id,
             "email": email if isinstance(email, str) else None,
-            "roles": _strings(spec.get("roles")), "known": True}
+            "roles": strings(spec.get("roles")), "known": True}
 
 
-def _strings(value: Any) -> list[str]:
+def strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
@@ -51,9 +51,9 @@ def team(repo: Repository, team_id: Any) -> dict[str, Any] | None:
     pager = oncall.get("pager")
     return {
         "id": record.id, "title": record.title,
-        "members": [person(repo, p) for p in _strings(record.spec.get("members"))],
+        "members": [person(repo, p) for p in strings(record.spec.get("members"))],
         "oncall": {"rotation": rotation_of(record),
                    "pager": pager if isinstance(pager, str) else None,
-                   "escalation": [person(repo, p) for p in _strings(oncall.get("escalation"))]}
+                   "escalation": [person(repo, p) for p in strings(oncall.get("escalation"))]}
         if oncall else None,
     }

@@ -67,6 +67,12 @@ class FileReference:
     target: str  # the file path exactly as written
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one: a record that fails its schema
+    may hold anything where a mapping belongs."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _get(obj: Any, *keys: str) -> Any:
     for key in keys:
         if not isinstance(obj, Mapping):

@@ -19,7 +19,7 @@ from govctl.model.dates import utc_date
 from govctl.model.findings import ERROR
 from govctl.model.people import rotation_of
 from govctl.model.policy import Policy, read_policy
-from govctl.model.records import Record
+from govctl.model.records import Record, as_mapping
 from govctl.model.repository import Repository, WorktreeSource, load_repository
 from govctl.monitoring.sources import ObservationSource
 from govctl.monitoring.status import UseCaseStatus, build_status, required_unobserved
@@ -116,7 +116,7 @@ def coverage_of(root: Path, as_of: datetime, source: ObservationSource) -> Cover
         if not use_case.valid:
             entries.append(UseCaseCoverage(
                 use_case.id, _text(use_case.spec.get("status")),
-                _text(_mapping(use_case.spec.get("risk")).get("tier")),
+                _text(as_mapping(use_case.spec.get("risk")).get("tier")),
                 {name: False for name in CONTROLS},
                 "the UseCase record has errors (run govctl validate)"))
             continue
@@ -132,9 +132,9 @@ def coverage_of(root: Path, as_of: datetime, source: ObservationSource) -> Cover
 def _controls(repo: Repository, policy: Policy, use_case: Record, status: UseCaseStatus,
               as_of: datetime, observed: bool) -> UseCaseCoverage:
     spec = use_case.spec
-    risk = _mapping(spec.get("risk"))
+    risk = as_mapping(spec.get("risk"))
     approval = status.approval
-    response = _mapping(spec.get("response"))
+    response = as_mapping(spec.get("response"))
     today = utc_date(as_of)
     exercise: bool | None = None
     if needs_exercise(use_case, policy):
@@ -162,10 +162,6 @@ def _people(repo: Repository, ids: Any) -> bool:
     """At least one id, and every one a Person record: a name nobody can reach is none."""
     return isinstance(ids, list) and bool(ids) and all(
         isinstance(i, str) and repo.get("Person", i) is not None for i in ids)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _text(value: Any) -> str | None:

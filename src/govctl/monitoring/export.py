@@ -96,7 +96,7 @@ def _number(value: float) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-def _bound_text(low: float | None, high: float | None) -> str:
+def bound_text(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"outside [{_number(low)}, {_number(high)}]"
     return f"above {_number(high)}" if high is not None else f"below {_number(low)}"
@@ -144,7 +144,7 @@ def prometheus_rules(repo: Repository, policy: Policy, as_of: datetime,
             subject = f"{use_case.id}: {name} ({signal['metric']})"
             summary = (_plain(f"{subject} is ")
                        + "{{ $value }}"  # Prometheus fills in the value
-                       + _plain(f", {_bound_text(low, high)} for {window}; on breach: "
+                       + _plain(f", {bound_text(low, high)} for {window}; on breach: "
                                 f"{stick.on_breach['action']}"))
             rules.append(_rule(
                 alert_name(use_case.id, name), breach_expr(query, low, high), window,

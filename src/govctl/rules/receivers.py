@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from govctl.model.findings import Finding
 from govctl.model.people import oncall_of
 from govctl.model.receivers import inline_secrets, receiver_bodies
+from govctl.model.schemas import dotted
 from govctl.rules.registry import Context, check
 
 
@@ -19,8 +20,5 @@ def inline_receiver_secrets(ctx: Context) -> Iterator[Finding]:
             for secret in inline_secrets(body):
                 yield ctx.finding(
                     "GOV044", team, ("spec", "oncall", field, *secret.path),
-                    f"Team {team.id!r} oncall.{field}{_dotted(secret.path)}: {secret.reason}")
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+                    f"Team {team.id!r} oncall.{dotted((field, *secret.path))}: "
+                    f"{secret.reason}")
