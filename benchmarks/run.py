@@ -76,20 +76,34 @@ def govctl_command() -> list[str]:
     return [found] if Path(found).exists() else [sys.executable, "-m", "govctl"]
 
 
+def run_once(cmd: list[str], cwd: Path | None, env: dict | None) -> tuple[float, float]:
+    """(wall seconds, peak MB) of one fresh process; the peak is ``ru_maxrss`` from
+    ``wait4``: the largest of the child and of the processes it waited for (git's)."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
+                                stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 1):
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}): "
+                             f"{errors.read().decode()[-500:]}")
+    return elapsed, usage.ru_maxrss / 1024  # KiB on Linux
+
+
 def timed(cmd: list[str], repeat: int, cwd: Path | None = None, env: dict | None = None,
-          before: object = None, ok: tuple[int, ...] = (0, 1)) -> float:
-    """Best wall time of ``repeat`` runs; ``before()`` runs (untimed) before each."""
+          before: object = None, peaks: list[float] | None = None) -> float:
+    """Best wall time of ``repeat`` runs; ``before()`` runs (untimed) before each; each
+    run's peak MB is appended to ``peaks``."""
     best = float("inf")
     for _ in range(repeat):
         if callable(before):
             before()
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        elapsed = time.perf_counter() - start
-        if proc.returncode not in ok:
-            raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}): "
-                             f"{proc.stderr.decode()[-500:]}")
+        elapsed, peak = run_once(cmd, cwd, env)
+        if peaks is not None:
+            peaks.append(peak)
         best = min(best, elapsed)
     return best
 
@@ -132,7 +146,10 @@ def validate_row(n: int, repeat: int, cjs_max: int) -> dict:
 
     cmd = [*govctl, "validate", "--root", str(root), "--as-of", "2026-11-27"]
     row = {"n": n, "files": len(files)}
-    row["cold"] = timed(cmd, repeat, env={"GOVCTL_CACHE_DIR": str(cache)}, before=empty_cache)
+    peaks: list[float] = []
+    row["cold"] = timed(cmd, repeat, env={"GOVCTL_CACHE_DIR": str(cache)}, before=empty_cache,
+                        peaks=peaks)
+    row["cold_mb"] = max(peaks)
     timed(cmd, 1, env={"GOVCTL_CACHE_DIR": str(cache)})  # fill it
     row["warm"] = timed(cmd, repeat, env={"GOVCTL_CACHE_DIR": str(cache)})
     row["floor_parse"] = timed([sys.executable, "-c", FLOOR_PARSE, str(root)], repeat)
@@ -153,6 +170,8 @@ def validate_row(n: int, repeat: int, cjs_max: int) -> dict:
 
 
 def history_row(n: int, commits: int, repeat: int) -> dict:
+    """Every history command on its first run (empty user cache: a fresh CI runner) and
+    peak memory, beside git's own log over the same history."""
     root = repo_of(n, commits)
     govctl = govctl_command()
     cache = Path(tempfile.mkdtemp(prefix="govctl-bench-cache-"))
@@ -163,20 +182,37 @@ def history_row(n: int, commits: int, repeat: int) -> dict:
     old = subprocess.run(["git", "show", f"{first}:approvals/uc-00100-2026-10-15.yaml"],
                          cwd=root, capture_output=True, text=True, check=True).stdout
     digest = next(part.strip('"},') for part in old.split() if part.startswith('"sha256:'))
+    packs = Path(tempfile.mkdtemp(prefix="govctl-bench-pack-"))
 
     def empty_cache() -> None:
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(packs / "pack", ignore_errors=True)
 
-    trace = [*govctl, "trace", digest, "--root", str(root)]
-    row = {"n": n, "commits": commits}
-    row["trace_cold"] = timed(trace, repeat, env=env, before=empty_cache)
-    row["trace_warm"] = timed(trace, repeat, env=env)
-    row["history"] = timed([*govctl, "history", "uc-00100", "--root", str(root), "--format",
-                            "json"], repeat, env=env)
-    row["diff"] = timed([*govctl, "diff", "HEAD~1000", "HEAD", "--root", str(root),
-                         "--format", "json"], repeat, env=env)
+    commands = {
+        "trace": ["trace", digest],
+        "history": ["history", "uc-00100", "--format", "json"],
+        "diff": ["diff", "HEAD~1000", "HEAD", "--format", "json"],
+        "validate_history": ["validate", "--history", "--as-of", "2026-11-27"],
+        "audit_pack": ["audit-pack", "--all", "-o", str(packs / "pack"), "--as-of",
+                       "2026-11-27"],
+    }
+    row: dict = {"n": n, "commits": commits}
+    for name, args in commands.items():
+        print(f"  {name} …", file=sys.stderr)
+        peaks: list[float] = []
+        cmd = [*govctl, *args, "--root", str(root)]
+        # the expensive ones once: a pack of 2,000 use cases is minutes of work
+        times = 1 if name in ("audit_pack", "validate_history") else repeat
+        row[name] = timed(cmd, times, env=env, before=empty_cache, peaks=peaks)
+        row[f"{name}_mb"] = max(peaks)
+    warm = [*govctl, "trace", digest, "--root", str(root)]
+    timed(warm, 1, env=env)  # builds the digest index of HEAD
+    row["trace_warm"] = timed(warm, repeat, env=env)
     row["git_log"] = timed(["git", "log", "--raw", "--no-abbrev", "--", "."], repeat, cwd=root)
+    row["git_log_first_parent"] = timed(["git", "log", "--raw", "--no-abbrev", "-z",
+                                         "--first-parent"], repeat, cwd=root)
     empty_cache()
+    shutil.rmtree(packs, ignore_errors=True)
     return row
 
 
@@ -208,31 +244,42 @@ def report(results: dict) -> str:
              f"{m['git']}. Best of {results['repeat']} fresh processes, wall clock.", "",
              "| use cases | record files | validate cold | validate warm | libyaml floor | "
              "read floor | check-jsonschema | cold / libyaml | warm / read | "
-             "check-jsonschema / cold | status (N×5 obs.) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "check-jsonschema / cold | status (N×5 obs.) | peak MB (cold) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["validate"]:
         cjs = r.get("check_jsonschema")
         lines.append(
             f"| {r['n']:,} | {r['files']:,} | {fmt(r['cold'])} | {fmt(r['warm'])} | "
             f"{fmt(r['floor_parse'])} | {fmt(r['floor_read'])} | {fmt(cjs)} | "
             f"{ratio(r['cold'], r['floor_parse'])} | {ratio(r['warm'], r['floor_read'])} | "
-            f"{ratio(cjs, r['cold'])} | {fmt(r['status'])} |")
+            f"{ratio(cjs, r['cold'])} | {fmt(r['status'])} | {r['cold_mb']:.0f} |")
     s = results["startup"]
     lines += ["", f"Start-up: `govctl --version` {s['version'] * 1000:.0f} ms, "
                   f"`govctl --help` {s['help'] * 1000:.0f} ms.", ""]
-    for h in results.get("history", []):
-        lines += [f"History ({h['n']:,} use cases, {h['commits']:,} commits):", "",
-                  "| trace (cold) | trace (warm: digest index) | history | diff (1,000 commits) "
-                  "| bare git log --raw |", "|---|---|---|---|---|",
-                  f"| {fmt(h['trace_cold'])} | {fmt(h['trace_warm'])} | {fmt(h['history'])} | "
-                  f"{fmt(h['diff'])} | {fmt(h['git_log'])} |", ""]
+    history = results.get("history", [])
+    if history:
+        lines += ["History: first run (empty user cache), seconds and peak MB; `git log` is "
+                  "`git log --raw --no-abbrev -- .` (first parent: `--first-parent -z`).", "",
+                  "| use cases | commits | trace | trace (warm) | history | diff (1,000 commits) "
+                  "| validate --history | audit-pack --all | git log --raw | "
+                  "(--first-parent) | trace / git log | history / git log |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for h in history:
+        def cell(name: str, h: dict = h) -> str:
+            return f"{fmt(h[name])}, {h[name + '_mb']:.0f} MB"
+        lines.append(
+            f"| {h['n']:,} | {h['commits']:,} | {cell('trace')} | {fmt(h['trace_warm'])} | "
+            f"{cell('history')} | {cell('diff')} | {cell('validate_history')} | "
+            f"{cell('audit_pack')} | {fmt(h['git_log'])} | {fmt(h['git_log_first_parent'])} | "
+            f"{ratio(h['trace'], h['git_log'])} | {ratio(h['history'], h['git_log'])} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200,2000,10000")
-    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--commits", default="5000,50000",
+                        help="history lengths to measure, comma-separated (0: none)")
     parser.add_argument("--history-size", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--check-jsonschema-max", type=int, default=2000,
@@ -246,9 +293,10 @@ def main() -> None:
     for n in (int(x) for x in args.sizes.split(",") if x):
         print(f"validate, N = {n} …", file=sys.stderr)
         results["validate"].append(validate_row(n, args.repeat, args.check_jsonschema_max))
-    if args.commits:
-        print(f"history, {args.commits} commits …", file=sys.stderr)
-        results["history"] = [history_row(args.history_size, args.commits, args.repeat)]
+    results["history"] = []
+    for commits in (int(x) for x in args.commits.split(",") if x and int(x)):
+        print(f"history, {commits} commits …", file=sys.stderr)
+        results["history"].append(history_row(args.history_size, commits, args.repeat))
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))
 

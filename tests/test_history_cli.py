@@ -18,9 +18,11 @@ from tests.history_support import (
     APPROVAL,
     APPROVAL_ID,
     BOB,
+    BUNDLE,
     CONTRACT,
     DAVE,
     ERIN,
+    MODEL,
     PROMPT,
     USE_CASE,
     assert_one_line_error,
@@ -277,6 +279,35 @@ def test_trace_the_current_digest(govctl, factory):
     assert approval["commit"]["sha"] == s.reapprove
     assert approval["commit"]["author"] == "Bob Risk"
     assert approval["commit"]["email"] == BOB.email
+
+
+_SPELLINGS = {"hex escape": lambda kind: f'"\\x{ord(kind[0]):02x}{kind[1:]}"',
+              "escaped line break": lambda kind: f'"{kind[:2]}\\\n  {kind[2:]}"'}
+
+
+@pytest.mark.parametrize("spelling", list(_SPELLINGS))
+def test_trace_reads_kinds_spelled_with_escapes(govctl, factory, spelling):
+    """trace skips parsing files that cannot hold the kinds it reads; a kind written with
+    a double-quoted escape (no literal name in the bytes) is still read."""
+    factory.build()
+    for rel, kind in ((BUNDLE, "Bundle"), (MODEL, "Model"), (APPROVAL, "Approval"),
+                      (USE_CASE, "UseCase")):
+        text = (factory.root / rel).read_text()
+        assert f"kind: {kind}\n" in text
+        shown = _SPELLINGS[spelling](kind)
+        (factory.root / rel).write_text(text.replace(f"kind: {kind}\n", f"kind: {shown}\n"))
+        assert kind.encode() not in (factory.root / rel).read_bytes()
+    old = digest(govctl, factory.root, "triage")
+    init_git(factory.root)
+    init = commit(factory.root, BOB, "2026-10-01T09:00:00Z", "records")
+    factory.edit(PROMPT, "You triage claims.", "You triage home-insurance claims.")
+    commit(factory.root, DAVE, "2026-10-07T12:00:00Z", "Sharper prompt")
+    payload = _trace(govctl, factory.root, old)
+    assert (payload["bundle"], payload["use_case"]) == ("triage", "claims-triage")
+    assert payload["current"] is False
+    assert payload["first_commit"]["sha"] == init
+    assert [a["id"] for a in payload["approvals"]] == [APPROVAL_ID]
+    assert payload["approvals"][0]["commit"]["sha"] == init
 
 
 def test_trace_accepts_a_digest_without_prefix_and_in_upper_case(govctl, factory):

@@ -6,6 +6,7 @@ offending node, because findings carry exactly those.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -851,3 +852,53 @@ def test_load_bytes_matches_load_text():
     text = "a: 1\nb: [x, y]\n---\nc: café\n"
     assert loader.load_bytes(text.encode()) == loader.load_text(text)
 
+
+
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {s for k, v in value.items() for s in _strings(k) | _strings(v)}
+    if isinstance(value, list):
+        return {s for v in value for s in _strings(v)}
+    return set()
+
+
+@pytest.mark.parametrize("text", [
+    'kind: "\\x42undle"\n', 'kind: "Bun\\\n  dle"\n', "kind: Bundle\n", "kind: 'Bundle'\n",
+    "kind: |-\n  Bundle\n", "k: &a Bundle\nkind: *a\n", "\ufeffkind: Bundle\n",
+])
+def test_may_hold_is_true_whenever_the_file_yields_the_word(text):
+    assert "Bundle" in _strings(load(text).documents[0].data)
+    assert loader.may_hold(text.encode(), {"Model", "Bundle"})
+
+
+@pytest.mark.parametrize("text", [
+    "kind: Bun\n  dle\n", "kind: 'Bun\n  dle'\n", "kind: >-\n  Bun\n  dle\n",
+    "kind: ThresholdContract\n", "kind: bundle\n",
+])
+def test_may_hold_is_false_only_when_no_reading_yields_the_word(text):
+    assert "Bundle" not in _strings(load(text).documents[0].data)
+    assert not loader.may_hold(text.encode(), {"Bundle"})
+
+
+# a word's spellings, cut where YAML may join (escaped or folded line breaks) or not
+_HEADS = ["B", "Bun", "\\x42", "\\u0042", "\\U00000042", "\\x42un", "", "'", "\\"]
+_JOINS = ["", "\\\n  ", "\n  ", "\n\n  ", " ", "''", "\\\n\n  "]
+_TAILS = ["undle", "dle", "un\\\n  dle", "\\x75ndle", "undl\\u0065", "", "'"]
+_STYLES = ['kind: "{}"\n', "kind: '{}'\n", "kind: {}\n", "kind: |-\n  {}\n",
+           "kind: >-\n  {}\n", "- {}\n", "{{k: \"{}\"}}\n", "k: &a \"{}\"\nkind: *a\n"]
+
+
+def test_may_hold_never_hides_a_yielded_word():
+    """The skip is sound: every spelling here that any style reads as the word (escapes and
+    joined lines among them) is one ``may_hold`` keeps."""
+    yielded = escaped = 0
+    for style, *parts in itertools.product(_STYLES, _HEADS, _JOINS, _TAILS):
+        text = style.format("".join(parts))
+        found = set().union(*(_strings(d.data) for d in load(text).documents))
+        if "Bundle" in found:
+            assert loader.may_hold(text.encode(), ["Model", "Bundle"]), text
+            yielded += 1
+            escaped += "Bundle" not in text
+    assert escaped >= 50 and yielded > escaped  # the spellings do reach the word

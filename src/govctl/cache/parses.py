@@ -99,13 +99,21 @@ def _decode(path: str, entry: Any) -> tuple[list[Record], list[Finding]] | None:
 
 
 class ParseCache:
-    def __init__(self, root: Path) -> None:
+    """One governance root's parses for one command: the entries read from the user cache,
+    what this run parsed, and (``remember``) parses of committed versions that are kept in
+    memory only — a replay parses HEAD's files before the working tree is read, and the
+    working tree's unchanged files are then hits. ``persistent=False``: nothing is read
+    from or written to the user cache (caching off, or its folder inside the root)."""
+
+    def __init__(self, root: Path, persistent: bool = True) -> None:
         self.root = root
         self.name = _name(root)
+        self.persistent = persistent
         self.entries: dict[str, Any] = {}
         self.used: dict[str, Any] = {}
+        self.memory: dict[str, tuple[list[Record], list[Finding]]] = {}
         self.stored = False  # parsed anew this run (a new file, or a damaged entry)
-        raw = store.read_bytes(SECTION, self.name)
+        raw = store.read_bytes(SECTION, self.name) if persistent else None
         if raw:
             try:
                 loaded = json.loads(raw)
@@ -121,7 +129,13 @@ class ParseCache:
         if raw is None:
             return None
         key = file_key(path, raw)
-        entry = self.entries.get(key)
+        held = self.memory.get(key)
+        if held is not None:
+            if key not in self.used and self.persistent:
+                self.used[key] = _encode(*held)  # the working tree has it: keep it
+                self.stored = True
+            return list(held[0]), list(held[1])
+        entry = self.used.get(key) or self.entries.get(key)
         decoded = _decode(path, entry) if entry is not None else None
         if decoded is not None:
             self.used[key] = entry
@@ -129,13 +143,23 @@ class ParseCache:
 
     def store(self, path: str, raw: bytes | None, records: Sequence[Record],
               findings: Sequence[Finding]) -> None:
-        if raw is not None:
+        if raw is not None and self.persistent:
             self.used[file_key(path, raw)] = _encode(records, findings)
             self.stored = True
+
+    def remember(self, path: str, raw: bytes, records: Sequence[Record],
+                 findings: Sequence[Finding]) -> None:
+        """Keep a parse for this run only (a committed version nobody may ask for again)."""
+        self.memory[file_key(path, raw)] = (list(records), list(findings))
+
+    def forget(self, path: str, raw: bytes) -> None:
+        self.memory.pop(file_key(path, raw), None)
 
     def save(self) -> None:
         """Keep what this run used, then older entries up to a cap: a `diff` of an old
         revision must not evict the working tree's entries (nor the cache grow forever)."""
+        if not self.persistent:
+            return
         if not self.stored and self.used.keys() == self.entries.keys():
             return  # nothing new, nothing gone (a damaged entry replaced counts as new)
         keep = dict(self.used)
@@ -150,3 +174,9 @@ class ParseCache:
         store.write_bytes(SECTION, self.name,
                           json.dumps(document, ensure_ascii=False, separators=(",", ":"))
                           .encode("utf-8", "surrogatepass"))
+        self.entries, self.stored = keep, False  # saved: a second save has nothing new
+
+
+def parse_cache(root: Path) -> ParseCache:
+    """A new parse cache of ``root``: persistent when the user cache may describe it."""
+    return ParseCache(root, store.usable_for(root))

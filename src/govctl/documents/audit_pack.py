@@ -119,7 +119,7 @@ class _Shared:
 def _bundle_versions(history: GitHistory, until: str) -> dict[str, list[tuple[Commit, str]]]:
     """Bundle id → [(first commit, digest)] along the first-parent history up to ``until``."""
     out: dict[str, list[tuple[Commit, str]]] = {}
-    for step in Replay(history, until).steps():
+    for step in Replay(history, until, kinds=frozenset()).steps():
         for bundle_id, digest in step.digests.items():
             out.setdefault(bundle_id, []).append((step.commit, digest))
     return out

@@ -20,6 +20,7 @@ from govctl.model.records import Record
 
 SECTION = "digests"
 FORMAT = 1
+INDEXED_KINDS = frozenset({"UseCase", "Approval"})  # read beside the digests' own
 
 
 def _commit_json(commit: Commit) -> dict[str, Any]:
@@ -121,7 +122,7 @@ class DigestIndex:
 
 def build(history: GitHistory, head: str) -> DigestIndex:
     index = DigestIndex(head)
-    replay = Replay(history, head)
+    replay = Replay(history, head, kinds=INDEXED_KINDS)
     bundle_of: dict[str, str] = {}  # use case → its bundle, kept as use cases change
     serving: dict[str, set[str]] = {}  # bundle → the use cases it serves
     for step in replay.steps():

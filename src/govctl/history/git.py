@@ -152,6 +152,17 @@ class GitHistory:
         self._sizes: dict[str, int] = {}  # blob sha → size in bytes, as git said
         self._git = self.repo.git
         self._shallow: frozenset[str] | None = None
+        self._parses: Any = None
+
+    @property
+    def parses(self) -> Any:
+        """The root's parse cache for as long as this history is open: replays, revisions
+        and the working tree read through one, so a file parsed once is parsed once."""
+        if self._parses is None:
+            from govctl.cache.parses import parse_cache
+
+            self._parses = parse_cache(self.root)
+        return self._parses
 
     # lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -420,11 +431,17 @@ class GitHistory:
             args.append("-1")
         if rev.startswith("-"):
             raise GovctlError(f"{rev!r} is not a revision")
-        git_paths = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
         if self.head() is None:
             return []
-        args += [rev, "--", *git_paths]
-        return list(self._parse_log(self._run(*args), signatures))
+        # The whole repository's first-parent line needs no pathspec, and git is about
+        # twice as fast without one (a pathspec makes it diff every commit twice: once to
+        # prune, once for --raw). What the pathspec would prune, commits that change
+        # nothing, is dropped below instead: the same commits either way.
+        whole = not paths and not self.prefix and first_parent and raw
+        git_paths = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
+        args += [rev, "--", *([] if whole else git_paths)]
+        commits = self._parse_log(self._run(*args), signatures)
+        return [c for c in commits if c.changes] if whole else list(commits)
 
     def _parse_log(self, out: bytes, signatures: bool) -> Iterator[Commit]:
         for chunk in out.split(b"\x1e")[1:]:

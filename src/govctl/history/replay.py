@@ -13,15 +13,16 @@ side branch's intermediate commit is not seen; what was merged is (documented in
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from govctl.digest.digester import Digester
 from govctl.history.git import Commit, GitHistory, resolve_entry
 from govctl.model import loader, schemas
+from govctl.model.parallel import map_halves
 from govctl.model.records import Record, is_url
-from govctl.model.repository import RECORD_SUFFIXES
+from govctl.model.repository import RECORD_SUFFIXES, parse_file
 
 
 def parse_records(path: str, raw: bytes, salvaged: bool = True,
@@ -56,29 +57,20 @@ def parse_records(path: str, raw: bytes, salvaged: bool = True,
     return out
 
 
-# The kinds whose validity a replay needs (digests, the use cases they serve, approvals);
-# the schema is the larger part of parsing, and people, teams, incidents and the Policy
-# are not asked about — they are kept, marked valid=False.
-REPLAYED = frozenset({"Bundle", "Model", "EvalSet", "ThresholdContract", "UseCase",
-                      "Approval"})
-
-
 @dataclass
 class State:
-    """The records of one revision; quacks like a Repository for the Digester.
-
-    Only the kinds in ``REPLAYED`` are schema-checked (``of_kind`` of another kind with
-    ``valid_only`` is empty).
-    """
+    """The records of one revision, read as `validate` reads them (every kind
+    schema-checked); quacks like a Repository for the Digester. ``kinds``: only these are
+    wanted — a file that cannot hold one (``loader.may_hold``) is not parsed."""
 
     history: GitHistory
+    kinds: frozenset[str] | None = None
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (mode, blob)
     by_file: dict[str, list[Record]] = field(default_factory=dict)
     holders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     index: dict[str, dict[str, Record]] = field(default_factory=lambda: defaultdict(dict))
-    _parsed: dict[tuple[str, str], list[Record]] = field(default_factory=dict)
+    _parsed: dict[tuple[str, str], list[Record]] = field(default_factory=dict)  # ahead
     _hashes: dict[str, str] = field(default_factory=dict)
-    _parse_cache: Any = False  # not looked up yet
 
     # the Repository interface the Digester and graph helpers use -----------------------
     def get(self, kind: str, record_id: Any) -> Record | None:
@@ -104,32 +96,53 @@ class State:
 
     # changes ---------------------------------------------------------------------------
     def _records_of(self, path: str, blob: str) -> list[Record]:
-        key = (path, blob)
-        records = self._parsed.get(key)
+        records = self._parsed.pop((path, blob), None)  # parsed ahead (preparse)
         if records is None:
             raw = self.history.small_blob(blob)
             if raw is None:  # over the size limit: GOV004, no records (and not read)
-                self._parsed[key] = []
                 return []
-            cached = self._cache().lookup(path, raw) if self._cache() is not None else None
-            # the working tree's parse cache knows most committed files already (their
-            # bytes are unchanged); it is only read here: replayed parses check fewer kinds
-            records = cached[0] if cached is not None else parse_records(
-                path, raw, check_schema=REPLAYED, max_size=self.history.max_file_bytes)
-            self._parsed[key] = records
+            records = self._parse(path, raw) if self._wanted(raw) else []
         return records
 
-    def _cache(self) -> Any:
-        if self._parse_cache is False:
-            from govctl.cache import store
+    def _wanted(self, raw: bytes) -> bool:
+        return self.kinds is None or loader.may_hold(raw, self.kinds)
 
-            if store.usable_for(self.history.root):
-                from govctl.cache.parses import ParseCache
+    def _parse(self, path: str, raw: bytes) -> list[Record]:
+        """The file's records as `validate` reads them (all kinds schema-checked), through
+        the history's parse cache: the working tree's unchanged files are then hits."""
+        parses = self.history.parses
+        hit = parses.lookup(path, raw)
+        if hit is not None:
+            return hit[0]
+        records, findings = parse_file(path, raw, self.history.max_file_bytes)
+        parses.remember(path, raw, records, findings)
+        return records
 
-                self._parse_cache = ParseCache(self.history.root)
+    def preparse(self, versions: Iterable[tuple[str, str]]) -> None:
+        """Parse these (path, blob) versions now, on both cores; add_file takes them."""
+        parses = self.history.parses
+        todo: list[tuple[str, bytes]] = []
+        keys: list[tuple[str, str]] = []
+        for path, blob in dict.fromkeys(versions):
+            if (path, blob) in self._parsed:
+                continue
+            raw = self.history.small_blob(blob)
+            if raw is None:
+                continue
+            if not self._wanted(raw):
+                self._parsed[(path, blob)] = []
+                continue
+            hit = parses.lookup(path, raw)
+            if hit is not None:
+                self._parsed[(path, blob)] = hit[0]
             else:
-                self._parse_cache = None
-        return self._parse_cache
+                todo.append((path, raw))
+                keys.append((path, blob))
+        limit = self.history.max_file_bytes
+        parsed = map_halves(lambda item: parse_file(item[0], item[1], limit), todo)
+        for key, (path, raw), (records, findings) in zip(keys, todo, parsed, strict=True):
+            parses.remember(path, raw, records, findings)
+            self._parsed[key] = records
 
     def remove_file(self, path: str) -> list[Record]:
         self.files.pop(path, None)
@@ -148,10 +161,7 @@ class State:
 
     def add_file(self, path: str, blob: str, mode: str = "100644") -> list[Record]:
         self.files[path] = (mode, blob)
-        if not mode.startswith("100"):
-            return []  # symlinks: kept for resolving references; records are not read
-        if not path.endswith(RECORD_SUFFIXES) or any(
-                p.startswith(".") for p in path.split("/")):
+        if not holds_records(path, mode):
             return []
         records = self._records_of(path, blob)
         self.by_file[path] = records
@@ -173,6 +183,13 @@ class State:
                                            (r.kind, r.id) == key)
 
 
+def holds_records(path: str, mode: str) -> bool:
+    """A regular file with a record suffix outside dot-folders (symlinks are kept for
+    resolving references; their records are not read)."""
+    return mode.startswith("100") and path.endswith(RECORD_SUFFIXES) and not any(
+        p.startswith(".") for p in path.split("/"))
+
+
 @dataclass(frozen=True)
 class Step:
     """One commit of the replay: what changed in it."""
@@ -184,31 +201,50 @@ class Step:
     digests: Mapping[str, str]  # bundle id → digest, for bundles whose digest changed
 
 
+PREPARSE_BATCH = 4_000  # record versions parsed ahead at once
+# what bundle digests read (SPEC §1.3): a replay for digests alone parses no other kind
+DIGEST_KINDS = frozenset({"Bundle", "Model", "EvalSet"})
+
+
 class Replay:
     """``Replay(history)`` walks HEAD's first-parent line from the root commit;
     ``Replay(history, f"{start}..{tip}", start=start)`` starts from the records as they
     are at ``start`` (one ls-tree) and walks tip's first-parent line down to it — a merged
-    branch, say."""
+    branch, say. ``kinds``: the record kinds the caller reads (every kind by default); the
+    replay adds :data:`DIGEST_KINDS` and parses no file that cannot hold one of them."""
 
-    def __init__(self, history: GitHistory, rev: str = "HEAD", start: str | None = None
-                 ) -> None:
+    def __init__(self, history: GitHistory, rev: str = "HEAD", start: str | None = None,
+                 kinds: frozenset[str] | None = None) -> None:
         self.history = history
         self.rev = rev
-        self.state = State(history)
+        self.state = State(history, None if kinds is None else kinds | DIGEST_KINDS)
         self.digests: dict[str, str] = {}  # bundle id → digest in the current state
         self.deps: dict[str, set[tuple[str, str]]] = {}  # bundle → what its digest read
         self.rdeps: dict[tuple[str, str], set[str]] = defaultdict(set)  # and back
         if start is not None:
-            for path, (mode, blob) in history.tree(start).items():
+            tree = history.tree(start)
+            self.state.preparse((path, blob) for path, (mode, blob) in tree.items()
+                                if holds_records(path, mode))
+            for path, (mode, blob) in tree.items():
                 self.state.add_file(path, blob, mode)
             self._redigest({("Bundle", b.id) for b in self.state.of_kind("Bundle")}, set())
 
     def steps(self) -> Iterator[Step]:
         commits = self.history.log(rev=self.rev, first_parent=True, reverse=True)
-        self.history.prefetch(ch.new_blob for c in commits for ch in c.changes
-                              if ch.new_path is not None
-                              and ch.new_path.endswith(RECORD_SUFFIXES))
-        for commit in commits:
+        # every record version the replay will read, in order; parsed ahead in batches on
+        # both cores (a batch at a time: the parses wait in memory until applied)
+        versions = [(i, ch.new_path, ch.new_blob) for i, c in enumerate(commits)
+                    for ch in c.changes if ch.new_path is not None
+                    and ch.new_blob is not None and holds_records(ch.new_path, ch.new_mode)]
+        self.history.prefetch(blob for _, _, blob in versions)
+        ahead = 0
+        for i, commit in enumerate(commits):
+            if ahead < len(versions) and versions[ahead][0] <= i:
+                end = ahead + PREPARSE_BATCH
+                while end < len(versions) and versions[end][0] <= i:
+                    end += 1  # a commit's versions in one batch (the first has them all)
+                self.state.preparse((path, blob) for _, path, blob in versions[ahead:end])
+                ahead = end
             yield self._apply(commit)
 
     def _apply(self, commit: Commit) -> Step:

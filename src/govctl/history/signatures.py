@@ -108,4 +108,6 @@ def people_at(history: GitHistory, rev: str = "HEAD") -> list[Record]:
         sha = history.resolve(rev)
     except GovctlError:
         return []
-    return load_repository(history.tree_source(sha)).of_kind("Person")
+    # only the files that may hold a Person: exact for them (load_repository's words)
+    return load_repository(history.tree_source(sha), words=frozenset({"Person"})
+                           ).of_kind("Person")

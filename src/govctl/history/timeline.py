@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govctl.cache.parses import parse_cache
 from govctl.history.git import Commit, GitHistory
 from govctl.history.replay import parse_records
 from govctl.model.graph import use_case_closure
 from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.records import Record, file_references
-from govctl.model.repository import RECORD_SUFFIXES, Repository, WorktreeSource, load_repository
+from govctl.model.repository import (
+    RECORD_SUFFIXES,
+    Repository,
+    WorktreeSource,
+    exclusions,
+    load_repository,
+)
 from govctl.model.schemas import dotted
 from govctl.rules.changes import FieldChange, describe, field_changes
 
@@ -153,10 +160,43 @@ def _summary(worktree: Repository, record: Record, change: str,
 def history_of(root: Path, use_case_id: str, max_file_bytes: int = MAX_FILE_SIZE
                ) -> Timeline:
     """``max_file_bytes``: record files and blobs larger than this are not read."""
-    worktree = load_repository(WorktreeSource(root, max_file_bytes))
+    worktree = _closure_repository(WorktreeSource(root, max_file_bytes), use_case_id)
     use_case = worktree.require("UseCase", use_case_id)
     with GitHistory(root, max_file_bytes) as history:
         return timeline_of(history, worktree, use_case)
+
+
+class _Asking:
+    """A repository that notes every id asked of it (the closure's ids, found or not)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self.asked: set[str] = set()
+
+    def get(self, kind: str, record_id: Any) -> Record | None:
+        if isinstance(record_id, str):
+            self.asked.add(record_id)
+        return self.repo.get(kind, record_id)
+
+
+def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
+    """The working tree's records the timeline starts from, without parsing the whole
+    repository: the files that may spell the use case's id or the ids its closure asks for
+    (until it asks for nothing new), and every Person (approvers' names). Exact for those
+    records (``load_repository``'s ``words``); an unknown use case gets the full load's
+    error (its "did you mean" looks at every id)."""
+    files = list(source.record_files(exclusions(source)))
+    parses = parse_cache(source.root)
+    words = {use_case_id, "Person"}
+    while True:
+        repo = load_repository(source, files, parses, frozenset(words))
+        if repo.get("UseCase", use_case_id) is None:
+            return load_repository(source, files, parses)
+        asking = _Asking(repo)
+        use_case_closure(asking, repo.require("UseCase", use_case_id))  # type: ignore[arg-type]
+        if asking.asked <= words:
+            return repo
+        words |= asking.asked
 
 
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",

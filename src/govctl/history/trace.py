@@ -14,15 +14,16 @@ from typing import Any
 
 from govctl.digest.digester import Digester
 from govctl.errors import EXIT_FINDINGS, GovctlError
-from govctl.history.digest_index import digest_index
+from govctl.history.digest_index import INDEXED_KINDS, digest_index
 from govctl.history.git import Commit, GitHistory
 from govctl.history.provenance import ProvenanceIndex, Widen, decision_of
-from govctl.history.replay import Replay
+from govctl.history.replay import DIGEST_KINDS, Replay
 from govctl.history.signatures import people_at, signatures, signed_by_approver
 from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.records import Record
 from govctl.model.repository import WorktreeSource, load_repository
 
+TRACED_KINDS = DIGEST_KINDS | INDEXED_KINDS
 _DIGEST = re.compile(r"(sha256:)?([0-9a-fA-F]{64})\Z")
 
 
@@ -85,9 +86,12 @@ class TraceResult:
 def trace(root: Path, digest_text: str, max_file_bytes: int = MAX_FILE_SIZE) -> TraceResult:
     """``max_file_bytes``: record files and blobs larger than this are not read."""
     digest = normalise_digest(digest_text)
-    worktree = load_repository(WorktreeSource(root, max_file_bytes))
     with GitHistory(root, max_file_bytes) as history:
         index = digest_index(history)  # cached per HEAD: a repeated trace is cheap
+        # after the index: a replay has parsed HEAD's files, most of them unchanged here
+        # only what trace reads (exact for those kinds: load_repository's words)
+        worktree = load_repository(WorktreeSource(root, max_file_bytes),
+                                   parses=history.parses, words=TRACED_KINDS)
         commits = index.commits
         # bundle id → first commit with the digest, and its position in the replay: the
         # first-parent order is the order in which digests landed (dates can be skewed)
@@ -151,7 +155,7 @@ def _introduced_by(history: GitHistory, merge: Commit, bundle_id: str, digest: s
         if not chain or not chain[0].parents:
             break
         start = chain[0].parents[0]  # where the branch's first-parent line left the main
-        replay = Replay(history, f"{start}..{side}", start=start)
+        replay = Replay(history, f"{start}..{side}", start=start, kinds=frozenset())
         if replay.digests.get(bundle_id) == digest:
             break  # it had the digest already at the fork: the merge is the answer
         found = next((step.commit for step in replay.steps()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -232,6 +233,15 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     column = len(before) + 1
     breaks = head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n")
     return breaks + 1, column
+
+
+def may_hold(raw: bytes, words: Iterable[str]) -> bool:
+    """False only when no YAML reading of ``raw`` can yield any of ``words`` (kind names,
+    say) as a string: the loader takes UTF-8 alone, where a string's characters are
+    written literally, except through a double-quoted escape (a backslash). Readers that
+    need a few kinds skip parsing the other files by this, without changing what they read.
+    """
+    return b"\\" in raw or any(word.encode("utf-8") in raw for word in words)
 
 
 def decode(raw: bytes, max_size: int = MAX_FILE_SIZE) -> str | Problem:

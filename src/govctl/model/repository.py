@@ -359,7 +359,15 @@ def _record_name(data: Any) -> str | None:
     return None
 
 
-def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
+def parse_file(path: str, raw: bytes, max_size: int = loader.MAX_FILE_SIZE
+               ) -> tuple[list[Record], list[Finding]]:
+    """The records and findings of one record file's bytes: what `validate` makes of it
+    (and what the parse cache holds), for the working tree and git blobs alike."""
+    result = _read_file(SourceFile(path, raw), max_size)
+    return result.records, result.findings
+
+
+def _read_file(source_file: SourceFile, max_size: int) -> _FileRecords:
     path = source_file.path
     out = _FileRecords(path, [], [])
 
@@ -371,7 +379,7 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
         if source_file.problem:
             out.findings.append(problem_finding(source_file.problem))
         return out
-    result = loader.load_bytes(source_file.raw, locator.source.max_size)
+    result = loader.load_bytes(source_file.raw, max_size)
     names = {doc.index: _record_name(doc.data) for doc in result.documents}
     pending: list[tuple[int, Record | None, list[schemas.SchemaIssue]]] = []
     # A loader problem inside a record names it (SPEC §2: null is for file-level problems)
@@ -406,7 +414,7 @@ def _read_file(source_file: SourceFile, locator: Locator) -> _FileRecords:
             out.records.append(record)
         # a record with loader problems keeps them; their findings carry no record name
     if pending:
-        out.findings.extend(_schema_findings(source_file, pending, locator.source.max_size))
+        out.findings.extend(_schema_findings(source_file, pending, max_size))
     out.findings = cap(out.findings)  # SPEC §3: at most 100 per rule (the parse cache too)
     return out
 
@@ -446,23 +454,23 @@ def _schema_findings(source_file: SourceFile, pending: list[tuple[int, Record | 
 
 def _parse_cache(source: Source) -> Any:
     """The parse cache of the governance root (shared by the working tree and its git
-    revisions: entries are keyed by path and bytes), unless caching is off or its folder
-    would be inside the governance root."""
-    from govctl.cache import store
-
-    root = getattr(source, "root", None)  # the working tree's, or the git source's root
-    if root is None and hasattr(source, "history"):
-        root = source.history.root
-    if root is None or not store.usable_for(root):
+    revisions: entries are keyed by path and bytes): a git source's is its history's."""
+    history = getattr(source, "history", None)
+    if history is not None:
+        return history.parses
+    root = getattr(source, "root", None)
+    if root is None:
         return None
-    from govctl.cache.parses import ParseCache
+    from govctl.cache.parses import parse_cache
 
-    return ParseCache(root)
+    return parse_cache(root)
 
 
-def _read_files(source: Source, files: list[SourceFile], locator: Locator
-                ) -> list[_FileRecords]:
-    parse_cache = _parse_cache(source)
+def _read_files(source: Source, files: list[SourceFile], locator: Locator,
+                parse_cache: Any = None) -> list[_FileRecords]:
+    if parse_cache is None:
+        parse_cache = _parse_cache(source)
+    max_size = locator.source.max_size
     results: list[_FileRecords | None] = [None] * len(files)
     todo: list[int] = []
     for i, f in enumerate(files):
@@ -471,14 +479,11 @@ def _read_files(source: Source, files: list[SourceFile], locator: Locator
             todo.append(i)
         else:
             results[i] = _FileRecords(f.path, *hit)
-    if isinstance(source, WorktreeSource):
-        # Parsing is CPU-bound and per file: use both cores. (Not for git sources: a
-        # forked child must not talk to the parent's persistent cat-file process.)
-        from govctl.model.parallel import map_halves
+    # Parsing is CPU-bound and per file: both cores (the bytes are read already, so a
+    # forked child never talks to a git source's persistent cat-file process)
+    from govctl.model.parallel import map_halves
 
-        computed = map_halves(lambda i: _read_file(files[i], locator), todo)
-    else:
-        computed = [_read_file(files[i], locator) for i in todo]
+    computed = map_halves(lambda i: _read_file(files[i], max_size), todo)
     for i, result in zip(todo, computed, strict=True):
         results[i] = result
         if parse_cache is not None:
@@ -488,18 +493,44 @@ def _read_files(source: Source, files: list[SourceFile], locator: Locator
     return [r for r in results if r is not None]
 
 
-def load_repository(source: Source, files: list[SourceFile] | None = None) -> Repository:
-    """Read every record file of ``source`` (or the ``files`` already read from it)."""
+def _read_holding(source: Source, files: list[SourceFile], locator: Locator, parses: Any,
+                  words: frozenset[str]) -> tuple[list[_FileRecords], list[_FileRecords]]:
+    """(every file read, the files kept): the files that may hold one of ``words``, and,
+    read only for their references, the files that may name a record file (a reference
+    drops a file only when it spells the file's path, suffix included:
+    ``normal_form_problem``)."""
+    holding = [f for f in files if f.raw is not None and loader.may_hold(f.raw, words)]
+    held = {id(f) for f in holding}
+    naming = [f for f in files if f.raw is not None and id(f) not in held
+              and loader.may_hold(f.raw, RECORD_SUFFIXES)]
+    read = _read_files(source, holding + naming, locator, parses)
+    return read, read[:len(holding)]
+
+
+def load_repository(source: Source, files: list[SourceFile] | None = None,
+                    parses: Any = None, words: frozenset[str] | None = None) -> Repository:
+    """Read every record file of ``source`` (or the ``files`` already read from it).
+    ``parses``: the parse cache to read through (a history's, say) instead of a new one.
+
+    ``words`` (kind names, ids): a partial repository of the files that may hold one of
+    them (``loader.may_hold``) — the same records, duplicates and dropped referenced files
+    as a full load for every record spelling one of the words; its findings and other
+    records are not the repository's. For commands that read a few records of a large
+    repository without judging it (trace, history)."""
     locator = Locator(source)
     if files is None:
         files = list(source.record_files(exclusions(source)))
-    per_file = _read_files(source, files, locator)
+    if words is None:
+        per_file = _read_files(source, files, locator, parses)
+        kept = per_file
+    else:
+        per_file, kept = _read_holding(source, files, locator, parses, words)
 
     # Files that records reference (prompts, schemas, eval data) are digested, never read as
     # records, even when they end in .yaml: drop what was read from them.
     referenced = frozenset(
         ref.target for f in per_file for r in f.records for ref in file_references(r))
-    per_file = [f for f in per_file if f.path not in referenced]
+    per_file = [f for f in kept if f.path not in referenced]
 
     findings: list[Finding] = []
     records: list[Record] = []
