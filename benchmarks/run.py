@@ -76,14 +76,26 @@ def govctl_command() -> list[str]:
     return [found] if Path(found).exists() else [sys.executable, "-m", "govctl"]
 
 
+TIMEOUT = 600.0  # seconds; a command stopped after it is reported as "> TIMEOUT"
+
+
 def run_once(cmd: list[str], cwd: Path | None, env: dict | None) -> tuple[float, float]:
     """(wall seconds, peak MB) of one fresh process; the peak is ``ru_maxrss`` from
-    ``wait4``: the largest of the child and of the processes it waited for (git's)."""
+    ``wait4``: the largest of the child and of the processes it waited for (git's). A
+    process still running after TIMEOUT is stopped: (inf, its peak so far)."""
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
                                 stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(proc.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > TIMEOUT:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                return float("inf"), usage.ru_maxrss / 1024
+            time.sleep(0.01)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode not in (0, 1):
@@ -231,11 +243,15 @@ def machine() -> dict:
 
 
 def fmt(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds:.2f} s"
+    if seconds is None:
+        return "—"
+    return f"> {TIMEOUT:.0f} s" if seconds == float("inf") else f"{seconds:.2f} s"
 
 
 def ratio(a: float | None, b: float | None) -> str:
-    return "—" if a is None or b is None else f"{a / b:.2f}×"
+    if a is None or b is None or float("inf") in (a, b):
+        return "—"
+    return f"{a / b:.2f}×"
 
 
 def report(results: dict) -> str:
@@ -276,15 +292,19 @@ def report(results: dict) -> str:
 
 
 def main() -> None:
+    global TIMEOUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200,2000,10000")
     parser.add_argument("--commits", default="5000,50000",
                         help="history lengths to measure, comma-separated (0: none)")
     parser.add_argument("--history-size", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="stop a command after this many seconds (reported as such)")
     parser.add_argument("--check-jsonschema-max", type=int, default=2000,
                         help="largest N to run check-jsonschema on (it is slow)")
     args = parser.parse_args()
+    TIMEOUT = args.timeout
     OUT.mkdir(exist_ok=True)
     govctl = govctl_command()
     results: dict = {"machine": machine(), "repeat": args.repeat, "validate": []}

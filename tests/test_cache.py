@@ -963,6 +963,28 @@ def test_a_second_trace_of_the_same_head_reads_the_index(govctl, factory, cache_
                                                                 value)).stdout
 
 
+def test_the_digest_index_written_in_pieces_reads_back_whole():
+    from govctl.history.digest_index import DigestIndex
+    from govctl.history.git import Commit
+    from govctl.model.records import Record
+
+    commit = Commit("a" * 40, ("b" * 40,), "Zoë Ann", "z@x", "2026-10-01T09:00:00+00:00",
+                    "Ci", "c@x", "2026-10-01T09:00:00+00:00", "subject", "G", ())
+    approval = Record("Approval", "ap-1", "approvals/ap.yaml", 1, 4, {
+        "kind": "Approval", "metadata": {"id": "ap-1"},
+        "spec": {"use_case": "uc", "decision": "approved", "date": "2026-10-01",
+                 "bundle": {"id": "b", "digest": "sha256:1"},
+                 "approvers": [{"person": "zoë", "role": "r"}], "note": "\udcff"}}, True)
+    index = DigestIndex("h" * 40, 7)
+    index.first = {"sha256:1": {"b": (3, commit, "uc"), "c": (4, commit, None)},
+                   "sha256:2": {"b": (5, commit, "uc")}}
+    index.approvals = {"sha256:1": {"ap-1": approval}}
+    back = DigestIndex.from_json(json.loads(b"".join(index.json_pieces())))
+    assert back == index
+    empty = DigestIndex.from_json(json.loads(b"".join(DigestIndex("", 0).json_pieces())))
+    assert empty == DigestIndex("", 0)
+
+
 INDEX_DAMAGE: dict[str, Callable[[Any], Any]] = {
     "another format": lambda d: {**d, "format": 99},
     "first is a list": lambda d: {**d, "first": []},
@@ -1054,3 +1076,12 @@ def test_rules_read_only_the_as_of_day():
                     if isinstance(node, ast.Attribute) and node.attr == "as_of"
                     and id(node) not in allowed]
     assert readers == [], "key the result cache by the instant, not the day"
+
+
+def test_the_parse_cache_document_written_in_pieces_is_one_json_document():
+    from govctl.cache.parses import _document
+
+    files = {"k1": [[["Model", "m", 0, 1, {"a": "é\udcff", "b": [1, 2.5, None]}, True]], []],
+             "k2": [[], [["GOV001", "error", "f.yaml", 1, 1, None, "m"]]]}
+    assert json.loads(b"".join(_document("/r", files))) == {"root": "/r", "files": files}
+    assert json.loads(b"".join(_document("/r", {}))) == {"root": "/r", "files": {}}

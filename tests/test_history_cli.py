@@ -169,6 +169,23 @@ def test_history_lists_each_relevant_commit_with_author_date_and_change(govctl, 
     assert s.new_digest[:15] in reapproval[f"Approval/{NEW_APPROVAL_ID}"]
 
 
+def test_history_finds_a_bundle_whose_id_yaml_folds(govctl, factory):
+    """history reads only files that may hold the use case's closure; an id YAML writes
+    by folding lines ("tri age" as "tri" and "age" on two lines) is never ruled out."""
+    factory.build()
+    factory.edit(USE_CASE, "  bundle: triage\n", '  bundle: "tri age"\n')
+    factory.edit(BUNDLE, "metadata: {id: triage, title: Claims triage assistant}",
+                 "metadata:\n  id: tri\n    age")
+    init_git(factory.root)
+    committed_at = commit(factory.root, BOB, "2026-10-01T09:00:00Z", "records")
+    factory.edit(PROMPT, "You triage claims.", "You triage home-insurance claims.")
+    prompt = commit(factory.root, DAVE, "2026-10-07T12:00:00Z", "Sharper prompt")
+    payload = _history(govctl, factory.root)
+    assert [e["sha"] for e in payload["commits"]] == [committed_at, prompt]
+    assert "Bundle/tri age" in _summaries(payload["commits"][0])
+    assert PROMPT in _summaries(payload["commits"][1])
+
+
 def test_history_of_the_other_use_case_shows_only_its_commits(govctl, factory):
     s = story(govctl, factory)
     commits = _history(govctl, s.root, "fraud-screen")["commits"]
@@ -308,6 +325,23 @@ def test_trace_reads_kinds_spelled_with_escapes(govctl, factory, spelling):
     assert payload["first_commit"]["sha"] == init
     assert [a["id"] for a in payload["approvals"]] == [APPROVAL_ID]
     assert payload["approvals"][0]["commit"]["sha"] == init
+
+
+def test_trace_names_approvers_from_a_people_file_spelling_no_other_kind(govctl, factory):
+    """trace reads a few kinds of the working tree; Person is one of them (the approvers'
+    names), whatever else the people file spells."""
+    factory.build()
+    factory.edit("people.yaml", "Carol Model", "Carol Modeller")
+    factory.edit("people.yaml", "Carol Modeller", "Carol Mod")
+    text = (factory.root / "people.yaml").read_text()
+    assert not any(kind in text for kind in ("Bundle", "Model", "EvalSet", "UseCase",
+                                             "Approval"))
+    init_git(factory.root)
+    commit(factory.root, BOB, "2026-10-01T09:00:00Z", "records")
+    payload = _trace(govctl, factory.root, digest(govctl, factory.root, "triage"))
+    (approval,) = payload["approvals"]
+    assert [(a["person"], a.get("name")) for a in approval["approvers"]] == [
+        ("bob", "Bob Risk"), ("carol", "Carol Mod")]
 
 
 def test_trace_accepts_a_digest_without_prefix_and_in_upper_case(govctl, factory):

@@ -870,7 +870,7 @@ def _strings(value: Any) -> set[str]:
 ])
 def test_may_hold_is_true_whenever_the_file_yields_the_word(text):
     assert "Bundle" in _strings(load(text).documents[0].data)
-    assert loader.may_hold(text.encode(), {"Model", "Bundle"})
+    assert loader.may_hold(text.encode(), frozenset({"Model", "Bundle"}))
 
 
 @pytest.mark.parametrize("text", [
@@ -879,7 +879,7 @@ def test_may_hold_is_true_whenever_the_file_yields_the_word(text):
 ])
 def test_may_hold_is_false_only_when_no_reading_yields_the_word(text):
     assert "Bundle" not in _strings(load(text).documents[0].data)
-    assert not loader.may_hold(text.encode(), {"Bundle"})
+    assert not loader.may_hold(text.encode(), ("Bundle",))
 
 
 # a word's spellings, cut where YAML may join (escaped or folded line breaks) or not
@@ -898,7 +898,27 @@ def test_may_hold_never_hides_a_yielded_word():
         text = style.format("".join(parts))
         found = set().union(*(_strings(d.data) for d in load(text).documents))
         if "Bundle" in found:
-            assert loader.may_hold(text.encode(), ["Model", "Bundle"]), text
+            assert loader.may_hold(text.encode(), ("Model", "Bundle")), text
             yielded += 1
             escaped += "Bundle" not in text
     assert escaped >= 50 and yielded > escaped  # the spellings do reach the word
+
+
+def test_may_hold_a_tuple_needs_all_of_its_words():
+    raw = b"kind: Model\nmetadata: {id: chat-1}\n"
+    assert loader.may_hold(raw, (("Model", "chat-1"),))
+    assert not loader.may_hold(raw, (("Bundle", "chat-1"), ("Model", "chat-2")))
+    assert loader.may_hold(raw, (("Bundle", "chat-1"), "chat"))
+    assert loader.may_hold(b'kind: "\\x4dodel"', (("Model", "chat-1"),))  # an escape
+
+
+@pytest.mark.parametrize(("text", "word"), [
+    ("id: 'o''x'\n", "o'x"), ("id: tri\n  age\n", "tri age"), ("id: >-\n  a\n  b\n", "a b"),
+    ("id: |-\n  a\n  b\n", "a\nb"), ("id: tri\r\n  age\r\n", "tri age"),
+])
+def test_may_hold_a_word_yaml_can_write_otherwise_always_may(text, word):
+    """Folding writes a space, ``''`` a quote: such a word is never ruled out by bytes."""
+    assert load(text).documents[0].data["id"] == word
+    assert word.encode() not in text.encode()
+    assert loader.may_hold(text.encode(), (("UseCase",), ("Bundle", word)))
+    assert not loader.may_hold(text.encode(), (("Bundle", "plain-id"),))

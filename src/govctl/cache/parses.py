@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +148,17 @@ class ParseCache:
             self.stored = True
 
     def remember(self, path: str, raw: bytes, records: Sequence[Record],
-                 findings: Sequence[Finding]) -> None:
-        """Keep a parse for this run only (a committed version nobody may ask for again)."""
-        self.memory[file_key(path, raw)] = (list(records), list(findings))
+                 findings: Sequence[Finding]) -> str:
+        """Keep a parse for this run only (a committed version nobody may ask for again);
+        its key, for :meth:`forget`."""
+        key = file_key(path, raw)
+        self.memory[key] = (list(records), list(findings))
+        return key
 
-    def forget(self, path: str, raw: bytes) -> None:
-        self.memory.pop(file_key(path, raw), None)
+    def forget(self, key: str) -> None:
+        """Drop a remembered parse (a version replaced since: memory stays bounded by one
+        tree, not by the whole history)."""
+        self.memory.pop(key, None)
 
     def save(self) -> None:
         """Keep what this run used, then older entries up to a cap: a `diff` of an old
@@ -170,11 +175,21 @@ class ParseCache:
             keep.setdefault(key, entry)
         if not self.stored and keep.keys() == self.entries.keys():
             return
-        document = {"root": str(self.root), "files": keep}
-        store.write_bytes(SECTION, self.name,
-                          json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-                          .encode("utf-8", "surrogatepass"))
+        store.write_bytes(SECTION, self.name, _document(str(self.root), keep))
         self.entries, self.stored = keep, False  # saved: a second save has nothing new
+
+
+def _document(root: str, files: dict[str, Any]) -> Iterator[bytes]:
+    """``{"root": root, "files": files}`` as JSON, an entry at a time: tens of MB for a
+    large repository, never held whole beside the parses themselves."""
+    def encode(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass")
+
+    yield b'{"root":' + encode(root) + b',"files":{'
+    for i, (key, entry) in enumerate(files.items()):
+        yield (b"," if i else b"") + encode(key) + b":" + encode(entry)
+    yield b"}}"
 
 
 def parse_cache(root: Path) -> ParseCache:

@@ -19,6 +19,7 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from functools import cache as _once
 from pathlib import Path
 
@@ -165,8 +166,9 @@ def read_text(section: str, name: str) -> str | None:
         return None
 
 
-def write_bytes(section: str, name: str, data: bytes) -> None:
-    """Best effort: a read-only home or a full disk only costs speed."""
+def write_bytes(section: str, name: str, data: bytes | Iterable[bytes]) -> None:
+    """Best effort: a read-only home or a full disk only costs speed. ``data``: the bytes,
+    or pieces of them written in turn (a large entry never held whole in memory)."""
     if not enabled():
         return
     folder = root() / section
@@ -176,7 +178,10 @@ def write_bytes(section: str, name: str, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                if isinstance(data, bytes):
+                    handle.write(data)
+                else:
+                    handle.writelines(data)
             os.replace(tmp, folder / name)
         finally:
             if os.path.exists(tmp):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -83,14 +84,32 @@ class DigestIndex:
     # digest → approval id → the latest version of that approval bound to the digest
     approvals: dict[str, dict[str, Record]] = field(default_factory=dict)
 
-    def json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT, "head": self.head, "commits": self.commits,
-            "first": {d: {b: [pos, _commit_json(c), uc] for b, (pos, c, uc) in m.items()}
-                      for d, m in self.first.items()},
-            "approvals": {d: {a: [r.file, r.doc, r.line, r.data] for a, r in m.items()}
-                          for d, m in self.approvals.items()},
-        }
+    def json_pieces(self) -> Iterator[bytes]:
+        """The index as JSON (what :meth:`from_json` reads), encoded a digest at a time:
+        never held whole (50,000 commits index to tens of MB)."""
+        def encode(value: Any) -> bytes:
+            return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+        def mapping(entries: dict[str, Any], entry: Any) -> Iterator[bytes]:
+            yield b"{"
+            for i, (digest, value) in enumerate(entries.items()):
+                yield (b", " if i else b"") + encode(digest) + b": " + encode(entry(value))
+            yield b"}"
+
+        yield (b'{"format": ' + encode(FORMAT) + b', "head": ' + encode(self.head)
+               + b', "commits": ' + encode(self.commits) + b', "first": ')
+        yield from mapping(self.first, self._first)
+        yield b', "approvals": '
+        yield from mapping(self.approvals, self._approvals)
+        yield b"}"
+
+    @staticmethod
+    def _first(bundles: dict[str, tuple[int, Commit, str | None]]) -> dict[str, Any]:
+        return {b: [pos, _commit_json(c), uc] for b, (pos, c, uc) in bundles.items()}
+
+    @staticmethod
+    def _approvals(bound: dict[str, Record]) -> dict[str, Any]:
+        return {a: [r.file, r.doc, r.line, r.data] for a, r in bound.items()}
 
     @classmethod
     def from_json(cls, data: Any) -> DigestIndex:
@@ -177,6 +196,5 @@ def digest_index(history: GitHistory) -> DigestIndex:
         except (ValueError, KeyError, TypeError, RecursionError):
             pass  # a damaged or older entry: rebuild it
     index = build(history, head)
-    store.write_bytes(SECTION, name, json.dumps(index.json(), ensure_ascii=False).encode(
-        "utf-8", "surrogatepass"))
+    store.write_bytes(SECTION, name, index.json_pieces())
     return index

@@ -357,6 +357,14 @@ class GitHistory:
         self._blob_bytes += len(data)
         return True
 
+    def release(self, shas: Iterable[str]) -> None:
+        """Drop these blobs from memory (read and parsed already: a replay of a long
+        history keeps only a batch of versions at a time). Asked again, they are read again."""
+        for sha in shas:
+            data = self._blobs.pop(sha, None)
+            if data is not None:
+                self._blob_bytes -= len(data)
+
     def prefetch(self, shas: Iterable[str | None]) -> None:
         """Read many blobs through one ``git cat-file --batch`` process, in one write.
 
@@ -414,7 +422,8 @@ class GitHistory:
         args = ["log", "-z", "--no-abbrev", "--no-color", "--no-ext-diff", "--no-textconv",
                 "--format=%x1e" + "%x1f".join(fields)]
         if raw:
-            args += ["--raw", "-M"]
+            # --root: the root commit's files as added, whatever log.showRoot says
+            args += ["--raw", "-M", "--root"]
         if first_parent:
             # a merge's changes against its first parent: "-m --first-parent" means that on
             # every git version (--diff-merges only exists since 2.31)
@@ -423,8 +432,6 @@ class GitHistory:
             args.append("--diff-merges=first-parent")  # (git >= 2.31)
         if no_merges:
             args.append("--no-merges")
-        if reverse:
-            args.append("--reverse")
         if topo_order:
             args.append("--topo-order")
         if single:
@@ -440,8 +447,13 @@ class GitHistory:
         whole = not paths and not self.prefix and first_parent and raw
         git_paths = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
         args += [rev, "--", *([] if whole else git_paths)]
-        commits = self._parse_log(self._run(*args), signatures)
-        return [c for c in commits if c.changes] if whole else list(commits)
+        commits = [c for c in self._parse_log(self._run(*args), signatures)
+                   if c.changes or not whole]
+        if reverse:
+            # reversed here, not by git: git's --reverse holds every commit of the walk in
+            # memory before printing the first (about 100 MB more over 50,000 commits)
+            commits.reverse()
+        return commits
 
     def _parse_log(self, out: bytes, signatures: bool) -> Iterator[Commit]:
         for chunk in out.split(b"\x1e")[1:]:
@@ -632,12 +644,13 @@ class GitTreeSource(Source):
         return self.history.small_blob(entry[1]) if entry else None
 
     def record_files(self, excluded: Any) -> Iterator[SourceFile]:
-        for path in sorted(self.entries):
-            if not path.endswith(RECORD_SUFFIXES) or any(
-                    part.startswith(".") for part in path.split("/")):
-                continue
-            if excluded and excluded.match_file(path):
-                continue
+        paths = [path for path in sorted(self.entries) if path.endswith(RECORD_SUFFIXES)
+                 and not any(part.startswith(".") for part in path.split("/"))
+                 and not (excluded and excluded.match_file(path))]
+        # in one cat-file batch, not a round trip each (symlinks are resolved one by one)
+        self.history.prefetch(self.entries[path][1] for path in paths
+                              if self.entries[path][0].startswith("100"))
+        for path in paths:
             entry = self._resolve(path)
             if entry is None:
                 yield SourceFile(path, None, loader.Problem(

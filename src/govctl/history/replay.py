@@ -70,6 +70,7 @@ class State:
     holders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     index: dict[str, dict[str, Record]] = field(default_factory=lambda: defaultdict(dict))
     _parsed: dict[tuple[str, str], list[Record]] = field(default_factory=dict)  # ahead
+    _remembered: dict[tuple[str, str], str] = field(default_factory=dict)  # → memory key
     _hashes: dict[str, str] = field(default_factory=dict)
 
     # the Repository interface the Digester and graph helpers use -----------------------
@@ -101,13 +102,13 @@ class State:
             raw = self.history.small_blob(blob)
             if raw is None:  # over the size limit: GOV004, no records (and not read)
                 return []
-            records = self._parse(path, raw) if self._wanted(raw) else []
+            records = self._parse(path, blob, raw) if self._wanted(raw) else []
         return records
 
     def _wanted(self, raw: bytes) -> bool:
         return self.kinds is None or loader.may_hold(raw, self.kinds)
 
-    def _parse(self, path: str, raw: bytes) -> list[Record]:
+    def _parse(self, path: str, blob: str, raw: bytes) -> list[Record]:
         """The file's records as `validate` reads them (all kinds schema-checked), through
         the history's parse cache: the working tree's unchanged files are then hits."""
         parses = self.history.parses
@@ -115,7 +116,7 @@ class State:
         if hit is not None:
             return hit[0]
         records, findings = parse_file(path, raw, self.history.max_file_bytes)
-        parses.remember(path, raw, records, findings)
+        self._remembered[(path, blob)] = parses.remember(path, raw, records, findings)
         return records
 
     def preparse(self, versions: Iterable[tuple[str, str]]) -> None:
@@ -141,11 +142,14 @@ class State:
         limit = self.history.max_file_bytes
         parsed = map_halves(lambda item: parse_file(item[0], item[1], limit), todo)
         for key, (path, raw), (records, findings) in zip(keys, todo, parsed, strict=True):
-            parses.remember(path, raw, records, findings)
+            self._remembered[key] = parses.remember(path, raw, records, findings)
             self._parsed[key] = records
 
     def remove_file(self, path: str) -> list[Record]:
-        self.files.pop(path, None)
+        entry = self.files.pop(path, None)
+        if entry is not None and (path, entry[1]) in self._remembered:
+            # replaced or deleted: its parse is no longer the working tree's to reuse
+            self.history.parses.forget(self._remembered.pop((path, entry[1])))
         gone = self.by_file.pop(path, [])
         for record in gone:
             key = (record.kind, record.id)
@@ -201,7 +205,7 @@ class Step:
     digests: Mapping[str, str]  # bundle id → digest, for bundles whose digest changed
 
 
-PREPARSE_BATCH = 4_000  # record versions parsed ahead at once
+PREPARSE_BATCH = 2_000  # record versions parsed ahead at once
 # what bundle digests read (SPEC §1.3): a replay for digests alone parses no other kind
 DIGEST_KINDS = frozenset({"Bundle", "Model", "EvalSet"})
 
@@ -236,14 +240,18 @@ class Replay:
         versions = [(i, ch.new_path, ch.new_blob) for i, c in enumerate(commits)
                     for ch in c.changes if ch.new_path is not None
                     and ch.new_blob is not None and holds_records(ch.new_path, ch.new_mode)]
-        self.history.prefetch(blob for _, _, blob in versions)
         ahead = 0
         for i, commit in enumerate(commits):
             if ahead < len(versions) and versions[ahead][0] <= i:
                 end = ahead + PREPARSE_BATCH
                 while end < len(versions) and versions[end][0] <= i:
                     end += 1  # a commit's versions in one batch (the first has them all)
-                self.state.preparse((path, blob) for _, path, blob in versions[ahead:end])
+                batch = [(path, blob) for _, path, blob in versions[ahead:end]]
+                # read in one cat-file batch, parsed, then dropped: memory holds one batch
+                # of versions, not the whole history's
+                self.history.prefetch(blob for _, blob in batch)
+                self.state.preparse(batch)
+                self.history.release(blob for _, blob in batch)
                 ahead = end
             yield self._apply(commit)
 

@@ -18,7 +18,7 @@ from govctl.cache.parses import parse_cache
 from govctl.history.git import Commit, GitHistory
 from govctl.history.replay import parse_records
 from govctl.model.graph import use_case_closure
-from govctl.model.loader import MAX_FILE_SIZE
+from govctl.model.loader import MAX_FILE_SIZE, may_hold
 from govctl.model.records import Record, file_references
 from govctl.model.repository import (
     RECORD_SUFFIXES,
@@ -29,6 +29,8 @@ from govctl.model.repository import (
 )
 from govctl.model.schemas import dotted
 from govctl.rules.changes import FieldChange, describe, field_changes
+
+PREFETCH_COMMITS = 2_000  # commits whose record versions are read (and held) at once
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class _Relevance:
     def __init__(self, use_case_id: str, closure: Iterable[Record]) -> None:
         self.use_case = use_case_id
         self.refs: set[tuple[str, str]] = set()
-        self._needles: tuple[bytes, ...] | None = None
+        self._needles: tuple[tuple[str, str], ...] | None = None
         self.files: dict[str, str] = {}  # referenced file → "Kind/id field"
         for record in closure:
             self.learn(record.kind, record.id, record.data)
@@ -97,10 +99,12 @@ class _Relevance:
             field = dotted(ref.path[1:])
             self.files.setdefault(ref.target, f"{kind}/{record_id} {field}")
 
-    def needles(self) -> tuple[bytes, ...]:
+    def needles(self) -> tuple[tuple[str, str], ...]:
+        """What a relevant record's file spells: its kind and its id (an approval or an
+        incident of the use case: its kind and the use case's id)."""
         if self._needles is None:
-            ids = {record_id for _, record_id in self.refs} | {self.use_case}
-            self._needles = tuple(i.encode("utf-8", "surrogateescape") for i in sorted(ids))
+            self._needles = tuple(sorted(self.refs | {
+                (kind, self.use_case) for kind in ("UseCase", "Approval", "Incident")}))
         return self._needles
 
     def wants(self, record: Record) -> bool:
@@ -111,10 +115,10 @@ class _Relevance:
 
 
 def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
-    """Whether either version of a changed record file spells an id the use case cares
-    about. A relevant record names one (its own id, or the use case it belongs to), so
-    files that do not are skipped unparsed; a backslash (a YAML escape could spell an id
-    differently) always parses."""
+    """Whether either version of a changed record file may hold a record the use case
+    cares about: one spelling the kind and the id of one (``loader.may_hold``: a backslash,
+    an escape that could spell them differently, always parses); other files are skipped
+    unparsed."""
     needles = relevance.needles()
     for path, blob in ((change.old_path, change.old_blob), (change.new_path, change.new_blob)):
         if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
@@ -122,7 +126,7 @@ def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
         raw = history.small_blob(blob)
         if raw is None:
             continue  # over the size limit (GOV004): holds no readable record, not read
-        if b"\\" in raw or any(needle in raw for needle in needles):
+        if may_hold(raw, needles):
             return True
     return False
 
@@ -171,11 +175,11 @@ class _Asking:
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self.asked: set[str] = set()
+        self.asked: set[tuple[str, str]] = set()
 
     def get(self, kind: str, record_id: Any) -> Record | None:
         if isinstance(record_id, str):
-            self.asked.add(record_id)
+            self.asked.add((kind, record_id))
         return self.repo.get(kind, record_id)
 
 
@@ -183,11 +187,11 @@ def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
     """The working tree's records the timeline starts from, without parsing the whole
     repository: the files that may spell the use case's id or the ids its closure asks for
     (until it asks for nothing new), and every Person (approvers' names). Exact for those
-    records (``load_repository``'s ``words``); an unknown use case gets the full load's
-    error (its "did you mean" looks at every id)."""
+    records (``load_repository``'s ``words``: a record's file spells its kind and its id);
+    an unknown use case gets the full load's error (its "did you mean" looks at every id)."""
     files = list(source.record_files(exclusions(source)))
     parses = parse_cache(source.root)
-    words = {use_case_id, "Person"}
+    words: set[str | tuple[str, ...]] = {("UseCase", use_case_id), "Person"}
     while True:
         repo = load_repository(source, files, parses, frozenset(words))
         if repo.get("UseCase", use_case_id) is None:
@@ -246,10 +250,18 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
 
     span = f"{since}..{rev}" if since else rev
     commits = history.log(rev=span, no_merges=True, reverse=True)
-    history.prefetch(blob for c in commits for ch in c.changes
-                     for path, blob in ((ch.old_path, ch.old_blob), (ch.new_path, ch.new_blob))
-                     if path is not None and path.endswith(RECORD_SUFFIXES))
-    for commit in commits:
+    batch: list[str] = []
+    for position, commit in enumerate(commits):
+        if position % PREFETCH_COMMITS == 0:
+            # every record version a batch of commits changed, in one cat-file batch; the
+            # previous batch's dropped: memory holds a batch, not the whole history
+            history.release(batch)
+            batch = [blob for c in commits[position:position + PREFETCH_COMMITS]
+                     for ch in c.changes for path, blob in ((ch.old_path, ch.old_blob),
+                                                            (ch.new_path, ch.new_blob))
+                     if blob is not None and path is not None
+                     and path.endswith(RECORD_SUFFIXES)]
+            history.prefetch(batch)
         changes: list[TimelineChange] = []
         before: dict[tuple[str, str], Record] = {}
         after: dict[tuple[str, str], Record] = {}

@@ -23,7 +23,8 @@ from govctl.model.loader import MAX_FILE_SIZE
 from govctl.model.records import Record
 from govctl.model.repository import WorktreeSource, load_repository
 
-TRACED_KINDS = DIGEST_KINDS | INDEXED_KINDS
+# what trace reads of the working tree: digests, the index's kinds, approvers' names
+TRACED_KINDS = DIGEST_KINDS | INDEXED_KINDS | {"Person"}
 _DIGEST = re.compile(r"(sha256:)?([0-9a-fA-F]{64})\Z")
 
 

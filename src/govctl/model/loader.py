@@ -28,9 +28,10 @@ needs a line re-reads its file, so files without findings never pay for position
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -235,13 +236,32 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     return breaks + 1, column
 
 
-def may_hold(raw: bytes, words: Iterable[str]) -> bool:
-    """False only when no YAML reading of ``raw`` can yield any of ``words`` (kind names,
-    say) as a string: the loader takes UTF-8 alone, where a string's characters are
-    written literally, except through a double-quoted escape (a backslash). Readers that
-    need a few kinds skip parsing the other files by this, without changing what they read.
+def may_hold(raw: bytes, words: Collection[str | tuple[str, ...]]) -> bool:
+    """False only when no YAML reading of ``raw`` can yield one of ``words`` (a kind name,
+    an id; a tuple: all of its words, such as a kind and an id) as strings. The loader
+    takes UTF-8 alone, where letters, digits and ``._/:@+-`` are written literally, except
+    through a double-quoted escape (a backslash); any other character can be produced
+    otherwise (a space or line break by folding, ``'`` by ``''``), so a word holding one
+    may always be there. Readers that need a few records skip parsing the other files by
+    this, without changing what they read. (``words``: hashable, a frozenset or a tuple;
+    its spelling in bytes is computed once.)
     """
-    return b"\\" in raw or any(word.encode("utf-8") in raw for word in words)
+    spelled = _spelled(words)
+    return spelled is None or b"\\" in raw or any(all(w in raw for w in alternative)
+                                                    for alternative in spelled)
+
+
+_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@+-")
+
+
+@functools.lru_cache(maxsize=32)
+def _spelled(words: Collection[str | tuple[str, ...]]
+             ) -> tuple[tuple[bytes, ...], ...] | None:
+    """Each word's bytes; None when one holds a character YAML can write otherwise."""
+    alternatives = [(word,) if isinstance(word, str) else word for word in words]
+    if any(not set(w) <= _LITERAL for alternative in alternatives for w in alternative):
+        return None
+    return tuple(tuple(w.encode("utf-8") for w in alternative) for alternative in alternatives)
 
 
 def decode(raw: bytes, max_size: int = MAX_FILE_SIZE) -> str | Problem:

@@ -494,7 +494,8 @@ def _read_files(source: Source, files: list[SourceFile], locator: Locator,
 
 
 def _read_holding(source: Source, files: list[SourceFile], locator: Locator, parses: Any,
-                  words: frozenset[str]) -> tuple[list[_FileRecords], list[_FileRecords]]:
+                  words: frozenset[str | tuple[str, ...]]
+                  ) -> tuple[list[_FileRecords], list[_FileRecords]]:
     """(every file read, the files kept): the files that may hold one of ``words``, and,
     read only for their references, the files that may name a record file (a reference
     drops a file only when it spells the file's path, suffix included:
@@ -508,15 +509,17 @@ def _read_holding(source: Source, files: list[SourceFile], locator: Locator, par
 
 
 def load_repository(source: Source, files: list[SourceFile] | None = None,
-                    parses: Any = None, words: frozenset[str] | None = None) -> Repository:
+                    parses: Any = None, words: frozenset[str | tuple[str, ...]] | None = None
+                    ) -> Repository:
     """Read every record file of ``source`` (or the ``files`` already read from it).
     ``parses``: the parse cache to read through (a history's, say) instead of a new one.
 
-    ``words`` (kind names, ids): a partial repository of the files that may hold one of
-    them (``loader.may_hold``) — the same records, duplicates and dropped referenced files
-    as a full load for every record spelling one of the words; its findings and other
-    records are not the repository's. For commands that read a few records of a large
-    repository without judging it (trace, history)."""
+    ``words`` (kind names; a tuple such as a kind and an id: all of its words): a partial
+    repository of the files that may hold one of them (``loader.may_hold``) — the same
+    records, duplicates and dropped referenced files as a full load for every record
+    spelling one of the words; its findings and other records are not the repository's.
+    For commands that read a few records of a large repository without judging it (trace,
+    history)."""
     locator = Locator(source)
     if files is None:
         files = list(source.record_files(exclusions(source)))
