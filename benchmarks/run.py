@@ -1,6 +1,7 @@
 """govctl's benchmarks: one run, one table, ratios against the floor and against peers.
 
-    python benchmarks/run.py [--sizes 200,2000,10000] [--commits 5000] [--repeat 3]
+    python benchmarks/run.py [--sizes 200,2000,10000] [--commits 5000,50000] [--repeat 3]
+                             [--timeout 600]
 
 Every figure is the best of ``--repeat`` runs of a fresh process (wall clock), so Python's
 start-up is in every number, the floors' included. Measured on the same files in one run:
@@ -11,8 +12,10 @@ start-up is in every number, the floors' included. Measured on the same files in
 * check-jsonschema validating only the record envelope (what a user would pick instead for
   a pre-commit schema check), when installed (``pip install check-jsonschema``);
 * ``govctl --version`` / ``--help`` start-up;
-* ``trace``, ``history``, ``diff`` on a repository with ``--commits`` commits, beside the
-  bare ``git log`` over the same paths;
+* on repositories with each of ``--commits`` commits, every history command's first run
+  (empty user cache) and peak memory: ``trace``, ``history``, ``diff`` across 1,000 commits,
+  ``validate --history``, ``audit-pack --all`` (and ``trace`` warm), beside the bare
+  ``git log --raw`` over the same history;
 * ``status`` over N × 5 observations.
 
 Results go to stdout (markdown) and ``benchmarks/out/results.json``.
