@@ -167,7 +167,7 @@ def history_of(root: Path, use_case_id: str, max_file_bytes: int = MAX_FILE_SIZE
     worktree = _closure_repository(WorktreeSource(root, max_file_bytes), use_case_id)
     use_case = worktree.require("UseCase", use_case_id)
     with GitHistory(root, max_file_bytes) as history:
-        return timeline_of(history, worktree, use_case)
+        return timeline_of(history, worktree, use_case, release=True)
 
 
 class _Asking:
@@ -206,11 +206,13 @@ def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
                 since: str | None = None,
                 parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] | None = None,
-                ) -> Timeline:
+                release: bool = False) -> Timeline:
     """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
     (the working tree, or a revision for audit packs) whose closure starts the search.
     ``parsed`` shares parsed file versions between calls (an audit pack of every use case
-    would otherwise parse the same blobs once per use case)."""
+    would otherwise parse the same blobs once per use case). ``release``: drop each batch
+    of blobs once read (one timeline: memory bounded by a batch); without, they stay in the
+    history's blob cache (bounded by its size) for the next use case's timeline."""
     use_case_id = use_case.id
     worktree = repo  # people's names for summaries
     relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
@@ -255,7 +257,8 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
         if position % PREFETCH_COMMITS == 0:
             # every record version a batch of commits changed, in one cat-file batch; the
             # previous batch's dropped: memory holds a batch, not the whole history
-            history.release(batch)
+            if release:
+                history.release(batch)
             batch = [blob for c in commits[position:position + PREFETCH_COMMITS]
                      for ch in c.changes for path, blob in ((ch.old_path, ch.old_blob),
                                                             (ch.new_path, ch.new_blob))
