@@ -1079,9 +1079,12 @@ def test_rules_read_only_the_as_of_day():
 
 
 def test_the_parse_cache_document_written_in_pieces_is_one_json_document():
-    from govctl.cache.parses import _document
-
     files = {"k1": [[["Model", "m", 0, 1, {"a": "é\udcff", "b": [1, 2.5, None]}, True]], []],
              "k2": [[], [["GOV001", "error", "f.yaml", 1, 1, None, "m"]]]}
-    assert json.loads(b"".join(_document("/r", files))) == {"root": "/r", "files": files}
-    assert json.loads(b"".join(_document("/r", {}))) == {"root": "/r", "files": {}}
+    assert json.loads(b"".join(cache.json_pieces({"root": "/r"}, {"files": files.items()}))
+                      ) == {"root": "/r", "files": files}
+    assert json.loads(b"".join(cache.json_pieces({"root": "/r"}, {"files": {}.items()}))
+                      ) == {"root": "/r", "files": {}}
+    assert json.loads(b"".join(cache.json_pieces({}, {"a": iter([("x", 1)]), "b": []}))
+                      ) == {"a": {"x": 1}, "b": {}}
+    assert json.loads(b"".join(cache.json_pieces({"n": 3}, {}))) == {"n": 3}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,21 +175,9 @@ class ParseCache:
             keep.setdefault(key, entry)
         if not self.stored and keep.keys() == self.entries.keys():
             return
-        store.write_bytes(SECTION, self.name, _document(str(self.root), keep))
+        store.write_bytes(SECTION, self.name, store.json_pieces(
+            {"root": str(self.root)}, {"files": keep.items()}))
         self.entries, self.stored = keep, False  # saved: a second save has nothing new
-
-
-def _document(root: str, files: dict[str, Any]) -> Iterator[bytes]:
-    """``{"root": root, "files": files}`` as JSON, an entry at a time: tens of MB for a
-    large repository, never held whole beside the parses themselves."""
-    def encode(value: Any) -> bytes:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8", "surrogatepass")
-
-    yield b'{"root":' + encode(root) + b',"files":{'
-    for i, (key, entry) in enumerate(files.items()):
-        yield (b"," if i else b"") + encode(key) + b":" + encode(entry)
-    yield b"}}"
 
 
 def parse_cache(root: Path) -> ParseCache:

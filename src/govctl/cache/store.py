@@ -15,13 +15,15 @@ repository under review must never be able to pose as cache entries.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache as _once
 from pathlib import Path
+from typing import Any
 
 from govctl import __version__
 
@@ -188,6 +190,25 @@ def write_bytes(section: str, name: str, data: bytes | Iterable[bytes]) -> None:
                 os.unlink(tmp)
     except OSError:
         pass
+
+
+def json_pieces(head: Mapping[str, Any], streamed: Mapping[str, Iterable[tuple[str, Any]]]
+                ) -> Iterator[bytes]:
+    """One JSON object for :func:`write_bytes`, a piece at a time: ``head``'s members, then
+    each ``streamed`` member's object encoded one entry at a time — an entry tens of MB
+    large (a parse cache, a digest index) is never held whole as text."""
+    def encode(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass")
+
+    members = [encode(key) + b":" + encode(value) for key, value in head.items()]
+    yield b"{" + b",".join(members)
+    for n, (key, entries) in enumerate(streamed.items()):
+        yield (b"," if members or n else b"") + encode(key) + b":{"
+        for i, (name, value) in enumerate(entries):
+            yield (b"," if i else b"") + encode(name) + b":" + encode(value)
+        yield b"}"
+    yield b"}"
 
 
 def write_text(section: str, name: str, text: str) -> None:

@@ -87,21 +87,10 @@ class DigestIndex:
     def json_pieces(self) -> Iterator[bytes]:
         """The index as JSON (what :meth:`from_json` reads), encoded a digest at a time:
         never held whole (50,000 commits index to tens of MB)."""
-        def encode(value: Any) -> bytes:
-            return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-        def mapping(entries: dict[str, Any], entry: Any) -> Iterator[bytes]:
-            yield b"{"
-            for i, (digest, value) in enumerate(entries.items()):
-                yield (b", " if i else b"") + encode(digest) + b": " + encode(entry(value))
-            yield b"}"
-
-        yield (b'{"format": ' + encode(FORMAT) + b', "head": ' + encode(self.head)
-               + b', "commits": ' + encode(self.commits) + b', "first": ')
-        yield from mapping(self.first, self._first)
-        yield b', "approvals": '
-        yield from mapping(self.approvals, self._approvals)
-        yield b"}"
+        return store.json_pieces(
+            {"format": FORMAT, "head": self.head, "commits": self.commits},
+            {"first": ((d, self._first(m)) for d, m in self.first.items()),
+             "approvals": ((d, self._approvals(m)) for d, m in self.approvals.items())})
 
     @staticmethod
     def _first(bundles: dict[str, tuple[int, Commit, str | None]]) -> dict[str, Any]:

@@ -194,10 +194,11 @@ def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
     words: set[str | tuple[str, ...]] = {("UseCase", use_case_id), "Person"}
     while True:
         repo = load_repository(source, files, parses, frozenset(words))
-        if repo.get("UseCase", use_case_id) is None:
+        use_case = repo.get("UseCase", use_case_id)
+        if use_case is None:
             return load_repository(source, files, parses)
         asking = _Asking(repo)
-        use_case_closure(asking, repo.require("UseCase", use_case_id))  # type: ignore[arg-type]
+        use_case_closure(asking, use_case)  # type: ignore[arg-type]
         if asking.asked <= words:
             return repo
         words |= asking.asked
