@@ -22,7 +22,6 @@ import socket
 import stat
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,7 +30,13 @@ from typing import Any
 
 from govctl import __version__
 from govctl.documents.context import CONTEXT_VERSION, card_context, commit_json
-from govctl.documents.manifest import EVIDENCE, MANIFEST, MANIFEST_LIMIT, is_govctl_manifest
+from govctl.documents.manifest import (
+    EVIDENCE,
+    MANIFEST,
+    MANIFEST_LIMIT,
+    ZIP_READ_ERRORS,
+    is_govctl_manifest,
+)
 from govctl.documents.mapping import Own, holdings, mapping, own_records
 from govctl.documents.signing import Signer, sign_manifest, signer
 from govctl.documents.templating import render
@@ -512,9 +517,7 @@ def _is_pack(target: Path) -> bool:
                 return False
             with archive.open(info) as handle:
                 raw = handle.read(MANIFEST_LIMIT + 1)
-    # RuntimeError: an encrypted member; NotImplementedError: an unknown compression
-    except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error,
-            RuntimeError, NotImplementedError):
+    except (KeyError, *ZIP_READ_ERRORS):
         return False
     return len(raw) <= MANIFEST_LIMIT and is_govctl_manifest(raw)
 

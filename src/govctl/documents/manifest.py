@@ -6,7 +6,14 @@ import hashlib
 import json
 import re
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Collection, Iterable
+
+# what opening or reading a zip member can raise (RuntimeError: an encrypted member;
+# NotImplementedError: a compression method zipfile cannot read)
+ZIP_READ_ERRORS = (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+                   zlib.error, RuntimeError)
 
 MANIFEST = "manifest.json"
 # an SSH signature of manifest.json (`audit-pack --sign`): the one file the manifest does

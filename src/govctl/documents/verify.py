@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from govctl.documents.manifest import (
     MANIFEST_LIMIT,
     OBJECT_ID,
     SIGNATURE,
+    ZIP_READ_ERRORS,
     name_clashes,
     name_problem,
 )
@@ -143,10 +143,6 @@ def _zip_kind_problem(info: zipfile.ZipInfo) -> str | None:
 
 
 _CHUNK = 1 << 16
-# what reading a member can raise (RuntimeError: an encrypted zip member; NotImplementedError:
-# a compression method zipfile cannot read)
-_READ_ERRORS = (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
-                zlib.error, RuntimeError)
 
 
 def _hash_stream(chunks: Iterator[bytes], size: int) -> _Hashes:
@@ -234,8 +230,7 @@ class _PackReader:
                 self.members[name] = _Member(info.file_size, kind)
                 if kind is None:  # (a link, device or folder entry is never read)
                     self._infos[name] = info
-        # NotImplementedError: zipfile's answer to a compression method it cannot read
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        except ZIP_READ_ERRORS as exc:
             self.close()
             raise GovctlError(f"{self.pack}: not an audit pack folder or zip ({exc})") from None
 
@@ -263,7 +258,7 @@ class _PackReader:
         """The file's hashes, or why it could not be read (a reason to call it altered)."""
         try:
             return _hash_stream(self._chunks(name), self.members[name].size)
-        except _READ_ERRORS as exc:
+        except ZIP_READ_ERRORS as exc:
             return f"unreadable: {' '.join(str(exc).split())}"
 
     def read(self, name: str, limit: int) -> bytes | str:
@@ -281,7 +276,7 @@ class _PackReader:
                 data += chunk
                 if len(data) > limit:
                     return f"larger than {limit} bytes"
-        except _READ_ERRORS as exc:
+        except ZIP_READ_ERRORS as exc:
             return f"unreadable: {' '.join(str(exc).split())}"
         finally:
             chunks.close()
