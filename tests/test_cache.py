@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -1088,3 +1089,40 @@ def test_the_parse_cache_document_written_in_pieces_is_one_json_document():
     assert json.loads(b"".join(cache.json_pieces({}, {"a": iter([("x", 1)]), "b": []}))
                       ) == {"a": {"x": 1}, "b": {}}
     assert json.loads(b"".join(cache.json_pieces({"n": 3}, {}))) == {"n": 3}
+
+
+def test_a_history_writes_its_parse_cache_once_when_it_closes(govctl, factory, cache_dir,
+                                                              monkeypatch):
+    from govctl.history.git import GitHistory
+
+    _history_repo(govctl, factory)
+    shutil.rmtree(cache_dir)  # (what _history_repo's runs cached)
+    writes = counting(monkeypatch, cache, "write_bytes")
+    with GitHistory(factory.root) as history:
+        for rev in ("HEAD~1", "HEAD"):
+            load_repository(history.tree_source(rev))
+        assert not [w for w in writes if w[0] == "parse"]  # not yet: the history is open
+    assert [w[0] for w in writes].count("parse") == 1
+    entry = json.loads(only_file(cache_dir, "parse").read_bytes())
+    # both revisions' files, the contract in both versions among them
+    contracts = [k for k in entry["files"] if entry["files"][k][0]
+                 and entry["files"][k][0][0][0] == "ThresholdContract"]
+    assert len(contracts) == 2
+
+    # a diff loads both revisions and more (the stale approval's approved revision): from
+    # an empty cache, every parse is new, and the cache is still written once
+    shutil.rmtree(cache_dir)
+    writes.clear()
+    loads = counting(monkeypatch, repository, "_read_files")
+    result = govctl("diff", "HEAD~1", "HEAD", "--root", factory.root, "--format", "json")
+    assert result.code in (0, 1), result.stderr
+    assert len(loads) >= 2
+    assert [w[0] for w in writes].count("parse") == 1
+
+
+def test_a_parse_cache_of_the_working_tree_alone_is_written_at_once(factory, cache_dir,
+                                                                    monkeypatch):
+    factory.build()
+    writes = counting(monkeypatch, cache, "write_bytes")
+    load_repository(WorktreeSource(factory.root))
+    assert [w[0] for w in writes].count("parse") == 1

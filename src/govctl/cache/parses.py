@@ -103,12 +103,15 @@ class ParseCache:
     what this run parsed, and (``remember``) parses of committed versions that are kept in
     memory only — a replay parses HEAD's files before the working tree is read, and the
     working tree's unchanged files are then hits. ``persistent=False``: nothing is read
-    from or written to the user cache (caching off, or its folder inside the root)."""
+    from or written to the user cache (caching off, or its folder inside the root).
+    ``shared``: one cache for every load of a command (a history's): :meth:`save` waits for
+    :meth:`close`, so a diff loading five revisions writes the cache once, not five times."""
 
-    def __init__(self, root: Path, persistent: bool = True) -> None:
+    def __init__(self, root: Path, persistent: bool = True, shared: bool = False) -> None:
         self.root = root
         self.name = _name(root)
         self.persistent = persistent
+        self.shared = shared
         self.entries: dict[str, Any] = {}
         self.used: dict[str, Any] = {}
         self.memory: dict[str, tuple[list[Record], list[Finding]]] = {}
@@ -161,6 +164,11 @@ class ParseCache:
         self.memory.pop(key, None)
 
     def save(self) -> None:
+        """Write the cache now, unless it is ``shared`` (then :meth:`close` does)."""
+        if not self.shared:
+            self.close()
+
+    def close(self) -> None:
         """Keep what this run used, then older entries up to a cap: a `diff` of an old
         revision must not evict the working tree's entries (nor the cache grow forever)."""
         if not self.persistent:
@@ -180,6 +188,6 @@ class ParseCache:
         self.entries, self.stored = keep, False  # saved: a second save has nothing new
 
 
-def parse_cache(root: Path) -> ParseCache:
+def parse_cache(root: Path, shared: bool = False) -> ParseCache:
     """A new parse cache of ``root``: persistent when the user cache may describe it."""
-    return ParseCache(root, store.usable_for(root))
+    return ParseCache(root, store.usable_for(root), shared)

@@ -17,12 +17,15 @@ from pathlib import Path
 from govctl.digest.digester import Digester
 from govctl.errors import GovctlError
 from govctl.history.git import GitHistory
+from govctl.history.replay import DIGEST_KINDS
 from govctl.model.records import Record
 from govctl.model.repository import load_repository
 from govctl.rules.compare import Revision
 
 MAX_DECISION_REVISIONS = 3  # commits loaded whole to explain stale approvals, per run
 MAX_DECISION_LOOKUPS = 10  # deciding commits looked up (one path-limited log each), per run
+# the kinds a revision's bundle and contract digests, and their comparison, read
+_COMPARED_KINDS: frozenset[str | tuple[str, ...]] = DIGEST_KINDS | {"ThresholdContract"}
 
 
 class Baseline:
@@ -54,7 +57,9 @@ class Baseline:
         if history is None:
             return None
         try:
-            repo = load_repository(history.tree_source(sha))
+            # only what a digest and its comparison read (the revision's other records are
+            # never asked for): about half of a repository's files are parsed
+            repo = load_repository(history.tree_source(sha), words=_COMPARED_KINDS)
         except (GovctlError, OSError):
             return None
         return Revision(repo, Digester(repo))

@@ -161,12 +161,15 @@ class GitHistory:
         if self._parses is None:
             from govctl.cache.parses import parse_cache
 
-            self._parses = parse_cache(self.root)
+            self._parses = parse_cache(self.root, shared=True)
         return self._parses
 
     # lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         self.repo.close()  # ends the persistent cat-file processes
+        if self._parses is not None:
+            parses, self._parses = self._parses, None
+            parses.close()  # written once, whatever this history loaded
 
     def __enter__(self) -> GitHistory:
         return self
