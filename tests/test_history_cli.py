@@ -800,3 +800,30 @@ def test_prefetch_reads_the_same_bytes_as_cat_file(factory):
         assert set(shas) <= set(history._blobs)
         for path, (_mode, sha) in tree.items():
             assert history.blob(sha) == (factory.root / path).read_bytes(), path
+
+
+def test_focus_reads_the_changed_blobs_in_batches_and_finds_the_mentions(factory,
+                                                                         monkeypatch):
+    import git as gitpython
+
+    from govctl.history.git import GitHistory
+    from govctl.history.provenance import ProvenanceIndex
+
+    committed(factory)
+    for i in range(40):  # 40 commits, each adding a file; every fourth names the approval
+        body = "claims-triage-2026-10-01" if i % 4 == 0 else "something else"
+        factory.write(f"notes/n{i}.yaml", f"# note {i}: {body}\n")
+        commit(factory.root, DAVE, f"2026-10-{2 + i // 2:02d}T{i % 2 + 9:02d}:00:00Z",
+               f"note {i}")
+    single: list[str] = []
+    original = gitpython.cmd.Git.get_object_data
+    monkeypatch.setattr(gitpython.cmd.Git, "get_object_data",
+                        lambda self, ref: single.append(ref) or original(self, ref))
+    with GitHistory(factory.root) as history:
+        index = ProvenanceIndex(history, "HEAD")
+        index.focus(["claims-triage-2026-10-01"])
+        assert single == []  # every blob came through the batched prefetch
+        notes = {c.subject for c in index._relevant["claims-triage-2026-10-01"]
+                 if c.subject.startswith("note")}
+        assert notes == {f"note {i}" for i in range(0, 40, 4)}
+        assert history._blobs == {}  # released once scanned

@@ -70,10 +70,20 @@ class Baseline:
             self._head_loaded = True
             history = self._git()
             head = history.head() if history is not None else None
-            found = self._load(head) if head is not None else None
+            # A clean work tree is HEAD: its records are the current ones, whose digests
+            # differ from the approved ones (or nothing would be asked). Loading it would
+            # only cost a read of every file (CI, where the work tree is a fresh checkout).
+            found = self._load(head) if head is not None and self._dirty(history) else None
             if found is not None:
                 self._revisions.append(found)
                 yield found
+
+    @staticmethod
+    def _dirty(history: GitHistory) -> bool:
+        try:
+            return history.dirty()
+        except (GovctlError, OSError):
+            return True  # cannot tell: look at HEAD as before
 
     def find(self, kind: str, record_id: str, approved: str, approval: Record
              ) -> tuple[Record, Revision] | None:

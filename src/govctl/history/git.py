@@ -38,6 +38,7 @@ from govctl.model.repository import RECORD_SUFFIXES, Source, SourceFile
 
 NULL_SHA = "0" * 40
 BLOB_CACHE_BYTES = 64 << 20  # blobs kept in memory (record versions are small)
+PREFETCH_COMMITS = 2_000  # commits whose record versions are read (and held) at once
 _STREAM_CHUNK = 1 << 20
 _FIELDS = ("%H", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%s")
 
@@ -404,6 +405,26 @@ class GitHistory:
                     break  # the cache is full
         finally:
             out.close()
+
+    def prefetched(self, commits: Sequence[Commit], release: bool = True) -> Iterator[Commit]:
+        """``commits`` in turn, the record versions (both sides) of each run of
+        ``PREFETCH_COMMITS`` commits read in one cat-file batch before the first of them.
+        ``release``: each batch dropped once the walk is past it (memory holds a batch, not
+        the history); without, they stay in the blob cache (bounded by its size)."""
+        batch: list[str] = []
+        for position, commit in enumerate(commits):
+            if position % PREFETCH_COMMITS == 0:
+                if release:
+                    self.release(batch)
+                batch = [blob for c in commits[position:position + PREFETCH_COMMITS]
+                         for ch in c.changes for path, blob in ((ch.old_path, ch.old_blob),
+                                                                (ch.new_path, ch.new_blob))
+                         if blob is not None and path is not None
+                         and path.endswith(RECORD_SUFFIXES)]
+                self.prefetch(batch)
+            yield commit
+        if release:
+            self.release(batch)
 
     # paths -------------------------------------------------------------------------------
     def to_root(self, git_path: str) -> str | None:

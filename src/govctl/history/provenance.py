@@ -163,7 +163,9 @@ class ProvenanceIndex:
         wanted = set(ids)
         relevant: dict[str, list[Commit]] = {i: [] for i in ids}
         seen: dict[str, set[str] | None] = {}  # blob → ids it mentions (None: too large)
-        for commit in self.commits:
+        # (blobs read a batch of commits at a time: one round trip each was most of a
+        # first `validate --history`)
+        for commit in self.history.prefetched(self.commits):
             mentioned: dict[str, list[Any]] = {}  # id → the changes that mention it
             for change in commit.changes:
                 ids: set[str] = set()

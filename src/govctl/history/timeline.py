@@ -30,8 +30,6 @@ from govctl.model.repository import (
 from govctl.model.schemas import dotted
 from govctl.rules.changes import FieldChange, describe, field_changes
 
-PREFETCH_COMMITS = 2_000  # commits whose record versions are read (and held) at once
-
 
 @dataclass(frozen=True)
 class TimelineChange:
@@ -253,19 +251,7 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
 
     span = f"{since}..{rev}" if since else rev
     commits = history.log(rev=span, no_merges=True, reverse=True)
-    batch: list[str] = []
-    for position, commit in enumerate(commits):
-        if position % PREFETCH_COMMITS == 0:
-            # every record version a batch of commits changed, in one cat-file batch; the
-            # previous batch's dropped: memory holds a batch, not the whole history
-            if release:
-                history.release(batch)
-            batch = [blob for c in commits[position:position + PREFETCH_COMMITS]
-                     for ch in c.changes for path, blob in ((ch.old_path, ch.old_blob),
-                                                            (ch.new_path, ch.new_blob))
-                     if blob is not None and path is not None
-                     and path.endswith(RECORD_SUFFIXES)]
-            history.prefetch(batch)
+    for commit in history.prefetched(commits, release):
         changes: list[TimelineChange] = []
         before: dict[tuple[str, str], Record] = {}
         after: dict[tuple[str, str], Record] = {}
