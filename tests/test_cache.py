@@ -146,6 +146,10 @@ def all_entries_parse(folder: Path) -> None:
         assert not path.name.endswith(".tmp"), path
         if path.suffix == ".json":
             json.loads(path.read_bytes())
+        elif path.suffix == ".jsonl":  # a header, then a line per entry
+            document = parse_document(path.read_bytes())
+            assert document["root"] and document["files"], path
+            assert len(document["files"]) == path.read_bytes().count(b"\n") - 1, path
         elif path.suffix == ".py":
             code = compiled._unsealed(path.read_text())
             assert code is not None, path
@@ -161,7 +165,7 @@ def test_second_run_reuses_the_caches_and_answers_identically(govctl, factory, c
     first = validate_json(govctl, factory.root)
     assert {"GOV001", "GOV010", "GOV021", "GOV031"} <= {r for r, _ in rules_of(first)}
     only_file(cache_dir, "results", "*.json")
-    only_file(cache_dir, "parse", "*.json")
+    only_file(cache_dir, "parse", "*.jsonl")
     assert len(files_of(cache_dir, "schemas", "*.py")) >= 1
 
     parsed = counting(monkeypatch, repository, "_read_file")
@@ -366,6 +370,32 @@ CORRUPT_DOCUMENTS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
+def parse_document(raw: bytes) -> dict[str, Any]:
+    """A parse cache file read independently of govctl's reader: ``{"root", "files": {key:
+    entry}}`` of the lines that read as JSON (no entries from a file of another format)."""
+    head, _, body = raw.partition(b"\n")
+    try:
+        header = json.loads(head)
+    except (ValueError, RecursionError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != 2:
+        return {"root": None, "files": {}}
+    files = {}
+    for line in body.split(b"\n"):
+        key, _, text = line.partition(b"\t")
+        try:
+            files[key.decode()] = json.loads(text)
+        except ValueError:
+            continue
+    return {"root": header.get("root"), "files": files}
+
+
+def parse_file_bytes(document: dict[str, Any], fmt: int = 2) -> bytes:
+    lines = [json.dumps({"format": fmt, "root": document["root"]})]
+    lines += [f"{key}\t{json.dumps(entry)}" for key, entry in document["files"].items()]
+    return "\n".join(lines).encode() + b"\n"
+
+
 def _every_entry(make: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def change(document: Any) -> Any:
         document["files"] = {key: make(entry) for key, entry in document["files"].items()}
@@ -374,9 +404,25 @@ def _every_entry(make: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return change
 
 
+def _first_line(change: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    def damage(raw: bytes) -> bytes:
+        head, first, rest = raw.split(b"\n", 2)
+        return b"\n".join((head, change(first), rest))
+
+    return damage
+
+
+# (and, each line standing alone, damage to one line of a parse cache)
+PARSE_DAMAGE: dict[str, Callable[[bytes], bytes]] = {**CORRUPT_DOCUMENTS, **{
+    "another format": lambda raw: parse_file_bytes(parse_document(raw), fmt=99),
+    "the old single document": lambda raw: json.dumps(parse_document(raw)).encode(),
+    "a line without its tab": _first_line(lambda line: line.replace(b"\t", b" ")),
+    "a key cut short": _first_line(lambda line: line[:63] + line[64:]),
+    "a key that is no hex": _first_line(lambda line: b"\xff" * 64 + line[64:]),
+    "an entry cut short": _first_line(lambda line: line[:-2]),
+}}
+
 PARSE_CHANGES: dict[str, Callable[[Any], Any]] = {
-    "files is a list": lambda d: {**d, "files": list(d["files"])},
-    "files is a string": lambda d: {**d, "files": "oops"},
     "another root": lambda d: {**d, "root": "/somewhere/else"},
     "entry is a mapping": _every_entry(lambda e: {"records": e[0]}),
     "entry is empty": _every_entry(lambda e: []),
@@ -396,25 +442,25 @@ PARSE_CHANGES: dict[str, Callable[[Any], Any]] = {
 }
 
 
-@pytest.mark.parametrize("how", [*CORRUPT_DOCUMENTS, *PARSE_CHANGES])
+@pytest.mark.parametrize("how", [*PARSE_DAMAGE, *PARSE_CHANGES])
 def test_a_corrupted_parse_cache_is_ignored_and_rebuilt(govctl, factory, cache_dir,
                                                         monkeypatch, how):
     with_errors(factory)
     reference = validate_json(govctl, factory.root)
-    entry = only_file(cache_dir, "parse", "*.json")
-    good = json.loads(entry.read_bytes())
+    entry = only_file(cache_dir, "parse", "*.jsonl")
     raw = entry.read_bytes()
-    damaged = len(good["files"])  # how many entries can no longer be trusted
-    if how in CORRUPT_DOCUMENTS:
-        entry.write_bytes(CORRUPT_DOCUMENTS[how](raw))
+    good = parse_document(raw)
+    assert len(good["files"]) >= 10
+    if how in PARSE_DAMAGE:
+        entry.write_bytes(PARSE_DAMAGE[how](raw))
     else:
-        changed = PARSE_CHANGES[how](json.loads(raw))
-        entry.write_bytes(json.dumps(changed).encode())
-        files = changed.get("files") if changed.get("root") == good["root"] else None
-        if isinstance(files, dict):
-            # (compared as JSON: in Python 1 == True, in the cache they differ)
-            damaged = sum(json.dumps(files.get(k)) != json.dumps(e)
-                          for k, e in good["files"].items())
+        entry.write_bytes(parse_file_bytes(PARSE_CHANGES[how](parse_document(raw))))
+    # the entries that can no longer be trusted (compared as JSON: in Python 1 == True, in
+    # the cache they differ); every line stands alone, so a torn file keeps the others
+    read = parse_document(entry.read_bytes())
+    damaged = sum(read["root"] != good["root"]
+                  or json.dumps(read["files"].get(key)) != json.dumps(value)
+                  for key, value in good["files"].items())
     assert damaged >= 1
     for result_entry in files_of(cache_dir, "results"):
         result_entry.unlink()  # the parse cache must answer on its own
@@ -424,7 +470,7 @@ def test_a_corrupted_parse_cache_is_ignored_and_rebuilt(govctl, factory, cache_d
     assert again.stdout == reference.stdout
     assert again.code == reference.code
     assert len(parsed) == damaged  # every damaged entry parsed again, the rest reused
-    assert json.loads(entry.read_bytes()) == good  # and a good document written back
+    assert parse_document(entry.read_bytes()) == good  # and a good file written back
 
 
 RESULT_CHANGES: dict[str, Callable[[Any], Any]] = {
@@ -500,7 +546,7 @@ def test_a_fifo_in_place_of_a_cache_entry_does_not_block(factory, cache_dir, tmp
     args = ("validate", "--root", factory.root, "--format", "json", "--as-of", AS_OF)
     first = run_subprocess(*args, cwd=tmp_path, env=env)
     for section in ("results", "parse"):
-        entry = only_file(cache_dir, section, "*.json")
+        entry = only_file(cache_dir, section, "*.json*")
         entry.unlink()
         os.mkfifo(entry)
     again = run_subprocess(*args, cwd=tmp_path, env=env, timeout=60)
@@ -1103,7 +1149,7 @@ def test_a_history_writes_its_parse_cache_once_when_it_closes(govctl, factory, c
             load_repository(history.tree_source(rev))
         assert not [w for w in writes if w[0] == "parse"]  # not yet: the history is open
     assert [w[0] for w in writes].count("parse") == 1
-    entry = json.loads(only_file(cache_dir, "parse").read_bytes())
+    entry = parse_document(only_file(cache_dir, "parse").read_bytes())
     # both revisions' files, the contract in both versions among them
     contracts = [k for k in entry["files"] if entry["files"][k][0]
                  and entry["files"][k][0][0][0] == "ThresholdContract"]

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import git, init_git
 from tests.factory import AS_OF, GUARD_BUNDLE, RepoFactory
@@ -827,3 +829,35 @@ def test_focus_reads_the_changed_blobs_in_batches_and_finds_the_mentions(factory
                  if c.subject.startswith("note")}
         assert notes == {f"note {i}" for i in range(0, 40, 4)}
         assert history._blobs == {}  # released once scanned
+
+
+@given(records=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\x1e", b"")),
+                        max_size=8),
+       cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_the_log_read_in_pieces_splits_into_the_same_records(records, cuts):
+    """However git's output is cut into pieces, the streamed log reads the same commits."""
+    from govctl.history.git import _split_records
+
+    out = b"".join(b"\x1e" + r for r in records)
+    edges = sorted({c for c in cuts if 0 < c < len(out)})
+    pieces = [out[a:b] for a, b in zip([0, *edges], [*edges, len(out)], strict=True)]
+    assert list(_split_records(pieces)) == records
+
+
+def test_a_history_git_cannot_read_to_the_end_is_an_error_not_a_shorter_history(
+        govctl, factory):
+    """A repository whose oldest tree is gone: git log fails after printing the newer
+    commits; govctl must not take what it read for the whole history."""
+    committed(factory)
+    first_tree = git(factory.root, "rev-parse", "HEAD^{tree}").strip()
+    factory.edit(CONTRACT, "max: 0.2,", "max: 0.3,")
+    commit(factory.root, DAVE, "2026-10-05T10:00:00Z", "Loosen drift")
+    factory.edit(CONTRACT, "max: 0.3,", "max: 0.25,")
+    commit(factory.root, DAVE, "2026-10-06T10:00:00Z", "Tighten drift")
+    objects = factory.root / ".git" / "objects"
+    (objects / first_tree[:2] / first_tree[2:]).unlink()  # (loose: never packed here)
+    result = govctl("history", "claims-triage", "--root", factory.root)
+    assert result.code == 2
+    assert "git log failed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,15 +2,16 @@
 
 Keyed by a hash of the bytes actually read — not git's index — so unstaged edits always
 count. Stored as JSON (never pickle: reading the cache must not be able to execute
-anything) in the user cache directory, one document per governance root, pruned to the
-files that still exist. Any unreadable or inconsistent entry is ignored and recomputed.
+anything) in the user cache directory, one file per governance root and one line per file
+version, pruned to what the last run used and a cap of older entries. Any unreadable or
+inconsistent entry is ignored and recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ def file_key(path: str, raw: bytes) -> str:
 
 
 def _name(root: Path) -> str:
-    return hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:24] + ".json"
+    return hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:24] \
+        + ".jsonl"
 
 
 def _encode(records: Sequence[Record], findings: Sequence[Finding]) -> list[Any]:
@@ -105,27 +107,26 @@ class ParseCache:
     working tree's unchanged files are then hits. ``persistent=False``: nothing is read
     from or written to the user cache (caching off, or its folder inside the root).
     ``shared``: one cache for every load of a command (a history's): :meth:`save` waits for
-    :meth:`close`, so a diff loading five revisions writes the cache once, not five times."""
+    :meth:`close`, so a diff loading five revisions writes the cache once, not five times.
+
+    Stored entries stay JSON text until looked up (a cache of 25,000 file versions is 16 MB
+    as text and 80 MB decoded, and a command reads a fraction of them), and are written
+    back as they were read; an entry used this run is held decoded, its record data shared
+    with the records made from it (a diff's two trees are mostly the same files)."""
 
     def __init__(self, root: Path, persistent: bool = True, shared: bool = False) -> None:
         self.root = root
         self.name = _name(root)
         self.persistent = persistent
         self.shared = shared
-        self.entries: dict[str, Any] = {}
-        self.used: dict[str, Any] = {}
+        self.entries: dict[str, bytes] = {}  # key → the entry's JSON text, as stored
+        self.used: dict[str, Any] = {}  # what this run looked up or parsed, decoded
+        self.verbatim: set[str] = set()  # used entries decoded from their stored text
         self.memory: dict[str, tuple[list[Record], list[Finding]]] = {}
         self.stored = False  # parsed anew this run (a new file, or a damaged entry)
         raw = store.read_bytes(SECTION, self.name) if persistent else None
         if raw:
-            try:
-                loaded = json.loads(raw)
-            except (ValueError, RecursionError):
-                loaded = None  # a torn or foreign file: start afresh
-            files = loaded.get("files") if isinstance(loaded, dict) and \
-                loaded.get("root") == str(root) else None
-            if isinstance(files, dict):
-                self.entries = files
+            self.entries = _entries(raw, str(root))
 
     def lookup(self, path: str, raw: bytes | None
                ) -> tuple[list[Record], list[Finding]] | None:
@@ -136,18 +137,26 @@ class ParseCache:
         if held is not None:
             if key not in self.used and self.persistent:
                 self.used[key] = _encode(*held)  # the working tree has it: keep it
+                self.verbatim.discard(key)
                 self.stored = True
             return list(held[0]), list(held[1])
-        entry = self.used.get(key) or self.entries.get(key)
+        entry = self.used.get(key)
+        if entry is None and key in self.entries:
+            entry = _loads(self.entries[key])
+            self.verbatim.add(key)
         decoded = _decode(path, entry) if entry is not None else None
         if decoded is not None:
             self.used[key] = entry
+        else:
+            self.verbatim.discard(key)
         return decoded
 
     def store(self, path: str, raw: bytes | None, records: Sequence[Record],
               findings: Sequence[Finding]) -> None:
         if raw is not None and self.persistent:
-            self.used[file_key(path, raw)] = _encode(records, findings)
+            key = file_key(path, raw)
+            self.used[key] = _encode(records, findings)
+            self.verbatim.discard(key)
             self.stored = True
 
     def remember(self, path: str, raw: bytes, records: Sequence[Record],
@@ -175,17 +184,62 @@ class ParseCache:
             return
         if not self.stored and self.used.keys() == self.entries.keys():
             return  # nothing new, nothing gone (a damaged entry replaced counts as new)
-        keep = dict(self.used)
+        stored = self.entries
+        keep: dict[str, bytes] = {}
+        for key, entry in self.used.items():
+            keep[key] = stored[key] if key in self.verbatim else _text(entry)
         cap = max(20_000, 3 * len(self.used))
-        for key, entry in self.entries.items():
+        for key, text in stored.items():
             if len(keep) >= cap:
                 break
-            keep.setdefault(key, entry)
-        if not self.stored and keep.keys() == self.entries.keys():
+            keep.setdefault(key, text)
+        if not self.stored and keep.keys() == stored.keys():
             return
-        store.write_bytes(SECTION, self.name, store.json_pieces(
-            {"root": str(self.root)}, {"files": keep.items()}))
-        self.entries, self.stored = keep, False  # saved: a second save has nothing new
+        store.write_bytes(SECTION, self.name, _lines(str(self.root), keep))
+        # saved: a second save has nothing new
+        self.entries, self.verbatim, self.stored = keep, set(self.used), False
+
+
+# The stored form: a header line ``{"format": 2, "root": ...}``, then one line per file
+# version, ``<64 hex digits of its key> TAB <its entry as JSON>`` (JSON text never holds a
+# raw line break: json.dumps escapes control characters).
+FORMAT = 2
+
+
+def _text(entry: Any) -> bytes:
+    # (a lone surrogate, which a YAML escape can produce, is kept: json.loads of bytes
+    # decodes with surrogatepass)
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass")
+
+
+def _loads(text: bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None  # a torn or foreign entry: a miss
+
+
+def _entries(raw: bytes, root: str) -> dict[str, bytes]:
+    """The stored entries of a cache file, still as text; nothing from a file of another
+    format or root (a torn or foreign file: start afresh)."""
+    head, _, body = raw.partition(b"\n")
+    header = _loads(head)
+    if not (isinstance(header, dict) and header.get("format") == FORMAT
+            and header.get("root") == root):
+        return {}
+    entries: dict[str, bytes] = {}
+    for line in body.split(b"\n"):
+        key, tab, text = line.partition(b"\t")
+        if tab and len(key) == 64 and key.isalnum():
+            entries[key.decode("ascii")] = text
+    return entries
+
+
+def _lines(root: str, entries: dict[str, bytes]) -> Iterator[bytes]:
+    yield _text({"format": FORMAT, "root": root}) + b"\n"
+    for key, text in entries.items():
+        yield key.encode("ascii") + b"\t" + text + b"\n"
 
 
 def parse_cache(root: Path, shared: bool = False) -> ParseCache:
