@@ -922,3 +922,19 @@ def test_may_hold_a_word_yaml_can_write_otherwise_always_may(text, word):
     assert word.encode() not in text.encode()
     assert loader.may_hold(text.encode(), (("UseCase",), ("Bundle", word)))
     assert not loader.may_hold(text.encode(), (("Bundle", "plain-id"),))
+
+
+def test_keys_spelled_alike_are_one_string_object():
+    """Memory: 10,000 records repeat a few dozen keys; each is held once, whichever path
+    (block or flow mapping, first or later document) read it."""
+    text = ("apiVersion: govctl/v1\nkind: Person\nmetadata: {id: a}\nspec: {name: A}\n---\n"
+            "apiVersion: govctl/v1\nkind: Person\nmetadata:\n  id: b\nspec:\n  name: B\n")
+    first, second = (doc.data for doc in loader.load_text(text).documents)
+
+    def key(mapping: dict, name: str) -> str:
+        return next(k for k in mapping if k == name)
+
+    for name in ("apiVersion", "kind", "metadata", "spec"):
+        assert key(first, name) is key(second, name)
+    assert key(first["metadata"], "id") is key(second["metadata"], "id")
+    assert key(first["spec"], "name") is key(second["spec"], "name")
