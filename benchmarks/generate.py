@@ -175,8 +175,14 @@ def _blob(data: str) -> bytes:
     return b"data %d\n%s\n" % (len(raw), raw)
 
 
-def fast_import(root: Path, n: int, commits: int, seed: int = 7) -> None:
-    """Build ``commits`` commits of churn over the tree in one fast-import stream."""
+def fast_import(root: Path, n: int, commits: int, seed: int = 7, other: int = 0,
+                prefix: str = "") -> None:
+    """Build ``commits`` commits of churn over the tree in one fast-import stream.
+
+    ``prefix`` (say ``governance/``) puts the governance root in a folder of a larger
+    repository, and ``other`` more commits, spread evenly among the churn, change only
+    files outside it (``src/``): a monorepo, where history commands should cost what the
+    commits touching the root cost, not what all commits cost."""
     rng = random.Random(seed)
     files = generate_tree(n)
     snapshots = {f"model-{m}": f"chat-{m}-2026-06-01" for m in range(MODELS)}
@@ -185,7 +191,8 @@ def fast_import(root: Path, n: int, commits: int, seed: int = 7) -> None:
     stream = bytearray()
     stamp = 1_767_225_600  # 2026-01-01
 
-    def commit(message: str, changes: dict[str, str], author: tuple[str, str]) -> None:
+    def commit(message: str, changes: dict[str, str], author: tuple[str, str],
+               under: str = prefix) -> None:
         nonlocal stamp
         stamp += 600
         stream.extend(b"commit refs/heads/main\n")
@@ -193,12 +200,25 @@ def fast_import(root: Path, n: int, commits: int, seed: int = 7) -> None:
         stream.extend(b"author " + who + b"\ncommitter " + who + b"\n")
         stream.extend(_blob(message))
         for path, text in changes.items():
-            stream.extend(f"M 100644 inline {path}\n".encode())
+            stream.extend(f"M 100644 inline {under}{path}\n".encode())
             stream.extend(_blob(text))
         stream.extend(b"\n")
 
+    done = 0  # unrelated commits written so far
+    work = random.Random(seed + 1)  # (the churn's own sequence stays that of other=0)
+
+    def unrelated(count: int) -> None:
+        for _ in range(count):
+            module = work.randrange(500)
+            commit(f"Work on module {module}",
+                   {f"src/module-{module:03d}.py": f"VERSION = {work.random()!r}\n"},
+                   work.choice(authors), under="")
+
     commit("Initial governance records", files, authors[0])
-    for _ in range(commits - 1):
+    for step in range(commits - 1):
+        due = other * (step + 1) // max(commits - 1, 1)
+        unrelated(due - done)
+        done = due
         i = rng.randrange(n)
         s = state[i]
         kind = rng.random()

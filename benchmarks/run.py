@@ -1,7 +1,7 @@
 """govctl's benchmarks: one run, one table, ratios against the floor and against peers.
 
     python benchmarks/run.py [--sizes 200,2000,10000] [--commits 5000,50000] [--repeat 3]
-                             [--timeout 600]
+                             [--timeout 600] [--monorepo 5000:50000]
 
 Every figure is the best of ``--repeat`` runs of a fresh process (wall clock), so Python's
 start-up is in every number, the floors' included. Measured on the same files in one run:
@@ -15,7 +15,8 @@ start-up is in every number, the floors' included. Measured on the same files in
 * on repositories with each of ``--commits`` commits, every history command's first run
   (empty user cache) and peak memory: ``trace``, ``history``, ``diff`` across 1,000 commits,
   ``validate --history``, ``audit-pack --all`` (and ``trace`` warm), beside the bare
-  ``git log --raw`` over the same history;
+  ``git log --raw`` over the same history; with ``--monorepo G:T``, the same in a
+  repository of T commits where the governance root is a folder that G of them touch;
 * ``status`` over N × 5 observations.
 
 Results go to stdout (markdown) and ``benchmarks/out/results.json``.
@@ -123,15 +124,20 @@ def timed(cmd: list[str], repeat: int, cwd: Path | None = None, env: dict | None
     return best
 
 
-def repo_of(n: int, commits: int = 0) -> Path:
-    root = OUT / (f"repo-{n}" + (f"-{commits}c" if commits else ""))
+def repo_of(n: int, commits: int = 0, other: int = 0) -> Path:
+    """The governance root of a generated repository: with ``other`` unrelated commits,
+    the folder ``governance/`` of a monorepo (see ``generate.fast_import``)."""
+    top = OUT / (f"repo-{n}" + (f"-{commits}c" if commits else "")
+                 + (f"-{other}o" if other else ""))
+    root = top / "governance" if other else top
     if not (root / "governance.yaml").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
+        shutil.rmtree(top, ignore_errors=True)
+        top.mkdir(parents=True)
         if commits:
-            generate.fast_import(root, n, commits)
+            generate.fast_import(top, n, commits, other=other,
+                                 prefix="governance/" if other else "")
         else:
-            generate.write_tree(root, generate.generate_tree(n))
+            generate.write_tree(top, generate.generate_tree(n))
     return root
 
 
@@ -184,17 +190,18 @@ def validate_row(n: int, repeat: int, cjs_max: int) -> dict:
     return row
 
 
-def history_row(n: int, commits: int, repeat: int) -> dict:
+def history_row(n: int, commits: int, repeat: int, other: int = 0) -> dict:
     """Every history command on its first run (empty user cache: a fresh CI runner) and
-    peak memory, beside git's own log over the same history."""
-    root = repo_of(n, commits)
+    peak memory, beside git's own log over the same history (``other``: that many more
+    commits outside the governance root, in a monorepo)."""
+    root = repo_of(n, commits, other)
     govctl = govctl_command()
     cache = Path(tempfile.mkdtemp(prefix="govctl-bench-cache-"))
     env = {"GOVCTL_CACHE_DIR": str(cache)}
     first = subprocess.run(["git", "log", "--reverse", "--format=%H", "--",
                             "approvals/uc-00100-2026-10-15.yaml"], cwd=root,
                            capture_output=True, text=True, check=True).stdout.split()[0]
-    old = subprocess.run(["git", "show", f"{first}:approvals/uc-00100-2026-10-15.yaml"],
+    old = subprocess.run(["git", "show", f"{first}:./approvals/uc-00100-2026-10-15.yaml"],
                          cwd=root, capture_output=True, text=True, check=True).stdout
     digest = next(part.strip('"},') for part in old.split() if part.startswith('"sha256:'))
     packs = Path(tempfile.mkdtemp(prefix="govctl-bench-pack-"))
@@ -211,7 +218,7 @@ def history_row(n: int, commits: int, repeat: int) -> dict:
         "audit_pack": ["audit-pack", "--all", "-o", str(packs / "pack"), "--as-of",
                        "2026-11-27"],
     }
-    row: dict = {"n": n, "commits": commits}
+    row: dict = {"n": n, "commits": commits, "other": other}
     for name, args in commands.items():
         print(f"  {name} …", file=sys.stderr)
         peaks: list[float] = []
@@ -225,10 +232,24 @@ def history_row(n: int, commits: int, repeat: int) -> dict:
     row["trace_warm"] = timed(warm, repeat, env=env)
     row["git_log"] = timed(["git", "log", "--raw", "--no-abbrev", "--", "."], repeat, cwd=root)
     row["git_log_first_parent"] = timed(["git", "log", "--raw", "--no-abbrev", "-z",
-                                         "--first-parent"], repeat, cwd=root)
+                                         "--first-parent", *(["--", "."] if other else [])],
+                                        repeat, cwd=root)
     empty_cache()
     shutil.rmtree(packs, ignore_errors=True)
     return row
+
+
+def compile_bytecode() -> None:
+    """Every installed govctl runs from compiled bytecode (pip compiles at install, Python
+    on first import). An editable install under ``PYTHONDONTWRITEBYTECODE`` (set on some
+    CI runners and sandboxes) would compile every module again in every run: 0.15 s of
+    each figure that no user pays."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("govctl")
+    if spec is not None and spec.origin is not None:
+        compileall.compile_dir(Path(spec.origin).parent, quiet=1)
 
 
 def machine() -> dict:
@@ -255,6 +276,12 @@ def ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or float("inf") in (a, b):
         return "—"
     return f"{a / b:.2f}×"
+
+
+def commits_cell(h: dict) -> str:
+    other = h.get("other", 0)
+    return (f"{h['commits']:,} of {h['commits'] + other:,} (monorepo)" if other
+            else f"{h['commits']:,}")
 
 
 def report(results: dict) -> str:
@@ -287,7 +314,7 @@ def report(results: dict) -> str:
         def cell(name: str, h: dict = h) -> str:
             return f"{fmt(h[name])}, {h[name + '_mb']:.0f} MB"
         lines.append(
-            f"| {h['n']:,} | {h['commits']:,} | {cell('trace')} | {fmt(h['trace_warm'])} | "
+            f"| {h['n']:,} | {commits_cell(h)} | {cell('trace')} | {fmt(h['trace_warm'])} | "
             f"{cell('history')} | {cell('diff')} | {cell('validate_history')} | "
             f"{cell('audit_pack')} | {fmt(h['git_log'])} | {fmt(h['git_log_first_parent'])} | "
             f"{ratio(h['trace'], h['git_log'])} | {ratio(h['history'], h['git_log'])} |")
@@ -300,6 +327,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="200,2000,10000")
     parser.add_argument("--commits", default="5000,50000",
                         help="history lengths to measure, comma-separated (0: none)")
+    parser.add_argument("--monorepo", default="",
+                        help="G:T — also a monorepo of T commits, G of them touching its "
+                             "governance root (governance/), e.g. 5000:50000")
     parser.add_argument("--history-size", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=600.0,
@@ -309,6 +339,7 @@ def main() -> None:
     args = parser.parse_args()
     TIMEOUT = args.timeout
     OUT.mkdir(exist_ok=True)
+    compile_bytecode()
     govctl = govctl_command()
     results: dict = {"machine": machine(), "repeat": args.repeat, "validate": []}
     results["startup"] = {"version": timed([*govctl, "--version"], 5),
@@ -320,6 +351,11 @@ def main() -> None:
     for commits in (int(x) for x in args.commits.split(",") if x and int(x)):
         print(f"history, {commits} commits …", file=sys.stderr)
         results["history"].append(history_row(args.history_size, commits, args.repeat))
+    if args.monorepo:
+        touching, total = (int(x) for x in args.monorepo.split(":"))
+        print(f"history, monorepo: {touching} of {total} commits …", file=sys.stderr)
+        results["history"].append(history_row(args.history_size, touching, args.repeat,
+                                              other=total - touching))
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))
 
