@@ -162,3 +162,36 @@ def test_a_removed_approval_keeps_its_rows(govctl, factory, tmp_path: Path):
     assert [(r[1], r[5]) for r in rows] == [
         (f"claims-triage-2026-11-01 — removed in {gone[:7]}", made[:7])]
     assert (out / "evidence" / made / "approvals/claims-triage-2026-11-01.yaml").is_file()
+
+
+def test_every_use_case_of_a_pack_walks_one_log(govctl, factory, tmp_path: Path,
+                                                monkeypatch):
+    """The commits of the timelines are asked of git once per pack, not once per use case
+    (a second each at 5,000 commits), and each use case's timeline is still its own."""
+    from govctl.documents import audit_pack
+
+    first, second, _, _ = _rebound(govctl, factory)
+    text = (factory.root / "use-cases/triage.yaml").read_text()
+    factory.write("use-cases/triage-2.yaml",
+                  text.replace("id: claims-triage", "id: claims-triage-2"))
+    third = commit(factory.root, BOB, "2026-11-03T09:00:00Z", "a second use case")
+    asked: list[tuple] = []
+    commits_of = audit_pack.timeline_commits
+    monkeypatch.setattr(audit_pack, "timeline_commits",
+                        lambda *a: asked.append(a) or commits_of(*a))
+    shas: dict[str, list[str]] = {}
+    timeline_of = audit_pack.timeline_of
+
+    def recording(history, repo, use_case, **kwargs):
+        found = timeline_of(history, repo, use_case, **kwargs)
+        shas[use_case.id] = [entry.commit.sha for entry in found.entries]
+        return found
+
+    monkeypatch.setattr(audit_pack, "timeline_of", recording)
+    out = tmp_path / "pack"
+    built = govctl("audit-pack", "claims-triage", "claims-triage-2", "-o", out,
+                   "--root", factory.root, "--as-of", AS_OF)
+    assert built.code == 0, built.stderr
+    assert len(asked) == 1
+    assert shas["claims-triage"] == [first, second]
+    assert shas["claims-triage-2"] == [first, second, third]  # (the same bundle, its own use case)

@@ -202,16 +202,24 @@ def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
         words |= asking.asked
 
 
+def timeline_commits(history: GitHistory, rev: str = "HEAD", since: str | None = None
+                     ) -> list[Commit]:
+    """The commits a timeline walks, oldest first: those of ``since..rev`` touching the
+    root, merges left out (their changes are their parents')."""
+    return history.log(rev=f"{since}..{rev}" if since else rev, no_merges=True, reverse=True)
+
+
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
                 since: str | None = None,
                 parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] | None = None,
-                release: bool = False) -> Timeline:
+                release: bool = False, commits: list[Commit] | None = None) -> Timeline:
     """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
     (the working tree, or a revision for audit packs) whose closure starts the search.
     ``parsed`` shares parsed file versions between calls (an audit pack of every use case
     would otherwise parse the same blobs once per use case). ``release``: drop each batch
     of blobs once read (one timeline: memory bounded by a batch); without, they stay in the
-    history's blob cache (bounded by its size) for the next use case's timeline."""
+    history's blob cache (bounded by its size) for the next use case's timeline.
+    ``commits``: :func:`timeline_commits` of the same span, when the caller has them."""
     use_case_id = use_case.id
     worktree = repo  # people's names for summaries
     relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
@@ -249,8 +257,8 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
                 return raw is None or record.id.encode() in raw
         return False
 
-    span = f"{since}..{rev}" if since else rev
-    commits = history.log(rev=span, no_merges=True, reverse=True)
+    if commits is None:
+        commits = timeline_commits(history, rev, since)
     for commit in history.prefetched(commits, release):
         changes: list[TimelineChange] = []
         before: dict[tuple[str, str], Record] = {}
