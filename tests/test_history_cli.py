@@ -829,6 +829,12 @@ def test_focus_reads_the_changed_blobs_in_batches_and_finds_the_mentions(factory
                  if c.subject.startswith("note")}
         assert notes == {f"note {i}" for i in range(0, 40, 4)}
         assert history._blobs == {}  # released once scanned
+        # blobs someone else read before stay held (an audit pack's next use case)
+        held = [ch.new_blob for c in index.commits for ch in c.changes if ch.new_blob][:40]
+        history.prefetch(held)
+        assert set(held) <= set(history._blobs)
+        index.focus(["claims-triage"])
+        assert set(held) <= set(history._blobs)
 
 
 @given(records=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\x1e", b"")),

@@ -385,8 +385,9 @@ class GitHistory:
             if data is not None:
                 self._blob_bytes -= len(data)
 
-    def prefetch(self, shas: Iterable[str | None]) -> None:
-        """Read many blobs through one ``git cat-file --batch`` process, in one write.
+    def prefetch(self, shas: Iterable[str | None]) -> list[str]:
+        """Read many blobs through one ``git cat-file --batch`` process, in one write; the
+        blobs it read (those already held are not read again).
 
         The persistent cat-file answers one blob per round trip (~0.1 ms each: half a
         second over 5,000 record versions); timelines and replays know every blob they
@@ -395,14 +396,15 @@ class GitHistory:
         """
         wanted = [sha for sha in dict.fromkeys(shas) if sha and sha not in self._blobs]
         if len(wanted) < 32:
-            return
+            return []
         # sizes first: a blob over the limit is never asked for (nor one that is missing)
         self.learn_sizes(wanted)
         sizes = self._sizes
         wanted = [sha for sha in wanted if sizes.get(sha, self.max_file_bytes + 1)
                   <= self.max_file_bytes]
+        read: list[str] = []
         if not wanted:
-            return
+            return read
         out = self._pipe(["cat-file", "--batch"], wanted)
         try:
             assert out.stdout is not None
@@ -417,30 +419,34 @@ class GitHistory:
                     break  # (its size was checked above; a changed answer ends the batch)
                 data = out.stdout.read(size)
                 out.stdout.read(1)  # the newline after the content
-                if not self._keep(header[0].decode(), data):
+                sha = header[0].decode()
+                if not self._keep(sha, data):
                     break  # the cache is full
+                read.append(sha)
         finally:
             out.close()
+        return read
 
     def prefetched(self, commits: Sequence[Commit], release: bool = True) -> Iterator[Commit]:
         """``commits`` in turn, the record versions (both sides) of each run of
         ``PREFETCH_COMMITS`` commits read in one cat-file batch before the first of them.
-        ``release``: each batch dropped once the walk is past it (memory holds a batch, not
-        the history); without, they stay in the blob cache (bounded by its size)."""
-        batch: list[str] = []
+        ``release``: what each batch read dropped once the walk is past it (memory holds a
+        batch, not the history; blobs held before stay, for whoever read them: an audit
+        pack's next use case); without, they stay in the blob cache (bounded by its size)."""
+        read: list[str] = []
         for position, commit in enumerate(commits):
             if position % PREFETCH_COMMITS == 0:
                 if release:
-                    self.release(batch)
-                batch = [blob for c in commits[position:position + PREFETCH_COMMITS]
-                         for ch in c.changes for path, blob in ((ch.old_path, ch.old_blob),
-                                                                (ch.new_path, ch.new_blob))
-                         if blob is not None and path is not None
-                         and path.endswith(RECORD_SUFFIXES)]
-                self.prefetch(batch)
+                    self.release(read)
+                read = self.prefetch(
+                    blob for c in commits[position:position + PREFETCH_COMMITS]
+                    for ch in c.changes for path, blob in ((ch.old_path, ch.old_blob),
+                                                           (ch.new_path, ch.new_blob))
+                    if blob is not None and path is not None
+                    and path.endswith(RECORD_SUFFIXES))
             yield commit
         if release:
-            self.release(batch)
+            self.release(read)
 
     # paths -------------------------------------------------------------------------------
     def to_root(self, git_path: str) -> str | None:

@@ -249,9 +249,9 @@ class Replay:
                 batch = [(path, blob) for _, path, blob in versions[ahead:end]]
                 # read in one cat-file batch, parsed, then dropped: memory holds one batch
                 # of versions, not the whole history's
-                self.history.prefetch(blob for _, blob in batch)
+                read = self.history.prefetch(blob for _, blob in batch)
                 self.state.preparse(batch)
-                self.history.release(blob for _, blob in batch)
+                self.history.release(read)
                 ahead = end
             yield self._apply(commit)
 
