@@ -1125,7 +1125,7 @@ def test_rules_read_only_the_as_of_day():
     assert readers == [], "key the result cache by the instant, not the day"
 
 
-def test_the_parse_cache_document_written_in_pieces_is_one_json_document():
+def test_json_written_in_pieces_is_one_json_document():
     files = {"k1": [[["Model", "m", 0, 1, {"a": "é\udcff", "b": [1, 2.5, None]}, True]], []],
              "k2": [[], [["GOV001", "error", "f.yaml", 1, 1, None, "m"]]]}
     assert json.loads(b"".join(cache.json_pieces({"root": "/r"}, {"files": files.items()}))

@@ -184,16 +184,16 @@ class ParseCache:
             return
         if not self.stored and self.used.keys() == self.entries.keys():
             return  # nothing new, nothing gone (a damaged entry replaced counts as new)
-        stored = self.entries
+        on_disk = self.entries
         keep: dict[str, bytes] = {}
         for key, entry in self.used.items():
-            keep[key] = stored[key] if key in self.verbatim else _text(entry)
+            keep[key] = on_disk[key] if key in self.verbatim else _text(entry)
         cap = max(20_000, 3 * len(self.used))
-        for key, text in stored.items():
+        for key, text in on_disk.items():
             if len(keep) >= cap:
                 break
             keep.setdefault(key, text)
-        if not self.stored and keep.keys() == stored.keys():
+        if not self.stored and keep.keys() == on_disk.keys():
             return
         store.write_bytes(SECTION, self.name, _lines(str(self.root), keep))
         # saved: a second save has nothing new

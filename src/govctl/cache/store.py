@@ -196,7 +196,7 @@ def json_pieces(head: Mapping[str, Any], streamed: Mapping[str, Iterable[tuple[s
                 ) -> Iterator[bytes]:
     """One JSON object for :func:`write_bytes`, a piece at a time: ``head``'s members, then
     each ``streamed`` member's object encoded one entry at a time — an entry tens of MB
-    large (a parse cache, a digest index) is never held whole as text."""
+    large (the digest index of a long history) is never held whole as text."""
     def encode(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
             "utf-8", "surrogatepass")
