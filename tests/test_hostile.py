@@ -609,3 +609,25 @@ def test_rule_messages_quote_record_text_clipped(repo: RepoFactory) -> None:
     assert code == 1
     assert {f["rule"] for f in payload["findings"]} >= {"GOV020", "GOV037"}
     assert all(len(f["message"]) < 1000 for f in payload["findings"])
+
+
+def test_a_file_name_is_never_a_pattern_for_git(tmp_path: Path) -> None:
+    # file names come from pull requests: `[ab].yaml` must not also mean `a.yaml`, nor a
+    # name starting `:(exclude)` turn a question about one file into one about the rest
+    from govctl.history.git import GitHistory
+
+    root = init_git(tmp_path)
+    (root / "a.yaml").write_text("kind: A\n")
+    plain = commit_all(root, "plain")
+    (root / "[ab].yaml").write_text("kind: B\n")
+    glob = commit_all(root, "glob")
+    (root / ":(exclude)c.yaml").write_text("kind: C\n")
+    magic = commit_all(root, "magic")
+    (root / "a.yaml").write_text("kind: A2\n")
+    commit_all(root, "plain again")
+    with GitHistory(root) as history:
+        assert set(history.tree("HEAD", ["[ab].yaml"])) == {"[ab].yaml"}
+        assert [c.sha for c in history.log(["[ab].yaml"])] == [glob]
+        assert [c.sha for c in history.log([":(exclude)c.yaml"])] == [magic]
+        assert set(history.tree("HEAD", [":(exclude)c.yaml"])) == {":(exclude)c.yaml"}
+        assert history.tree(plain, ["[ab].yaml"]) == {}

@@ -334,21 +334,27 @@ def test_a_swapped_metric_or_a_constant_query_is_loosened(govctl, factory):
 
 
 
-def test_deciding_commits_are_the_same_with_one_pass_for_many_approvals(tmp_path) -> None:
-    # ProvenanceIndex.focus() keeps, per approval, only the commits whose changed files
-    # mention it; the answer must be the one the full walk gives: over edits in place,
-    # a move to another file and commits that touch other approvals only
+def _committed_example(tmp_path: Path) -> Path:
+    """The example repository, committed once: "records"."""
     import shutil
-
-    from govctl.history.git import GitHistory
-    from govctl.history.provenance import ProvenanceIndex
-    from govctl.model.repository import WorktreeSource, load_repository
 
     root = tmp_path / "repo"
     shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "governance-repo",
                     root)
     init_git(root)
     commit_all(root, "records")
+    return root
+
+
+def test_deciding_commits_are_the_same_with_one_pass_for_many_approvals(tmp_path) -> None:
+    # ProvenanceIndex.focus() keeps, per approval, only the commits whose changed files
+    # mention it; the answer must be the one the full walk gives: over edits in place,
+    # a move to another file and commits that touch other approvals only
+    from govctl.history.git import GitHistory
+    from govctl.history.provenance import ProvenanceIndex
+    from govctl.model.repository import WorktreeSource, load_repository
+
+    root = _committed_example(tmp_path)
     first = sorted((root / "approvals").glob("*.yaml"))
     text = first[0].read_text()
     assert '  valid_until: "2027' in text
@@ -367,3 +373,37 @@ def test_deciding_commits_are_the_same_with_one_pass_for_many_approvals(tmp_path
     assert focused == walked
     subjects = {d.commit.subject for d in walked.values()}
     assert "edit one approval in place" in subjects and "records" in subjects
+
+
+def test_a_decision_whose_id_is_written_with_an_escape_is_still_found(tmp_path) -> None:
+    # YAML can spell an id with a double-quoted escape: the commit that wrote the decision
+    # that way decided it, and the one-pass search must not skip it for an older commit
+    # that happened to hold the same spec (attributing the decision to its author)
+    from govctl.history.git import GitHistory
+    from govctl.history.provenance import ProvenanceIndex
+    from govctl.model.repository import WorktreeSource, load_repository
+
+    root = _committed_example(tmp_path)
+    path = sorted((root / "approvals").glob("*.yaml"))[0]
+    original = path.read_text()
+    path.write_text(original.replace('  valid_until: "2027', '  valid_until: "2028', 1))
+    commit_all(root, "extend it")
+    approval_id = next(line.split(":", 1)[1].strip() for line in original.splitlines()
+                       if line.strip().startswith("id:"))
+    escaped = approval_id.replace("-", "\\x2d", 1)
+    assert escaped != approval_id
+    respelled = f'id: "{escaped}"'
+    path.write_text(path.read_text().replace(f"id: {approval_id}", respelled, 1))
+    commit_all(root, "respell the id")  # the same decision: no version, no decider
+    path.write_text(original.replace(f"id: {approval_id}", respelled, 1))
+    commit_all(root, "back, spelled with an escape", author="Someone Else",
+               email="else@example.test")  # neither side spells the id literally
+    approvals = load_repository(WorktreeSource(root)).of_kind("Approval")
+    assert approval_id in {a.id for a in approvals}
+    with GitHistory(root) as history:
+        focused_index = ProvenanceIndex(history)
+        focused_index.focus(a.id for a in approvals)
+        focused = {a.id: focused_index.decision(a) for a in approvals}
+        walked = {a.id: ProvenanceIndex(history).decision(a) for a in approvals}
+    assert focused == walked
+    assert focused[approval_id].commit.subject == "back, spelled with an escape"

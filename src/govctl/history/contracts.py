@@ -20,6 +20,7 @@ from govctl.digest.digester import contract_digest
 from govctl.errors import GovctlError
 from govctl.history.git import GitHistory
 from govctl.history.replay import parse_records, runbook_file
+from govctl.model.loader import may_hold
 from govctl.model.records import Record
 from govctl.model.repository import RECORD_SUFFIXES, Repository
 
@@ -60,7 +61,7 @@ def _candidates(history: GitHistory, blobs: Mapping[str, set[str]], ids: set[str
     out = []
     for path, blob in wanted:
         raw = history.small_blob(blob)  # None: over the size limit, not read (GOV004)
-        if raw is None or KIND.encode() not in raw:
+        if raw is None or not may_hold(raw, (KIND,)):  # (an escape may spell it)
             continue
         for record in parse_records(path, raw, salvaged=False, check_schema=frozenset({KIND}),
                                     max_size=history.max_file_bytes):

@@ -121,9 +121,16 @@ def _gitpython(program: str) -> ModuleType:
     return git
 
 
+# For every git process: no optional locks, the C locale, and paths as written — a path
+# given to git is a file's name, never a pattern (a record file named `[ab].yaml` or
+# `:(exclude)x.yaml`, from a pull request, must not widen or invert what git is asked).
+_SETTINGS = {"GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C",
+             "GIT_LITERAL_PATHSPECS": "1"}
+
+
 def _environment() -> dict[str, str]:
-    """For the git processes started here: no optional locks, C locale, PATH absolute."""
-    return {**program_environment(), "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "LANG": "C"}
+    """For the git processes started here: ``_SETTINGS``, PATH absolute."""
+    return {**program_environment(), **_SETTINGS}
 
 
 class GitHistory:
@@ -144,8 +151,7 @@ class GitHistory:
         if self.repo.bare or self.repo.working_tree_dir is None:
             self.repo.close()
             raise GovctlError(f"{root} is in a bare git repository; need a work tree")
-        self.repo.git.update_environment(GIT_OPTIONAL_LOCKS="0", LC_ALL="C", LANG="C",
-                                         PATH=search_path())
+        self.repo.git.update_environment(**_SETTINGS, PATH=search_path())
         self.top = Path(self.repo.working_tree_dir).resolve()
         rel = self.root.relative_to(self.top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"
@@ -562,21 +568,26 @@ class GitHistory:
         return states
 
     # trees ---------------------------------------------------------------------------------
-    def tree(self, rev: str, paths: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
+    def tree(self, rev: str, paths: Sequence[str] | None = None, sizes: bool = True
+             ) -> dict[str, tuple[str, str]]:
         """Root-relative path → (mode, blob sha) of every file under the root at ``rev``
-        (or of ``paths`` only). The blobs' sizes are learnt on the way (``-l``)."""
+        (or of ``paths`` only). ``sizes``: the blobs' sizes are learnt on the way (``-l``;
+        git then reads every blob's header: four times the work, for a caller that reads
+        a few of a large tree's files, whose sizes it knows)."""
         where = [self.to_git(p) for p in paths] if paths else [self.prefix or "."]
-        out = self._run("ls-tree", "-r", "-l", "-z", "--full-tree", rev, "--", *where)
+        out = self._run("ls-tree", "-r", *(["-l"] if sizes else []), "-z", "--full-tree", rev,
+                        "--", *where)
         entries: dict[str, tuple[str, str]] = {}
         for line in out.split(b"\x00"):
             if not line:
                 continue
             meta, _, path = line.partition(b"\t")
-            mode, kind, sha, size = meta.decode().split()
+            mode, kind, sha, *size = meta.decode().split()
             rel = self.to_root(os.fsdecode(path))
             if kind == "blob" and rel is not None:
                 entries[rel] = (mode, sha)
-                self._sizes[sha] = int(size)
+                if size:
+                    self._sizes[sha] = int(size[0])
         return entries
 
     def tree_source(self, rev: str) -> GitTreeSource:
@@ -695,6 +706,7 @@ class GitTreeSource(Source):
         self.history = history
         self.sha = sha
         self.entries = entries if entries is not None else history.tree(sha)
+        self._record_paths: list[str] | None = None
 
     def _resolve(self, path: str) -> tuple[str, str] | None:
         """(mode, sha) of a regular file, following in-tree symlinks that stay inside."""
@@ -709,9 +721,17 @@ class GitTreeSource(Source):
         entry = self._resolve(path)
         return self.history.small_blob(entry[1]) if entry else None
 
-    def record_files(self, excluded: Any) -> Iterator[SourceFile]:
-        paths = [path for path in sorted(self.entries) if path.endswith(RECORD_SUFFIXES)
-                 and not any(part.startswith(".") for part in path.split("/"))
+    def record_files(self, excluded: Any, wanted: Callable[[str], bool] | None = None
+                     ) -> Iterator[SourceFile]:
+        """``wanted``: False for the blob of a regular file that cannot hold what the caller
+        reads (it is left out unread: a partial load of a large tree reads a few files)."""
+        if self._record_paths is None:
+            self._record_paths = [
+                path for path in sorted(self.entries) if path.endswith(RECORD_SUFFIXES)
+                and not any(part.startswith(".") for part in path.split("/"))]
+        paths = [path for path in self._record_paths
+                 if (wanted is None or not self.entries[path][0].startswith("100")
+                     or wanted(self.entries[path][1]))
                  and not (excluded and excluded.match_file(path))]
         # in one cat-file batch, not a round trip each (symlinks are resolved one by one)
         self.history.prefetch(self.entries[path][1] for path in paths

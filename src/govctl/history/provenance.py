@@ -29,6 +29,7 @@ from govctl.history.signatures import (
     signed_by_approver,
 )
 from govctl.model.findings import RULES, Finding
+from govctl.model.loader import is_literal, may_hold
 from govctl.model.records import Record
 from govctl.model.repository import RECORD_SUFFIXES, Repository
 
@@ -110,8 +111,8 @@ class ProvenanceIndex:
         raw = self.history.small_blob(blob)
         if raw is None:
             return _UNREADABLE  # over the size limit (GOV004): not read, whatever it holds
-        if approval_id.encode() not in raw:
-            return _ABSENT
+        if not may_hold(raw, (approval_id,)):
+            return _ABSENT  # (a version spelling the id with an escape is parsed)
         found = self._records(path, blob).get(approval_id)
         if found is not None:
             return found
@@ -154,15 +155,19 @@ class ProvenanceIndex:
         version too large to read, leaves that approval as it was: ``deciding`` would skip
         it. One scan of each changed blob for all the ids (one regular expression) keeps,
         per id, only the commits that mention it — so many approvals cost one walk, not one
-        walk each (a diff across 1,000 commits of 2,000 use cases gates hundreds)."""
-        ids = sorted({i for i in approval_ids if i} - set(self._relevant))
+        walk each (a diff across 1,000 commits of 2,000 use cases gates hundreds).
+
+        As ``loader.may_hold`` says: a blob holding a backslash may spell any id (a
+        double-quoted escape), and an id YAML can write otherwise than literally is not
+        focused (every commit may decide it)."""
+        ids = sorted({i for i in approval_ids if i and is_literal(i)} - set(self._relevant))
         if not ids:
             return
         needles = re.compile(b"|".join(re.escape(i.encode()) for i in
                                        sorted(ids, key=len, reverse=True)))
         wanted = set(ids)
         relevant: dict[str, list[Commit]] = {i: [] for i in ids}
-        seen: dict[str, set[str] | None] = {}  # blob → ids it mentions (None: too large)
+        seen: dict[str, set[str] | None] = {}  # blob → ids it mentions (None: any)
         # (blobs read a batch of commits at a time: one round trip each was most of a
         # first `validate --history`)
         for commit in self.history.prefetched(self.commits):
@@ -175,7 +180,7 @@ class ProvenanceIndex:
                         continue
                     if blob not in seen:
                         raw = self.history.small_blob(blob)
-                        seen[blob] = None if raw is None else {
+                        seen[blob] = None if raw is None or b"\\" in raw else {
                             m.decode() for m in needles.findall(raw)} & wanted
                     found = seen[blob]
                     ids |= wanted if found is None else found

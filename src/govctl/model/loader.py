@@ -247,20 +247,28 @@ def may_hold(raw: bytes, words: Collection[str | tuple[str, ...]]) -> bool:
     this, without changing what they read. (``words``: hashable, a frozenset or a tuple;
     its spelling in bytes is computed once.)
     """
-    spelled = _spelled(words)
+    spelled = spellings(words)
     return spelled is None or b"\\" in raw or any(all(w in raw for w in alternative)
                                                     for alternative in spelled)
 
 
-_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@+-")
+_LITERAL_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@+-"
+_LITERAL = frozenset(_LITERAL_CHARACTERS)
+# a longest run of those characters: a word made of them lies inside one where it is written
+LITERAL_RUN = re.compile(b"[" + re.escape(_LITERAL_CHARACTERS.encode()) + b"]+")
+
+
+def is_literal(word: str) -> bool:
+    """Whether YAML can write ``word`` only as itself, outside a double-quoted escape."""
+    return set(word) <= _LITERAL
 
 
 @functools.lru_cache(maxsize=32)
-def _spelled(words: Collection[str | tuple[str, ...]]
+def spellings(words: Collection[str | tuple[str, ...]]
              ) -> tuple[tuple[bytes, ...], ...] | None:
     """Each word's bytes; None when one holds a character YAML can write otherwise."""
     alternatives = [(word,) if isinstance(word, str) else word for word in words]
-    if any(not set(w) <= _LITERAL for alternative in alternatives for w in alternative):
+    if not all(is_literal(w) for alternative in alternatives for w in alternative):
         return None
     return tuple(tuple(w.encode("utf-8") for w in alternative) for alternative in alternatives)
 
