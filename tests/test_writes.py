@@ -471,8 +471,8 @@ def test_audit_pack_interrupted_leaves_nothing(repo, govctl, tmp_path, monkeypat
         assert govctl(*pack_args(repo, out, *extra)).code == 0
     before = state(tmp_path)
     if failure == "renderer":  # the second document fails to render: Ctrl-C mid-write
-        monkeypatch.setattr(auditpack, "render",
-                            fail_on_call(2, KeyboardInterrupt(), auditpack.render))
+        monkeypatch.setattr(auditpack, "render_pieces",
+                            fail_on_call(2, KeyboardInterrupt(), auditpack.render_pieces))
     elif failure == "disk-full":  # the fourth file written hits a full disk
         monkeypatch.setattr(auditpack, "_write_file",
                             fail_on_call(4, ENOSPC, auditpack._write_file))

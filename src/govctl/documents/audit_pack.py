@@ -22,7 +22,7 @@ import socket
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -39,9 +39,10 @@ from govctl.documents.manifest import (
 )
 from govctl.documents.mapping import Own, holdings, mapping, own_records
 from govctl.documents.signing import Signer, sign_manifest, signer
-from govctl.documents.templating import render
+from govctl.documents.templating import render_pieces
 from govctl.errors import GovctlError
-from govctl.history.git import Commit, GitHistory
+from govctl.history.git import Commit, GitHistory, GitTreeSource
+from govctl.history.mentions import MentionIndex, Span, span_of
 from govctl.history.provenance import ProvenanceIndex, decision_of
 from govctl.history.replay import Replay
 from govctl.history.signatures import signatures
@@ -55,12 +56,18 @@ from govctl.model.atomic import (
     reason,
 )
 from govctl.model.dates import now, utc_date
-from govctl.model.graph import use_case_closure
+from govctl.model.graph import closure_repository, use_case_closure
 from govctl.model.paths import is_inside
 from govctl.model.people import person
 from govctl.model.policy import Policy
 from govctl.model.records import Record
-from govctl.model.repository import POLICY_FILE, Repository, load_repository
+from govctl.model.repository import (
+    POLICY_FILE,
+    Repository,
+    Words,
+    exclusions,
+    load_repository,
+)
 from govctl.monitoring.observations import copy_observations
 from govctl.monitoring.sources import ObservationSource
 from govctl.monitoring.status import StatusReport, build_status
@@ -120,8 +127,10 @@ class _Shared:
     # file versions parsed by one use case's timeline, reused by the next one's
     parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
     # the commits every timeline walks: one git log for the pack, not one per use case
-    # (each took a second at 5,000 commits: half an hour for 2,000 use cases)
-    timeline_commits: list[Commit] | None = None
+    # (each took a second at 5,000 commits: half an hour for 2,000 use cases), indexed:
+    # each timeline visits the commits and reads the blobs that may hold its records
+    # (every blob for every use case: minutes per hundred use cases)
+    span: Span | None = None
 
 
 def _bundle_versions(history: GitHistory, until: str) -> dict[str, list[tuple[Commit, str]]]:
@@ -139,10 +148,10 @@ def _use_case_data(shared: _Shared, use_case: Record, status: StatusReport) -> d
                  "revision": shared.until}
     card = card_context(repo, shared.policy, use_case, shared.as_of, shared.findings, status,
                         generated)
-    if shared.timeline_commits is None:
-        shared.timeline_commits = timeline_commits(history, shared.until, shared.since)
+    if shared.span is None:
+        shared.span = span_of(history, timeline_commits(history, shared.until, shared.since))
     timeline = timeline_of(history, repo, use_case, rev=shared.until, since=shared.since,
-                           parsed=shared.parsed, commits=shared.timeline_commits)
+                           parsed=shared.parsed, span=shared.span)
     approvals = sorted(approvals_of(repo, use_case.id), key=lambda a: (a.spec["date"], a.id))
     # approvals removed since (SPEC §4: every approval record): their versions are rows
     # too, found in git through the use case's history — a decision deleted from the
@@ -376,14 +385,17 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
         shared = _Shared(history, repo, policy, findings, until, since, as_of,
                          ProvenanceIndex(history, until), _bundle_versions(history, until),
                          in_range=in_range, people=repo.of_kind("Person"))
+        # every approval of the pack in one scan of the history, not one scan per use case
+        shared.provenance.focus(a.id for record in chosen for a in approvals_of(repo, record.id))
         use_cases = []
         for record in chosen:
             if progress:
                 progress(record.id)
             use_cases.append(_use_case_data(shared, record, status))
-        evidence = _evidence(history, repo, chosen, use_cases)
+        evidence = _evidence(history, repo, chosen, use_cases,
+                             shared.span.mentions if shared.span else None)
 
-        files = _evidence_blobs(history, evidence.paths)
+        files = evidence.files
         context = {
             "pack": {
                 "context_version": CONTEXT_VERSION,
@@ -433,17 +445,19 @@ def _observations_copy(source: ObservationSource | None, scratch: str) -> _Obser
 class _Evidence:
     """What the pack takes from the approval commits of its timelines."""
 
-    paths: dict[str, set[str]]  # commit sha → the paths copied from it
+    files: dict[str, dict[str, str]]  # commit sha → {path: blob} of the files copied
     wanted: dict[str, dict[str, set[str]]]  # use case → commit sha → its paths
     own: dict[str, dict[str, tuple[Own, ...]]]  # use case → commit sha → its records there
 
 
 def _evidence(history: GitHistory, repo: Repository, chosen: list[Record],
-              use_cases: list[dict[str, Any]]) -> _Evidence:
-    """The evidence of every approval commit of the timelines, one commit at a time: each
-    repository as committed is loaded once, reduced to its paths and records and dropped —
-    400 versions of one approval must not keep 400 repositories in memory (SPEC §3)."""
-    found = _Evidence({}, {}, {})
+              use_cases: list[dict[str, Any]], mentions: MentionIndex | None) -> _Evidence:
+    """The evidence of every approval commit of the timelines, one commit at a time: the
+    records it needs as committed are loaded once (:func:`_records_at`), reduced to its
+    paths and records and dropped — 400 versions of one approval must not keep 400
+    repositories in memory (SPEC §3)."""
+    files: dict[str, dict[str, str]] = {}
+    found = _Evidence(files, {}, {})
     # commit sha → use case id → (the use case, its timeline rows committed there)
     at: dict[str, dict[str, tuple[Record, list[Mapping[str, Any]]]]] = {}
     for use_case, data in zip(chosen, use_cases, strict=True):
@@ -455,14 +469,47 @@ def _evidence(history: GitHistory, repo: Repository, chosen: list[Record],
                 # one for its latest
                 found.wanted.setdefault(use_case.id, {})[sha] = set()
     for sha, rows in at.items():
-        old = load_repository(history.tree_source(sha))
-        found.paths[sha] = set()
+        # (the sha is a commit's, from the log: not resolved again; and the sizes of its
+        # blobs are not asked, the few files read have theirs from the index's reads)
+        source = GitTreeSource(history, sha, history.tree(sha, sizes=False))
+        old = _records_at(source, rows, mentions)
+        copied: set[str] = set()
         for use_case, approvals in rows.values():
             paths, own = _evidence_at(old, repo, use_case, approvals)
-            found.paths[sha] |= paths
+            copied |= paths
             found.wanted[use_case.id][sha] = paths
             found.own.setdefault(use_case.id, {})[sha] = own
-    return found
+        # resolved before rendering, so the documents list exactly what is copied (a file
+        # added after an approval, or a symlink, is not evidence of that approval)
+        present = {path: source.entries[path][1] for path in sorted(copied)
+                   if path in source.entries and source.entries[path][0].startswith("100")}
+        if present:
+            files[sha] = present
+    return replace(found, files=dict(sorted(files.items())))
+
+
+def _records_at(source: GitTreeSource,
+                rows: Mapping[str, tuple[Record, list[Mapping[str, Any]]]],
+                mentions: MentionIndex | None) -> Repository:
+    """The records of an approval commit that the evidence of its use cases reads
+    (:func:`_evidence_at`): the use cases' closures, their approvals, incidents and
+    exercises, the approvals of ``rows`` and the Policy — a partial load
+    (``graph.closure_repository``) of the files of the commit's tree that may hold them
+    (``mentions`` says so of the blobs it indexed without reading them). A full load of
+    each of 1,500 approval commits of a tree of 13,000 files was most of a pack's time."""
+    excluded = exclusions(source)
+
+    def load(words: Words) -> Repository:
+        if mentions is None:
+            return load_repository(source, list(source.record_files(excluded)), words=words)
+        return load_repository(source, list(source.record_files(
+            excluded, mentions.wanted(words))), words=words, holds=mentions.holds_in(source))
+
+    words = {"Policy", *((kind, use_case_id) for use_case_id in rows
+                         for kind in ("Approval", "Incident", "Exercise")),
+             *(("Approval", str(row["id"])) for _, approvals in rows.values()
+               for row in approvals)}
+    return closure_repository(load, rows, words)
 
 
 def _evidence_at(old: Repository, repo: Repository, use_case: Record,
@@ -478,21 +525,6 @@ def _evidence_at(old: Repository, repo: Repository, use_case: Record,
         held = old.get("Approval", approval["id"])
         paths.add(held.file if held is not None else approval["file"])
     return paths, own
-
-
-def _evidence_blobs(history: GitHistory, wanted: Mapping[str, set[str]]
-                    ) -> dict[str, dict[str, str]]:
-    """Commit sha → {path: blob id} of the wanted paths that exist in that commit as regular
-    files. Resolved before rendering, so the documents list exactly what is copied (a file
-    added after an approval, or a symlink, is not evidence of that approval)."""
-    out: dict[str, dict[str, str]] = {}
-    for sha, paths in sorted(wanted.items()):
-        tree = history.tree(sha)
-        present = {path: tree[path][1] for path in paths
-                   if path in tree and tree[path][0].startswith("100")}
-        if present:
-            out[sha] = dict(sorted(present.items()))
-    return out
 
 
 def _claim(target: Path, force: bool, note: str = "") -> Path:
@@ -565,8 +597,8 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
         for name, template in (("README.md", "pack_readme.md.j2"),
                                ("index.html", "pack_index.html.j2"),
                                ("mapping.md", "pack_mapping.md.j2")):
-            _write_file(folder / name, render(template, context, request.template_dir)
-                        .encode("utf-8"))
+            _write_pieces(folder / name, render_pieces(template, context,
+                                                       request.template_dir))
         if request.pdf:  # listed in the manifest like every file of the pack
             from govctl.documents.pdf import PDF, html_to_pdf
 
@@ -617,6 +649,20 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
 def _write_file(path: Path, data: bytes) -> None:
     with path.open("wb") as handle:
         handle.write(data)
+
+
+def _write_pieces(path: Path, pieces: Iterable[str]) -> None:
+    """Text written as UTF-8 as it is produced, a megabyte at a time."""
+    with path.open("wb") as handle:
+        held: list[str] = []
+        size = 0
+        for piece in pieces:
+            held.append(piece)
+            size += len(piece)
+            if size >= 1 << 20:
+                handle.write("".join(held).encode("utf-8"))
+                held, size = [], 0
+        handle.write("".join(held).encode("utf-8"))
 
 
 # -- leftovers of interrupted runs ---------------------------------------------------------------

@@ -245,8 +245,7 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
                                      "min": low, "max": high, "ok": ok})
 
     incidents = []
-    for incident in sorted((i for i in repo.of_kind("Incident")
-                            if i.spec["use_case"] == use_case.id),
+    for incident in sorted(repo.of_use_case("Incident", use_case.id),
                            key=lambda r: r.spec["detected"], reverse=True):
         i = incident.spec
         deadline = reporting_deadline(incident) if i.get("serious") else None
@@ -262,8 +261,7 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
 
     today = utc_date(as_of)
     exercises = []
-    for exercise in sorted((x for x in repo.of_kind("Exercise")
-                            if x.spec["use_case"] == use_case.id),
+    for exercise in sorted(repo.of_use_case("Exercise", use_case.id),
                            key=lambda r: (r.spec["date"], r.id), reverse=True):
         x = exercise.spec
         gaps = [{"step": g["step"], "summary": g["summary"], "status": g["status"],
@@ -287,8 +285,7 @@ def card_context(repo: Repository, policy: Policy, use_case: Record, as_of: date
     # the lists above and would otherwise vanish without a word — and file-level problems
     # (a YAML syntax error has no record: it may be an incident of this use case)
     naming = {r.ref for kind in ("Approval", "Incident", "Exercise")
-              for r in repo.of_kind(kind, valid_only=False)
-              if r.spec.get("use_case") == use_case.id}
+              for r in repo.of_use_case(kind, use_case.id, valid_only=False)}
     related = [finding(f) for f in findings
                if f.record is None or f.record in refs or f.record in naming]
     risk = spec["risk"]

@@ -9,15 +9,16 @@ and grows as older versions of the use case and bundles name other records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from govctl.cache.parses import parse_cache
 from govctl.history.git import Commit, GitHistory
+from govctl.history.mentions import MentionIndex, Span
 from govctl.history.replay import parse_records
-from govctl.model.graph import use_case_closure
+from govctl.model.graph import closure_repository, use_case_closure
 from govctl.model.loader import MAX_FILE_SIZE, may_hold
 from govctl.model.records import Record, file_references
 from govctl.model.repository import (
@@ -70,13 +71,13 @@ class _Relevance:
     def __init__(self, use_case_id: str, closure: Iterable[Record]) -> None:
         self.use_case = use_case_id
         self.refs: set[tuple[str, str]] = set()
-        self._needles: tuple[tuple[str, str], ...] | None = None
+        # the needles of so many refs (refs only grow: another size, other needles)
+        self._needles: tuple[int, tuple[tuple[str, str], ...]] = (-1, ())
         self.files: dict[str, str] = {}  # referenced file → "Kind/id field"
         for record in closure:
             self.learn(record.kind, record.id, record.data)
 
     def learn(self, kind: str, record_id: str, data: Mapping[str, Any] | None) -> None:
-        self._needles = None  # what to look for may grow
         self.refs.add((kind, record_id))
         spec = data.get("spec") if isinstance(data, Mapping) else None
         if not isinstance(spec, Mapping):
@@ -100,10 +101,10 @@ class _Relevance:
     def needles(self) -> tuple[tuple[str, str], ...]:
         """What a relevant record's file spells: its kind and its id (an approval or an
         incident of the use case: its kind and the use case's id)."""
-        if self._needles is None:
-            self._needles = tuple(sorted(self.refs | {
-                (kind, self.use_case) for kind in ("UseCase", "Approval", "Incident")}))
-        return self._needles
+        if self._needles[0] != len(self.refs):
+            self._needles = (len(self.refs), tuple(sorted(self.refs | {
+                (kind, self.use_case) for kind in ("UseCase", "Approval", "Incident")})))
+        return self._needles[1]
 
     def wants(self, record: Record) -> bool:
         if (record.kind, record.id) in self.refs:
@@ -112,14 +113,19 @@ class _Relevance:
             record.spec.get("use_case") == self.use_case
 
 
-def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
+def _mentions(history: GitHistory, relevance: _Relevance, change: Any,
+              index: MentionIndex | None) -> bool:
     """Whether either version of a changed record file may hold a record the use case
     cares about: one spelling the kind and the id of one (``loader.may_hold``: a backslash,
     an escape that could spell them differently, always parses); other files are skipped
-    unparsed."""
+    unparsed. ``index``: the same answer for the blobs it holds, without reading them."""
     needles = relevance.needles()
     for path, blob in ((change.old_path, change.old_blob), (change.new_path, change.new_blob)):
         if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
+            continue
+        if index is not None and index.knows(blob):
+            if index.may_hold(blob, needles):
+                return True
             continue
         raw = history.small_blob(blob)
         if raw is None:
@@ -127,6 +133,25 @@ def _mentions(history: GitHistory, relevance: _Relevance, change: Any) -> bool:
         if may_hold(raw, needles):
             return True
     return False
+
+
+def _visits(span: Span, relevance: _Relevance) -> Iterator[Commit]:
+    """The commits of the span a timeline must look at, in order: those changing a blob
+    that may hold one of its records (``_mentions``) or a file one references. The others
+    would show nothing (no change mentions the use case: nothing is parsed or learnt), so
+    they are skipped; what they are is asked again whenever the relevance grows."""
+    after, grown, queue = -1, (-1, -1), iter(())
+    while True:
+        now = (len(relevance.refs), len(relevance.files))
+        if now != grown:
+            grown = now
+            queue = iter([position for position in span.positions(
+                span.mentions.holding(relevance.needles()), relevance.files)
+                if position > after])
+        after = next(queue, -1)
+        if after < 0:
+            return
+        yield span.commits[after]
 
 
 def _approvers(worktree: Repository, data: Mapping[str, Any]) -> str:
@@ -168,38 +193,18 @@ def history_of(root: Path, use_case_id: str, max_file_bytes: int = MAX_FILE_SIZE
         return timeline_of(history, worktree, use_case, release=True)
 
 
-class _Asking:
-    """A repository that notes every id asked of it (the closure's ids, found or not)."""
-
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
-        self.asked: set[tuple[str, str]] = set()
-
-    def get(self, kind: str, record_id: Any) -> Record | None:
-        if isinstance(record_id, str):
-            self.asked.add((kind, record_id))
-        return self.repo.get(kind, record_id)
-
-
 def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
     """The working tree's records the timeline starts from, without parsing the whole
-    repository: the files that may spell the use case's id or the ids its closure asks for
-    (until it asks for nothing new), and every Person (approvers' names). Exact for those
-    records (``load_repository``'s ``words``: a record's file spells its kind and its id);
-    an unknown use case gets the full load's error (its "did you mean" looks at every id)."""
+    repository: the use case's closure (``graph.closure_repository``) and every Person
+    (approvers' names); an unknown use case gets the full load's error (its "did you
+    mean" looks at every id)."""
     files = list(source.record_files(exclusions(source)))
     parses = parse_cache(source.root)
-    words: set[str | tuple[str, ...]] = {("UseCase", use_case_id), "Person"}
-    while True:
-        repo = load_repository(source, files, parses, frozenset(words))
-        use_case = repo.get("UseCase", use_case_id)
-        if use_case is None:
-            return load_repository(source, files, parses)
-        asking = _Asking(repo)
-        use_case_closure(asking, use_case)  # type: ignore[arg-type]
-        if asking.asked <= words:
-            return repo
-        words |= asking.asked
+    repo = closure_repository(lambda words: load_repository(source, files, parses, words),
+                              [use_case_id], ["Person"])
+    if repo.get("UseCase", use_case_id) is None:
+        return load_repository(source, files, parses)
+    return repo
 
 
 def timeline_commits(history: GitHistory, rev: str = "HEAD", since: str | None = None
@@ -212,14 +217,17 @@ def timeline_commits(history: GitHistory, rev: str = "HEAD", since: str | None =
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
                 since: str | None = None,
                 parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] | None = None,
-                release: bool = False, commits: list[Commit] | None = None) -> Timeline:
+                release: bool = False, commits: list[Commit] | None = None,
+                span: Span | None = None) -> Timeline:
     """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
     (the working tree, or a revision for audit packs) whose closure starts the search.
     ``parsed`` shares parsed file versions between calls (an audit pack of every use case
     would otherwise parse the same blobs once per use case). ``release``: drop each batch
     of blobs once read (one timeline: memory bounded by a batch); without, they stay in the
     history's blob cache (bounded by its size) for the next use case's timeline.
-    ``commits``: :func:`timeline_commits` of the same span, when the caller has them."""
+    ``commits``: :func:`timeline_commits` of the same span, when the caller has them;
+    ``span``: them indexed (many timelines of one span: each visits the commits and reads
+    the blobs that may hold its records, not every commit and blob of the span)."""
     use_case_id = use_case.id
     worktree = repo  # people's names for summaries
     relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
@@ -254,17 +262,23 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
             if change.old_path == record.file and change.new_path and change.new_blob:
                 raw = history.small_blob(change.new_blob)
                 # a version over the size limit is not read: it cannot be read either
-                return raw is None or record.id.encode() in raw
+                return raw is None or may_hold(raw, (record.id,))
         return False
 
-    if commits is None:
-        commits = timeline_commits(history, rev, since)
-    for commit in history.prefetched(commits, release):
+    mentions = span.mentions if span is not None else None
+    if span is not None:
+        # what may hold the records known now, in one read (those named later: one by one)
+        read = history.prefetch(span.mentions.holding(relevance.needles()))
+        walk: Iterable[Commit] = _visits(span, relevance)
+    else:
+        walk = history.prefetched(
+            commits if commits is not None else timeline_commits(history, rev, since), release)
+    for commit in walk:
         changes: list[TimelineChange] = []
         before: dict[tuple[str, str], Record] = {}
         after: dict[tuple[str, str], Record] = {}
         for change in commit.changes:
-            if not _mentions(history, relevance, change):
+            if not _mentions(history, relevance, change, mentions):
                 continue  # neither version names anything of this use case: not parsed
             before.update(records(history, change.old_path, change.old_blob))
             after.update(records(history, change.new_path, change.new_blob))
@@ -313,4 +327,6 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
             # a shallow clone's cut-off commit "adds" everything: not a real change
             history.require_complete(commit, f"history of {use_case_id}")
             entries.append(TimelineEntry(commit, tuple(changes)))
+    if span is not None and release:
+        history.release(read)
     return Timeline(use_case_id, tuple(entries))

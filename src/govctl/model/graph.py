@@ -3,10 +3,11 @@ team and people. Cycle-safe (cycles themselves are GOV023)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from govctl.model.records import Record
-from govctl.model.repository import Repository
+from govctl.model.repository import Repository, Words
 
 
 def bundle_closure(repo: Repository, bundle_id: str) -> list[Record]:
@@ -76,3 +77,37 @@ def developers(repo: Repository, bundle_id: object) -> dict[str, str]:
 def _ids(value: object) -> list[str]:
     # (a record failing its schema still names who built it: they stay excluded)
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+class _Asking:
+    """A repository that notes every id asked of it (the closure's ids, found or not)."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self.asked: set[tuple[str, str]] = set()
+
+    def get(self, kind: str, record_id: Any) -> Record | None:
+        if isinstance(record_id, str):
+            self.asked.add((kind, record_id))
+        return self.repo.get(kind, record_id)
+
+
+def closure_repository(load: Callable[[Words], Repository], use_case_ids: Iterable[str],
+                       words: Iterable[str | tuple[str, ...]] = ()) -> Repository:
+    """A partial repository (``load``: ``load_repository`` with ``words``) holding the use
+    cases, their dependency closures and ``words``, without parsing the rest: the files
+    that may spell a use case's id or the ids its closure asks for, until it asks for
+    nothing new. Exact for those records (a record's file spells its kind and its id); a
+    use case that is not there is simply not in it."""
+    use_case_ids = list(use_case_ids)
+    wanted: set[str | tuple[str, ...]] = {*words, *(("UseCase", i) for i in use_case_ids)}
+    while True:
+        repo = load(frozenset(wanted))
+        asking = _Asking(repo)
+        for use_case_id in use_case_ids:
+            use_case = repo.get("UseCase", use_case_id)
+            if use_case is not None:
+                use_case_closure(asking, use_case)  # type: ignore[arg-type]
+        if asking.asked <= wanted:
+            return repo
+        wanted |= asking.asked

@@ -10,8 +10,8 @@ import hashlib
 import os
 import stat
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -280,6 +280,9 @@ class Repository:
     index: dict[str, dict[str, Record]]  # kind → id → first record with that id
     findings: tuple[Finding, ...]  # found while reading (GOV001-GOV004, GOV010, GOV021)
     referenced_files: frozenset[str]
+    # kind → use case id → its records (of_use_case), filled when first asked
+    _by_use_case: dict[str, dict[str, list[Record]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def get(self, kind: str, record_id: Any) -> Record | None:
         if not isinstance(record_id, str):
@@ -302,6 +305,21 @@ class Repository:
 
     def of_kind(self, kind: str, valid_only: bool = True) -> list[Record]:
         return [r for r in self.index.get(kind, {}).values() if r.valid or not valid_only]
+
+    def of_use_case(self, kind: str, use_case_id: str, valid_only: bool = True
+                    ) -> list[Record]:
+        """The records of ``kind`` whose ``spec.use_case`` names the use case (approvals,
+        incidents, exercises), in ``of_kind``'s order. Grouped once per repository: an
+        audit pack of 2,000 use cases asked it of every approval 2,000 times."""
+        groups = self._by_use_case.get(kind)
+        if groups is None:
+            groups = {}
+            for record in self.of_kind(kind, valid_only=False):
+                named = record.spec.get("use_case")
+                if isinstance(named, str):
+                    groups.setdefault(named, []).append(record)
+            self._by_use_case[kind] = groups
+        return [r for r in groups.get(use_case_id, ()) if r.valid or not valid_only]
 
     @property
     def policy(self) -> Record | None:
@@ -493,24 +511,35 @@ def _read_files(source: Source, files: list[SourceFile], locator: Locator,
     return [r for r in results if r is not None]
 
 
+Words = frozenset[str | tuple[str, ...]]  # what a partial load reads (load_repository)
+# whether a file read may hold one of the words (``loader.may_hold`` of its bytes, or an
+# index's answer for the same bytes)
+Holds = Callable[[SourceFile, Words], bool]
+_NAMING: Words = frozenset(RECORD_SUFFIXES)
+
+
+def _may_hold(file: SourceFile, words: Words) -> bool:
+    return file.raw is not None and loader.may_hold(file.raw, words)
+
+
 def _read_holding(source: Source, files: list[SourceFile], locator: Locator, parses: Any,
-                  words: frozenset[str | tuple[str, ...]]
+                  words: Words, holds: Holds
                   ) -> tuple[list[_FileRecords], list[_FileRecords]]:
     """(every file read, the files kept): the files that may hold one of ``words``, and,
     read only for their references, the files that may name a record file (a reference
     drops a file only when it spells the file's path, suffix included:
     ``normal_form_problem``)."""
-    holding = [f for f in files if f.raw is not None and loader.may_hold(f.raw, words)]
+    files = [f for f in files if f.raw is not None]
+    holding = [f for f in files if holds(f, words)]
     held = {id(f) for f in holding}
-    naming = [f for f in files if f.raw is not None and id(f) not in held
-              and loader.may_hold(f.raw, RECORD_SUFFIXES)]
+    naming = [f for f in files if id(f) not in held and holds(f, _NAMING)]
     read = _read_files(source, holding + naming, locator, parses)
     return read, read[:len(holding)]
 
 
 def load_repository(source: Source, files: list[SourceFile] | None = None,
-                    parses: Any = None, words: frozenset[str | tuple[str, ...]] | None = None
-                    ) -> Repository:
+                    parses: Any = None, words: Words | None = None,
+                    holds: Holds = _may_hold) -> Repository:
     """Read every record file of ``source`` (or the ``files`` already read from it).
     ``parses``: the parse cache to read through (a history's, say) instead of a new one.
 
@@ -519,7 +548,8 @@ def load_repository(source: Source, files: list[SourceFile] | None = None,
     records, duplicates and dropped referenced files as a full load for every record
     spelling one of the words; its findings and other records are not the repository's.
     For commands that read a few records of a large repository without judging it (trace,
-    history)."""
+    history). ``holds``: another way to say what ``loader.may_hold`` says of a file, with
+    the same answer (an index of a history's blobs, for many partial loads)."""
     locator = Locator(source)
     if files is None:
         files = list(source.record_files(exclusions(source)))
@@ -527,7 +557,7 @@ def load_repository(source: Source, files: list[SourceFile] | None = None,
         per_file = _read_files(source, files, locator, parses)
         kept = per_file
     else:
-        per_file, kept = _read_holding(source, files, locator, parses, words)
+        per_file, kept = _read_holding(source, files, locator, parses, words, holds)
 
     # Files that records reference (prompts, schemas, eval data) are digested, never read as
     # records, even when they end in .yaml: drop what was read from them.

@@ -19,7 +19,7 @@ from govctl.rules.compare import Comparison, Revision, related
 
 
 def approvals_of(repo: Repository, use_case_id: str) -> list[Record]:
-    return [a for a in repo.of_kind("Approval") if a.spec["use_case"] == use_case_id]
+    return repo.of_use_case("Approval", use_case_id)
 
 
 def latest_decisions(repo: Repository, today: date | None = None) -> dict[str, Record]:
