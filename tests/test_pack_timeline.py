@@ -195,3 +195,17 @@ def test_every_use_case_of_a_pack_walks_one_log(govctl, factory, tmp_path: Path,
     assert len(asked) == 1
     assert shas["claims-triage"] == [first, second]
     assert shas["claims-triage-2"] == [first, second, third]  # (the same bundle, its own use case)
+
+
+def test_the_parses_shared_by_a_packs_timelines_keep_the_recently_used() -> None:
+    # what every use case reads stays (it is read again by each); a use case's own files
+    # go once enough others were read after them: memory bounded, not one entry per version
+    from govctl.history.timeline import RecentParses
+
+    parses = RecentParses(size=2)
+    parses[("people.yaml", "b1")] = {}
+    parses[("use-cases/a.yaml", "b2")] = {}
+    assert parses[("people.yaml", "b1")] == {}  # read again: now the most recent
+    parses[("use-cases/b.yaml", "b3")] = {}
+    assert list(parses) == [("people.yaml", "b1"), ("use-cases/b.yaml", "b3")]
+    assert ("use-cases/a.yaml", "b2") not in parses

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -46,7 +47,7 @@ from govctl.history.mentions import MentionIndex, Span, span_of
 from govctl.history.provenance import ProvenanceIndex, decision_of
 from govctl.history.replay import Replay
 from govctl.history.signatures import signatures
-from govctl.history.timeline import timeline_commits, timeline_of
+from govctl.history.timeline import Parsed, RecentParses, timeline_commits, timeline_of
 from govctl.history.validation import check_with_head
 from govctl.model.atomic import (
     claim_output,
@@ -125,7 +126,7 @@ class _Shared:
     people: list[Record] = field(default_factory=list)
     in_range: set[str] = field(default_factory=set)
     # file versions parsed by one use case's timeline, reused by the next one's
-    parsed: dict[tuple[str, str], Any] = field(default_factory=dict)
+    parsed: Parsed = field(default_factory=RecentParses)
     # the commits every timeline walks: one git log for the pack, not one per use case
     # (each took a second at 5,000 commits: half an hour for 2,000 use cases), indexed:
     # each timeline visits the commits and reads the blobs that may hold its records
@@ -392,8 +393,7 @@ def build_audit_pack(root: Path, request: PackRequest, as_of: datetime,
             if progress:
                 progress(record.id)
             use_cases.append(_use_case_data(shared, record, status))
-        evidence = _evidence(history, repo, chosen, use_cases,
-                             shared.span.mentions if shared.span else None)
+        evidence = _evidence(history, repo, chosen, use_cases, shared.span)
 
         files = evidence.files
         context = {
@@ -451,13 +451,16 @@ class _Evidence:
 
 
 def _evidence(history: GitHistory, repo: Repository, chosen: list[Record],
-              use_cases: list[dict[str, Any]], mentions: MentionIndex | None) -> _Evidence:
+              use_cases: list[dict[str, Any]], span: Span | None) -> _Evidence:
     """The evidence of every approval commit of the timelines, one commit at a time: the
     records it needs as committed are loaded once (:func:`_records_at`), reduced to its
     paths and records and dropped — 400 versions of one approval must not keep 400
     repositories in memory (SPEC §3)."""
     files: dict[str, dict[str, str]] = {}
     found = _Evidence(files, {}, {})
+    mentions = span.mentions if span is not None else None
+    order = {commit.sha: position for position, commit in
+             enumerate(span.commits if span is not None else ())}
     # commit sha → use case id → (the use case, its timeline rows committed there)
     at: dict[str, dict[str, tuple[Record, list[Mapping[str, Any]]]]] = {}
     for use_case, data in zip(chosen, use_cases, strict=True):
@@ -468,10 +471,15 @@ def _evidence(history: GitHistory, repo: Repository, chosen: list[Record],
                 # a use case's commits in timeline order: the mapping takes the last held
                 # one for its latest
                 found.wanted.setdefault(use_case.id, {})[sha] = set()
-    for sha, rows in at.items():
+    source: GitTreeSource | None = None
+    # in history's order, each tree from the one before (what differs, from git): most
+    # approval commits are a few files apart
+    for sha in sorted(at, key=lambda sha: order.get(sha, -1)):
+        rows = at[sha]
         # (the sha is a commit's, from the log: not resolved again; and the sizes of its
         # blobs are not asked, the few files read have theirs from the index's reads)
-        source = GitTreeSource(history, sha, history.tree(sha, sizes=False))
+        source = GitTreeSource(history, sha, history.tree(sha, sizes=False)) \
+            if source is None else source.after(sha, history.tree_changes(source.sha, sha))
         old = _records_at(source, rows, mentions)
         copied: set[str] = set()
         for use_case, approvals in rows.values():
@@ -624,8 +632,11 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                     _write_file(out, history.blob(blob))
                 blobs[rel] = {"blob": blob, "commit": sha, "path": path}
         manifest = _manifest(folder, context["pack"], blobs)
-        manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
-        _write_file(folder / MANIFEST, manifest_bytes)
+        # written as encoded, a piece at a time: for 29,000 files the whole text and its
+        # bytes were the pack's peak memory
+        _write_pieces(folder / MANIFEST, chain(
+            json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(manifest), ["\n"]))
+        manifest_sha256 = _sha256(folder / MANIFEST)
         if key is not None:
             # manifest.json.sig: the one file the manifest does not list (SPEC §4)
             sign_manifest(key, folder / MANIFEST)
@@ -639,7 +650,7 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
         # the count `govctl verify` reports: the files the manifest lists (not itself)
         return PackResult(target, len(manifest["files"]),
                           tuple(uc["use_case"]["id"] for uc in context["pack"]["use_cases"]),
-                          hashlib.sha256(manifest_bytes).hexdigest(), key)
+                          manifest_sha256, key)
     except OSError as exc:
         raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
     finally:

