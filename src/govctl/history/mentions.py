@@ -112,6 +112,7 @@ class MentionIndex:
             self._starts.append(self._starts[-1] + len(run) + 1)
         self._postings = list(blobs_of_run.values())
         self._word_blobs: dict[bytes, frozenset[str]] = {}
+        self._alternatives: dict[tuple[bytes, ...], frozenset[str]] = {}
         # the last few answers: a walk asks with the same words until they grow, a partial
         # load with its words and the record suffixes in turn
         self._answers: dict[Collection[str | tuple[str, ...]], frozenset[str]] = {}
@@ -135,16 +136,25 @@ class MentionIndex:
         else:
             holding = set(self._escaped)
             for alternative in spelled:
-                each = sorted((self._blobs_with(word) for word in alternative), key=len)
-                if not each:
-                    holding |= self._readable  # no words: held anywhere (as may_hold)
-                    continue
-                rest = each[1:]
-                holding.update(blob for blob in each[0] if all(blob in s for s in rest))
+                holding |= self._holding_all(alternative)
             found = frozenset(holding)
         if len(self._answers) >= _ANSWERS_KEPT:
             del self._answers[next(iter(self._answers))]
         self._answers[words] = found
+        return found
+
+    def _holding_all(self, alternative: tuple[bytes, ...]) -> frozenset[str]:
+        """The read blobs holding every word of ``alternative`` (kept: the timelines of a
+        pack ask of the records they share, a model or a team, again and again)."""
+        found = self._alternatives.get(alternative)
+        if found is None:
+            each = sorted((self._blobs_with(word) for word in alternative), key=len)
+            if not each:
+                found = frozenset(self._readable)  # no words: held anywhere (as may_hold)
+            else:
+                rest = each[1:]
+                found = frozenset(blob for blob in each[0] if all(blob in s for s in rest))
+            self._alternatives[alternative] = found
         return found
 
     def wanted(self, words: Words) -> BlobChoice:

@@ -74,6 +74,7 @@ class _Relevance:
         self.refs: set[tuple[str, str]] = set()
         # the needles of so many refs (refs only grow: another size, other needles)
         self._needles: tuple[int, tuple[tuple[str, str], ...]] = (-1, ())
+        self._held: tuple[tuple[tuple[str, str], ...] | None, frozenset[str]] = (None, frozenset())
         self.files: dict[str, str] = {}  # referenced file → "Kind/id field"
         for record in closure:
             self.learn(record.kind, record.id, record.data)
@@ -107,6 +108,14 @@ class _Relevance:
                 (kind, self.use_case) for kind in ("UseCase", "Approval", "Incident")})))
         return self._needles[1]
 
+    def held(self, index: MentionIndex) -> frozenset[str]:
+        """``index.holding(self.needles())``, asked again only when the needles change (a
+        timeline asks it of every change it walks)."""
+        needles = self.needles()
+        if self._held[0] is not needles:
+            self._held = (needles, index.holding(needles))
+        return self._held[1]
+
     def wants(self, record: Record) -> bool:
         if (record.kind, record.id) in self.refs:
             return True
@@ -125,7 +134,7 @@ def _mentions(history: GitHistory, relevance: _Relevance, change: Any,
         if path is None or blob is None or not path.endswith(RECORD_SUFFIXES):
             continue
         if index is not None and index.knows(blob):
-            if index.may_hold(blob, needles):
+            if blob in relevance.held(index):
                 return True
             continue
         raw = history.small_blob(blob)
@@ -147,7 +156,7 @@ def _visits(span: Span, relevance: _Relevance) -> Iterator[Commit]:
         if now != grown:
             grown = now
             queue = iter([position for position in span.positions(
-                span.mentions.holding(relevance.needles()), relevance.files)
+                relevance.held(span.mentions), relevance.files)
                 if position > after])
         after = next(queue, -1)
         if after < 0:
@@ -292,7 +301,7 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
     mentions = span.mentions if span is not None else None
     if span is not None:
         # what may hold the records known now, in one read (those named later: one by one)
-        read = history.prefetch(span.mentions.holding(relevance.needles()))
+        read = history.prefetch(relevance.held(span.mentions))
         walk: Iterable[Commit] = _visits(span, relevance)
     else:
         walk = history.prefetched(
