@@ -164,6 +164,54 @@ def test_a_removed_approval_keeps_its_rows(govctl, factory, tmp_path: Path):
     assert (out / "evidence" / made / "approvals/claims-triage-2026-11-01.yaml").is_file()
 
 
+def test_an_approval_removed_from_a_file_that_still_parses_is_removed_not_unreadable(
+        govctl, factory, tmp_path: Path) -> None:
+    """A version that loads cleanly and no longer holds the approval removed it, even when
+    it may spell the id (a backslash anywhere may be an escape): "unreadable" would hide
+    the removal ("superseded in place" instead of "removed in")."""
+    committed(factory)
+    path = "approvals/claims-triage-2026-10-01.yaml"
+    incident = (
+        "apiVersion: govctl/v1\nkind: Incident\nmetadata: {id: inc-2026-10-20}\nspec:\n"
+        "  use_case: claims-triage\n  detected: 2026-10-20T08:30:00Z\n  severity: sev3\n"
+        "  status: resolved\n  signal: latency\n  summary: \"slow path C:\\\\temp\"\n")
+    text = (factory.root / path).read_text()
+    (factory.root / path).write_text(text + "---\n" + incident)
+    commit(factory.root, CAROL, "2026-10-20T09:00:00Z", "add an incident")
+    (factory.root / path).write_text(incident)
+    gone = commit(factory.root, CAROL, "2026-10-21T09:00:00Z", "remove the approval")
+    out = tmp_path / "pack"
+    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                    "--as-of", AS_OF)
+    assert result.code == 0, result.stderr
+    rows = [r[1] for r in md_rows((out / "README.md").read_text(), "date")
+            if r[1].startswith(APPROVAL_ID)]
+    assert rows == [f"{APPROVAL_ID} — removed in {gone[:7]}"]
+
+
+def test_evidence_counts_the_records_a_full_load_would(govctl, factory, tmp_path: Path
+                                                        ) -> None:
+    """An approval commit's records are loaded partially, from the files that may hold
+    the use case's; a duplicate id in a file that names another use case (first by path:
+    it wins, GOV021) must be read too, or the use case's own copy would count as its
+    evidence where a full load gives it none."""
+    factory.files["incidents/0-other.yaml"] = (
+        "apiVersion: govctl/v1\nkind: Incident\nmetadata: {id: inc-2026-10-15}\nspec:\n"
+        "  use_case: someone-else\n  detected: 2026-10-14T08:30:00Z\n  severity: sev3\n"
+        "  status: resolved\n  signal: latency\n  summary: p95 latency above 2.5 s.\n")
+    made = committed(factory)
+    assert (factory.root / "incidents" / "2026-10-15.yaml").is_file()
+    factory.remove("incidents/0-other.yaml")
+    commit(factory.root, CAROL, "2026-10-20T09:00:00Z", "drop the duplicate")
+    out = tmp_path / "pack"
+    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                    "--as-of", AS_OF)
+    assert result.code == 0, result.stderr
+    held = out / "evidence" / made
+    assert (held / APPROVAL).is_file()
+    assert not (held / "incidents" / "2026-10-15.yaml").exists()
+
+
 def test_every_use_case_of_a_pack_walks_one_log(govctl, factory, tmp_path: Path,
                                                 monkeypatch):
     """The commits of the timelines are asked of git once per pack, not once per use case

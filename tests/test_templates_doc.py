@@ -140,7 +140,8 @@ def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     original = auditpack._write_pack
 
     def capture(*args: Any) -> Any:
-        captured.update(args[3])
+        # (as given: _write_pack lets the use cases and the mapping go once rendered)
+        captured["pack"] = dict(args[3]["pack"])
         return original(*args)
 
     auditpack._write_pack = capture  # type: ignore[assignment]

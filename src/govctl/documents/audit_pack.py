@@ -594,6 +594,9 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
                 context: dict[str, Any], evidence: Mapping[str, Mapping[str, str]],
                 observations: _ObservationsCopy, status: StatusReport,
                 key: Signer | None = None) -> PackResult:
+    """The pack, written beside ``target`` and installed there. ``context`` is consumed:
+    its ``pack.use_cases`` and ``pack.mapping`` are let go once the documents are
+    rendered."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix(target)}work.", suffix=".tmp",

@@ -29,7 +29,7 @@ from govctl.history.signatures import (
     signed_by_approver,
 )
 from govctl.model.findings import RULES, Finding
-from govctl.model.loader import is_literal, may_hold
+from govctl.model.loader import is_literal, loads_cleanly, may_hold
 from govctl.model.records import Record
 from govctl.model.repository import RECORD_SUFFIXES, Repository
 
@@ -116,7 +116,7 @@ class ProvenanceIndex:
         found = self._records(path, blob).get(approval_id)
         if found is not None:
             return found
-        return _UNREADABLE if not _parses(raw) else _ABSENT
+        return _UNREADABLE if not loads_cleanly(raw) else _ABSENT
 
     def _side(self, commit: Commit, approval_id: str, new: bool) -> Record | str:
         """The approval after (``new``) or before a commit, wherever it lives among the
@@ -422,12 +422,3 @@ def commit_instant(commit: Commit) -> datetime:
     except ValueError:
         return datetime.min.replace(tzinfo=timezone.utc)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _parses(raw: bytes) -> bool:
-    """The file version loads without a YAML error (an Approval word in a comment of a
-    file holding other records is not a broken approval)."""
-    from govctl.model import loader
-
-    return not any(p.rule in ("GOV001", "GOV003", "GOV004")
-                   for p in loader.load_bytes(raw).problems)

@@ -20,7 +20,7 @@ from govctl.history.git import Commit, GitHistory
 from govctl.history.mentions import MentionIndex, Span
 from govctl.history.replay import parse_records
 from govctl.model.graph import closure_repository, use_case_closure
-from govctl.model.loader import MAX_FILE_SIZE, may_hold
+from govctl.model.loader import MAX_FILE_SIZE, loads_cleanly, may_hold
 from govctl.model.records import Record, file_references
 from govctl.model.repository import (
     RECORD_SUFFIXES,
@@ -294,8 +294,9 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
         for change in commit.changes:
             if change.old_path == record.file and change.new_path and change.new_blob:
                 raw = history.small_blob(change.new_blob)
-                # a version over the size limit is not read: it cannot be read either
-                return raw is None or may_hold(raw, (record.id,))
+                # a version over the size limit is not read: it cannot be read either; one
+                # that loads cleanly and parses without the record no longer holds it
+                return raw is None or (may_hold(raw, (record.id,)) and not loads_cleanly(raw))
         return False
 
     mentions = span.mentions if span is not None else None

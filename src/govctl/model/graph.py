@@ -98,7 +98,10 @@ def closure_repository(load: Callable[[Words], Repository], use_case_ids: Iterab
     cases, their dependency closures and ``words``, without parsing the rest: the files
     that may spell a use case's id or the ids its closure asks for, until it asks for
     nothing new. Exact for those records (a record's file spells its kind and its id); a
-    use case that is not there is simply not in it."""
+    use case that is not there is simply not in it. Every record read is asked for by its
+    kind and id too: a duplicate of it in a file that spells neither the words nor the
+    closure (an incident of another use case, first by path, with the same id) wins in a
+    full load, so it must be read here as well."""
     use_case_ids = list(use_case_ids)
     wanted: set[str | tuple[str, ...]] = {*words, *(("UseCase", i) for i in use_case_ids)}
     while True:
@@ -108,6 +111,8 @@ def closure_repository(load: Callable[[Words], Repository], use_case_ids: Iterab
             use_case = repo.get("UseCase", use_case_id)
             if use_case is not None:
                 use_case_closure(asking, use_case)  # type: ignore[arg-type]
-        if asking.asked <= wanted:
+        asked = asking.asked | {(r.kind, r.id) for r in repo.records
+                                if isinstance(r.id, str) and isinstance(r.kind, str)}
+        if asked <= wanted:
             return repo
-        wanted |= asking.asked
+        wanted |= asked
