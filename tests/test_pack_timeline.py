@@ -212,6 +212,24 @@ def test_evidence_counts_the_records_a_full_load_would(govctl, factory, tmp_path
     assert not (held / "incidents" / "2026-10-15.yaml").exists()
 
 
+def test_a_file_holding_one_record_twice_can_be_deleted(govctl, factory, tmp_path: Path
+                                                         ) -> None:
+    """The history replay counts each time a file holds a record (GOV021 duplicates in one
+    file); deleting the file forgets it every time — it raised KeyError, an internal error
+    for every history command over that commit."""
+    model = ("apiVersion: govctl/v1\nkind: Model\nmetadata: {id: model-twice}\n"
+             "spec: {provider: x, name: m, type: vendor-endpoint, snapshot: s}\n")
+    factory.files["models/twice.yaml"] = model + "---\n" + model
+    committed(factory)
+    factory.remove("models/twice.yaml")
+    commit(factory.root, CAROL, "2026-10-20T09:00:00Z", "drop the file")
+    out = tmp_path / "pack"
+    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                    "--as-of", AS_OF)
+    assert result.code == 0, result.stderr
+    assert (out / "manifest.json").is_file()
+
+
 def test_every_use_case_of_a_pack_walks_one_log(govctl, factory, tmp_path: Path,
                                                 monkeypatch):
     """The commits of the timelines are asked of git once per pack, not once per use case

@@ -151,9 +151,9 @@ class State:
             # replaced or deleted: its parse is no longer the working tree's to reuse
             self.history.parses.forget(self._remembered.pop((path, entry[1])))
         gone = self.by_file.pop(path, [])
-        for record in gone:
-            key = (record.kind, record.id)
-            self.holders[key].remove(path)
+        for key in dict.fromkeys((record.kind, record.id) for record in gone):
+            # every time the file held it: one file may hold an id twice (GOV021)
+            self.holders[key] = [p for p in self.holders.get(key, ()) if p != path]
             self._reindex(key)
         return gone
 
