@@ -164,6 +164,15 @@ def test_a_removed_approval_keeps_its_rows(govctl, factory, tmp_path: Path):
     assert (out / "evidence" / made / "approvals/claims-triage-2026-11-01.yaml").is_file()
 
 
+def _packed(govctl, factory, tmp_path: Path) -> Path:
+    """claims-triage's audit pack as of AS_OF (it must build)."""
+    out = tmp_path / "pack"
+    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
+                    "--as-of", AS_OF)
+    assert result.code == 0, result.stderr
+    return out
+
+
 def test_an_approval_removed_from_a_file_that_still_parses_is_removed_not_unreadable(
         govctl, factory, tmp_path: Path) -> None:
     """A version that loads cleanly and no longer holds the approval removed it, even when
@@ -180,10 +189,7 @@ def test_an_approval_removed_from_a_file_that_still_parses_is_removed_not_unread
     commit(factory.root, CAROL, "2026-10-20T09:00:00Z", "add an incident")
     (factory.root / path).write_text(incident)
     gone = commit(factory.root, CAROL, "2026-10-21T09:00:00Z", "remove the approval")
-    out = tmp_path / "pack"
-    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
-                    "--as-of", AS_OF)
-    assert result.code == 0, result.stderr
+    out = _packed(govctl, factory, tmp_path)
     rows = [r[1] for r in md_rows((out / "README.md").read_text(), "date")
             if r[1].startswith(APPROVAL_ID)]
     assert rows == [f"{APPROVAL_ID} — removed in {gone[:7]}"]
@@ -203,10 +209,7 @@ def test_evidence_counts_the_records_a_full_load_would(govctl, factory, tmp_path
     assert (factory.root / "incidents" / "2026-10-15.yaml").is_file()
     factory.remove("incidents/0-other.yaml")
     commit(factory.root, CAROL, "2026-10-20T09:00:00Z", "drop the duplicate")
-    out = tmp_path / "pack"
-    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
-                    "--as-of", AS_OF)
-    assert result.code == 0, result.stderr
+    out = _packed(govctl, factory, tmp_path)
     held = out / "evidence" / made
     assert (held / APPROVAL).is_file()
     assert not (held / "incidents" / "2026-10-15.yaml").exists()
@@ -223,10 +226,7 @@ def test_a_file_holding_one_record_twice_can_be_deleted(govctl, factory, tmp_pat
     committed(factory)
     factory.remove("models/twice.yaml")
     commit(factory.root, CAROL, "2026-10-20T09:00:00Z", "drop the file")
-    out = tmp_path / "pack"
-    result = govctl("audit-pack", "claims-triage", "-o", out, "--root", factory.root,
-                    "--as-of", AS_OF)
-    assert result.code == 0, result.stderr
+    out = _packed(govctl, factory, tmp_path)
     assert (out / "manifest.json").is_file()
 
 
