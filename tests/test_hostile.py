@@ -631,3 +631,24 @@ def test_a_file_name_is_never_a_pattern_for_git(tmp_path: Path) -> None:
         assert [c.sha for c in history.log([":(exclude)c.yaml"])] == [magic]
         assert set(history.tree("HEAD", [":(exclude)c.yaml"])) == {":(exclude)c.yaml"}
         assert history.tree(plain, ["[ab].yaml"]) == {}
+
+
+def test_a_submodule_at_a_record_path_is_not_read_as_a_file(govctl, factory, tmp_path: Path
+                                                            ) -> None:
+    # a gitlink names a commit of another repository (absent here): git has no blob to
+    # give, and reading one was an internal error for every command walking that commit
+    from tests.conftest import git
+    from tests.history_support import committed
+
+    committed(factory)
+    git(factory.root, "update-index", "--add", "--cacheinfo",
+        "160000,56dc81ca2b4956cd0b4d7fd8d9d107c6151f712d,models/sub.yaml")
+    git(factory.root, "commit", "-qm", "a submodule named like a record file",
+        env={"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.test",
+             "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.test"})
+    for args in (("audit-pack", "--all", "-o", tmp_path / "pack", "--as-of", AS_OF),
+                 ("history", "claims-triage"), ("validate", "--history", "--as-of", AS_OF)):
+        result = govctl(*args, "--root", factory.root)
+        assert "internal error" not in result.stderr, (args, result.stderr)
+        assert result.code in (0, 1), (args, result.stderr)
+    assert (tmp_path / "pack" / "manifest.json").is_file()

@@ -37,6 +37,7 @@ from govctl.model.programs import find_program, program_environment, search_path
 from govctl.model.repository import RECORD_SUFFIXES, Source, SourceFile
 
 NULL_SHA = "0" * 40
+GITLINK = "160000"
 BLOB_CACHE_BYTES = 64 << 20  # blobs kept in memory (record versions are small)
 PREFETCH_COMMITS = 2_000  # commits whose record versions are read (and held) at once
 _STREAM_CHUNK = 1 << 20
@@ -528,7 +529,7 @@ class GitHistory:
             i += 1
             if not token.startswith(b":"):
                 continue
-            _old_mode, new_mode, old_sha, new_sha, status = token[1:].decode().split(" ")
+            old_mode, new_mode, old_sha, new_sha, status = token[1:].decode().split(" ")
             letter = status[0]
             first = os.fsdecode(tokens[i])
             i += 1
@@ -536,6 +537,14 @@ class GitHistory:
             if letter in "RC":
                 second = os.fsdecode(tokens[i])
                 i += 1
+            # a gitlink (a submodule, mode 160000) names a commit of another repository,
+            # not a file: never read as one (ls-tree's entries leave it out too)
+            if old_mode == GITLINK:
+                old_sha = NULL_SHA
+            if new_mode == GITLINK:
+                new_sha = NULL_SHA
+            if old_sha == NULL_SHA and new_sha == NULL_SHA:
+                continue
             old_path = first if letter != "A" else None
             new_path = (second if second is not None else first) if letter != "D" else None
             old_root = self.to_root(old_path) if old_path else None
