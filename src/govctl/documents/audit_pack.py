@@ -521,7 +521,10 @@ def _records_at(source: GitTreeSource,
                          for kind in ("Approval", "Incident", "Exercise")),
              *(("Approval", str(row["id"])) for _, approvals in rows.values()
                for row in approvals)}
-    return closure_repository(load, rows, words)
+    def reads_more(words: Words, more: Words) -> bool:
+        return mentions is None or mentions.reads_more(source, words, more)
+
+    return closure_repository(load, rows, words, reads_more)
 
 
 def _evidence_at(old: Repository, repo: Repository, use_case: Record,

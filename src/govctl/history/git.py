@@ -821,20 +821,29 @@ class GitTreeSource(Source):
             self._record_paths = sorted(self._record_set())
         return self._record_paths
 
+    def _read_always(self, knows: Callable[[str], bool]) -> set[str]:
+        """The record files a partial load reads whatever it is after: those not regular
+        files, or whose blob ``knows`` says nothing of (the others sorted by blob)."""
+        if self._always is None or self._always[0] != knows:
+            self._by_blob, always = {}, set()
+            for path in self._record_set():
+                mode, blob = self.entries[path]
+                if mode.startswith("100") and knows(blob):
+                    self._by_blob.setdefault(blob, []).append(path)
+                else:
+                    always.add(path)
+            self._always = (knows, always)
+        return self._always[1]
+
+    def judged_by(self, knows: Callable[[str], bool]) -> bool:
+        """Whether every record file is a regular file whose blob ``knows`` knows."""
+        return not self._read_always(knows)
+
     def _chosen(self, choice: BlobChoice) -> list[str]:
         """The record paths ``choice`` reads, in order — found from its blobs, not by
         testing each of a large tree's paths (1,500 partial loads of 13,000 files each
         were a third of an audit pack's evidence)."""
-        if self._always is None or self._always[0] != choice.knows:
-            self._by_blob, always = {}, set()
-            for path in self._record_set():
-                mode, blob = self.entries[path]
-                if mode.startswith("100") and choice.knows(blob):
-                    self._by_blob.setdefault(blob, []).append(path)
-                else:
-                    always.add(path)
-            self._always = (choice.knows, always)
-        chosen = set(self._always[1])
+        chosen = set(self._read_always(choice.knows))
         if sum(len(blobs) for blobs in choice.blobs) < len(self._by_blob):
             for blobs in choice.blobs:
                 for blob in blobs:

@@ -162,6 +162,14 @@ class MentionIndex:
         the indexed ones that can neither hold one of ``words`` nor name a record file."""
         return BlobChoice((self.holding(words), self.holding(_NAMING)), self.knows)
 
+    def reads_more(self, source: GitTreeSource, words: Words, more: Words) -> bool:
+        """Whether a partial load of ``source`` (``wanted``, ``holds_in``) may keep records
+        for ``more`` that it does not keep for ``words``: False only when every record file
+        of the tree is one the index read and each blob that may hold ``more`` may hold
+        ``words`` (then the same files, judged alike: the same repository)."""
+        return not (source.judged_by(self.knows)
+                    and self.holding(more) <= self.holding(words))
+
     def holds_in(self, source: GitTreeSource) -> Holds:
         """``load_repository``'s ``holds`` for the files of a tree: the index's answer for
         the regular files it indexed, ``loader.may_hold`` of the bytes for the others."""

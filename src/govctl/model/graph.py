@@ -93,7 +93,9 @@ class _Asking:
 
 
 def closure_repository(load: Callable[[Words], Repository], use_case_ids: Iterable[str],
-                       words: Iterable[str | tuple[str, ...]] = ()) -> Repository:
+                       words: Iterable[str | tuple[str, ...]] = (),
+                       reads_more: Callable[[Words, Words], bool] | None = None
+                       ) -> Repository:
     """A partial repository (``load``: ``load_repository`` with ``words``) holding the use
     cases, their dependency closures and ``words``, without parsing the rest: the files
     that may spell a use case's id or the ids its closure asks for, until it asks for
@@ -101,7 +103,9 @@ def closure_repository(load: Callable[[Words], Repository], use_case_ids: Iterab
     use case that is not there is simply not in it. Every record read is asked for by its
     kind and id too: a duplicate of it in a file that spells neither the words nor the
     closure (an incident of another use case, first by path, with the same id) wins in a
-    full load, so it must be read here as well."""
+    full load, so it must be read here as well. ``reads_more(words, more)``: False when
+    ``load`` would read no other file for ``more`` than for ``words`` (then the same
+    repository: not loaded again)."""
     use_case_ids = list(use_case_ids)
     wanted: set[str | tuple[str, ...]] = {*words, *(("UseCase", i) for i in use_case_ids)}
     while True:
@@ -111,8 +115,12 @@ def closure_repository(load: Callable[[Words], Repository], use_case_ids: Iterab
             use_case = repo.get("UseCase", use_case_id)
             if use_case is not None:
                 use_case_closure(asking, use_case)  # type: ignore[arg-type]
-        asked = asking.asked | {(r.kind, r.id) for r in repo.records
-                                if isinstance(r.id, str) and isinstance(r.kind, str)}
-        if asked <= wanted:
+        if not asking.asked <= wanted:
+            wanted |= asking.asked
+            continue
+        found = {(r.kind, r.id) for r in repo.records
+                 if isinstance(r.id, str) and isinstance(r.kind, str)} - wanted
+        if not found or (reads_more is not None
+                         and not reads_more(frozenset(wanted), frozenset(wanted | found))):
             return repo
-        wanted |= asked
+        wanted |= found
