@@ -521,6 +521,7 @@ def _records_at(source: GitTreeSource,
                          for kind in ("Approval", "Incident", "Exercise")),
              *(("Approval", str(row["id"])) for _, approvals in rows.values()
                for row in approvals)}
+
     def reads_more(words: Words, more: Words) -> bool:
         return mentions is None or mentions.reads_more(source, words, more)
 
@@ -663,9 +664,8 @@ def _write_pack(history: GitHistory, target: Path, request: PackRequest,
         flush_file_system(work)
         _install(produced, target, request.force)
         # the count `govctl verify` reports: the files the manifest lists (not itself)
-        return PackResult(target, len(manifest["files"]),
-                          use_case_ids,
-                          manifest_sha256, key)
+        return PackResult(target, len(manifest["files"]), use_case_ids, manifest_sha256,
+                          key)
     except OSError as exc:
         raise GovctlError(f"cannot write the audit pack {target}: {reason(exc)}") from None
     finally:
@@ -791,11 +791,11 @@ def _zip(folder: Path, destination: Path) -> None:
     with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         # the evidence folder is there even when empty (SPEC §4 lists it in every pack)
         archive.writestr(zipfile.ZipInfo("evidence/", (1980, 1, 1, 0, 0, 0)), b"")
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for rel in _files_under(folder):
             # a fixed timestamp keeps the archive reproducible for the same content
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), (1980, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(rel, (1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, (folder / rel).read_bytes())
 
 
 def _install(produced: Path, target: Path, force: bool) -> None:

@@ -34,7 +34,7 @@ from govctl.errors import GovctlError
 from govctl.model import loader
 from govctl.model.paths import normal_form_problem
 from govctl.model.programs import find_program, program_environment, search_path
-from govctl.model.repository import RECORD_SUFFIXES, Source, SourceFile
+from govctl.model.repository import RECORD_SUFFIXES, Source, SourceFile, is_record_path
 
 NULL_SHA = "0" * 40
 GITLINK = "160000"
@@ -739,12 +739,6 @@ class BlobChoice:
     knows: Callable[[str], bool]
 
 
-def _is_record_path(path: str) -> bool:
-    """A file the loader reads as records (a hidden folder or file is never one)."""
-    return path.endswith(RECORD_SUFFIXES) and not any(part.startswith(".")
-                                                      for part in path.split("/"))
-
-
 class GitTreeSource(Source):
     """Records as committed at one revision, read with the working tree's loader."""
 
@@ -775,7 +769,7 @@ class GitTreeSource(Source):
             before = entries.pop(path, None)
             if entry is not None:
                 entries[path] = entry
-            if not _is_record_path(path):
+            if not is_record_path(path):
                 continue
             if before is not None:
                 records.discard(path)
@@ -813,7 +807,7 @@ class GitTreeSource(Source):
 
     def _record_set(self) -> set[str]:
         if self._records is None:
-            self._records = {path for path in self.entries if _is_record_path(path)}
+            self._records = {path for path in self.entries if is_record_path(path)}
         return self._records
 
     def _all_record_paths(self) -> list[str]:

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 from govctl.history.git import BlobChoice, Commit, GitHistory, GitTreeSource
 from govctl.model.loader import LITERAL_RUN, may_hold, spellings
-from govctl.model.repository import RECORD_SUFFIXES, Holds, SourceFile, Words
+from govctl.model.repository import NAMING, RECORD_SUFFIXES, Holds, SourceFile, Words
 
-_NAMING: Words = frozenset(RECORD_SUFFIXES)  # what a file naming a record file spells
 _ANSWERS_KEPT = 8
 
 
@@ -160,7 +159,7 @@ class MentionIndex:
     def wanted(self, words: Words) -> BlobChoice:
         """For ``GitTreeSource.record_files``: what a partial load reads — every blob but
         the indexed ones that can neither hold one of ``words`` nor name a record file."""
-        return BlobChoice((self.holding(words), self.holding(_NAMING)), self.knows)
+        return BlobChoice((self.holding(words), self.holding(NAMING)), self.knows)
 
     def reads_more(self, source: GitTreeSource, words: Words, more: Words) -> bool:
         """Whether a partial load of ``source`` (``wanted``, ``holds_in``) may keep records

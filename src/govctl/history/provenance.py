@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from govctl.history.git import Commit, GitHistory
-from govctl.history.replay import parse_records
+from govctl.history.replay import holds_records, parse_records
 from govctl.history.signatures import (
     UNSIGNED,
     Signature,
@@ -330,8 +330,7 @@ class ProvenanceIndex:
         needle = approval_id.encode()
         for path in sorted(self.head_tree):
             mode, blob = self.head_tree[path]
-            if not path.endswith(RECORD_SUFFIXES) or not mode.startswith("100") or \
-                    any(part.startswith(".") for part in path.split("/")):
+            if not holds_records(path, mode):
                 continue
             raw = self.history.small_blob(blob)  # (None: over the size limit, not read)
             if raw is not None and needle in raw:

@@ -22,7 +22,7 @@ from govctl.history.git import Commit, GitHistory, resolve_entry
 from govctl.model import loader, schemas
 from govctl.model.parallel import map_halves
 from govctl.model.records import Record, is_url
-from govctl.model.repository import RECORD_SUFFIXES, parse_file
+from govctl.model.repository import is_record_path, parse_file
 
 
 def parse_records(path: str, raw: bytes, salvaged: bool = True,
@@ -190,8 +190,7 @@ class State:
 def holds_records(path: str, mode: str) -> bool:
     """A regular file with a record suffix outside dot-folders (symlinks are kept for
     resolving references; their records are not read)."""
-    return mode.startswith("100") and path.endswith(RECORD_SUFFIXES) and not any(
-        p.startswith(".") for p in path.split("/"))
+    return mode.startswith("100") and is_record_path(path)
 
 
 @dataclass(frozen=True)

@@ -250,17 +250,16 @@ def timeline_commits(history: GitHistory, rev: str = "HEAD", since: str | None =
 def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: str = "HEAD",
                 since: str | None = None,
                 parsed: Parsed | None = None,
-                release: bool = False, commits: list[Commit] | None = None,
-                span: Span | None = None) -> Timeline:
+                release: bool = False, span: Span | None = None) -> Timeline:
     """The use case's timeline over the commits ``since..rev``; ``repo`` holds the records
     (the working tree, or a revision for audit packs) whose closure starts the search.
     ``parsed`` shares parsed file versions between calls (an audit pack of every use case
     would otherwise parse the same blobs once per use case). ``release``: drop each batch
     of blobs once read (one timeline: memory bounded by a batch); without, they stay in the
     history's blob cache (bounded by its size) for the next use case's timeline.
-    ``commits``: :func:`timeline_commits` of the same span, when the caller has them;
-    ``span``: them indexed (many timelines of one span: each visits the commits and reads
-    the blobs that may hold its records, not every commit and blob of the span)."""
+    ``span``: :func:`timeline_commits` of the same stretch, indexed (many timelines of one
+    span: each visits the commits and reads the blobs that may hold its records, not every
+    commit and blob of the span)."""
     use_case_id = use_case.id
     worktree = repo  # people's names for summaries
     relevance = _Relevance(use_case_id, use_case_closure(repo, use_case))
@@ -305,8 +304,7 @@ def timeline_of(history: GitHistory, repo: Repository, use_case: Record, rev: st
         read = history.prefetch(relevance.held(span.mentions))
         walk: Iterable[Commit] = _visits(span, relevance)
     else:
-        walk = history.prefetched(
-            commits if commits is not None else timeline_commits(history, rev, since), release)
+        walk = history.prefetched(timeline_commits(history, rev, since), release)
     for commit in walk:
         changes: list[TimelineChange] = []
         before: dict[tuple[str, str], Record] = {}

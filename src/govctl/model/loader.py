@@ -884,7 +884,6 @@ def locate(positions: dict[Path, Position], path: Path, at_key: bool = False) ->
         at_key = True  # a missing node is reported where its parent is named
 
 
-
 def loads_cleanly(raw: bytes) -> bool:
     """The file version loads without a YAML error, a bad encoding or being too large
     (GOV001, GOV003, GOV004): a record missing from it was removed, not lost to a broken

@@ -23,6 +23,7 @@ from govctl.model.records import Record, file_references
 
 POLICY_FILE = "governance.yaml"
 RECORD_SUFFIXES = (".yaml", ".yml")
+
 MAX_ID_LENGTH = 128  # ^[a-z0-9][a-z0-9._-]{0,127}$ (SPEC §1.1)
 
 Path = tuple[str | int, ...]
@@ -511,11 +512,18 @@ def _read_files(source: Source, files: list[SourceFile], locator: Locator,
     return [r for r in results if r is not None]
 
 
+def is_record_path(path: str) -> bool:
+    """A path the loader reads as a record file: a record suffix, outside hidden folders
+    (and not hidden itself)."""
+    return path.endswith(RECORD_SUFFIXES) and not any(part.startswith(".")
+                                                      for part in path.split("/"))
+
+
 Words = frozenset[str | tuple[str, ...]]  # what a partial load reads (load_repository)
 # whether a file read may hold one of the words (``loader.may_hold`` of its bytes, or an
 # index's answer for the same bytes)
 Holds = Callable[[SourceFile, Words], bool]
-_NAMING: Words = frozenset(RECORD_SUFFIXES)
+NAMING: Words = frozenset(RECORD_SUFFIXES)  # what a file naming a record file spells
 
 
 def _may_hold(file: SourceFile, words: Words) -> bool:
@@ -532,7 +540,7 @@ def _read_holding(source: Source, files: list[SourceFile], locator: Locator, par
     files = [f for f in files if f.raw is not None]
     holding = [f for f in files if holds(f, words)]
     held = {id(f) for f in holding}
-    naming = [f for f in files if id(f) not in held and holds(f, _NAMING)]
+    naming = [f for f in files if id(f) not in held and holds(f, NAMING)]
     read = _read_files(source, holding + naming, locator, parses)
     return read, read[:len(holding)]
 
