@@ -407,3 +407,28 @@ def test_a_decision_whose_id_is_written_with_an_escape_is_still_found(tmp_path) 
         walked = {a.id: ProvenanceIndex(history).decision(a) for a in approvals}
     assert focused == walked
     assert focused[approval_id].commit.subject == "back, spelled with an escape"
+
+
+def test_a_moved_approval_is_found_at_head_when_its_id_is_written_with_an_escape(tmp_path
+                                                                                ) -> None:
+    # an approval moved to another file and not committed yet is looked for in HEAD's
+    # files; one spelling its id with an escape holds it as surely as a literal one
+    from govctl.history.git import GitHistory
+    from govctl.history.provenance import ProvenanceIndex
+    from govctl.model.repository import WorktreeSource, load_repository
+
+    root = _committed_example(tmp_path)
+    path = sorted((root / "approvals").glob("*.yaml"))[0]
+    original = path.read_text()
+    approval_id = next(line.split(":", 1)[1].strip() for line in original.splitlines()
+                       if line.strip().startswith("id:"))
+    escaped = approval_id.replace("-", "\\x2d", 1)
+    assert escaped != approval_id
+    path.write_text(original.replace(f"id: {approval_id}", f'id: "{escaped}"', 1))
+    commit_all(root, "spelled with an escape")
+    path.rename(path.with_name("moved.yaml"))  # not committed
+    approval = load_repository(WorktreeSource(root)).get("Approval", approval_id)
+    assert approval is not None and approval.file.endswith("moved.yaml")
+    with GitHistory(root) as history:
+        decision = ProvenanceIndex(history).decision(approval)
+    assert decision.commit is not None and decision.commit.subject == "records"

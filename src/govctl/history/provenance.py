@@ -327,13 +327,12 @@ class ProvenanceIndex:
 
     def _locate(self, approval_id: str) -> tuple[str, Record] | None:
         """(path, record) of the approval in the revision's tree, wherever it is."""
-        needle = approval_id.encode()
         for path in sorted(self.head_tree):
             mode, blob = self.head_tree[path]
             if not holds_records(path, mode):
                 continue
             raw = self.history.small_blob(blob)  # (None: over the size limit, not read)
-            if raw is not None and needle in raw:
+            if raw is not None and may_hold(raw, (approval_id,)):  # (an escape may spell it)
                 record = self.approval_at(path, blob, approval_id)
                 if record is not None:
                     return path, record
